@@ -1,0 +1,90 @@
+"""Adapters translate a model from a framework into the common `ModelIR`, and do nothing else.
+
+Each framework's adapter is imported only when a model of that framework is loaded, so auditing an
+ONNX file never imports torch or tensorflow.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Any
+
+from auditor.errors import InputError
+from auditor.ir import ModelIR
+
+FILE_READERS: dict[str, tuple[str, str]] = {
+    ".onnx": ("adapters.onnx", "read_onnx"),
+    ".keras": ("adapters.keras", "read_keras_file"),
+    ".h5": ("adapters.keras", "read_keras_file"),
+    ".hdf5": ("adapters.keras", "read_keras_file"),
+    ".pt2": ("adapters.torch", "read_exported_program"),
+    ".pt": ("adapters.torch", "read_torch_file"),
+    ".pth": ("adapters.torch", "read_torch_file"),
+    ".ts": ("adapters.torch", "read_torch_file"),
+}
+"""File extension -> (adapter module, reader function)."""
+
+
+def _reader(module: str, function: str) -> Any:
+    try:
+        return getattr(importlib.import_module(module), function)
+    except ImportError as err:
+        raise InputError(f"reading this model needs {err.name or module}, which is not installed") from None
+
+
+def load(spec: str, **options: Any) -> ModelIR:
+    """Read `spec` (a model file, `reference:NAME`, or `package.module:factory`) into the IR."""
+    if spec.startswith("reference:"):
+        return _reader("reference_models", "load_reference")(spec.split(":", 1)[1], **options)
+    extension = os.path.splitext(spec)[1].lower()
+    if extension in FILE_READERS:
+        return _reader(*FILE_READERS[extension])(spec, **options)
+    if ":" in spec and not os.path.exists(spec):
+        return from_factory(spec, **options)
+    if not os.path.exists(spec):
+        raise InputError(f"{spec}: no such file")
+    raise InputError(
+        f"{spec}: unknown model format {extension or '(no extension)'}; expected one of "
+        f"{', '.join(sorted(FILE_READERS))}, reference:NAME or package.module:factory"
+    )
+
+
+def framework_of(obj: Any) -> str | None:
+    """"torch" or "keras" by the module of the object's classes, without importing either."""
+    for cls in type(obj).__mro__:
+        root = (cls.__module__ or "").split(".")[0]
+        if root in ("torch", "keras", "tf_keras"):
+            return "keras" if root != "torch" else "torch"
+    return None
+
+
+def from_object(obj: Any, **options: Any) -> ModelIR:
+    """Translate an in-memory model object (or a (module, example_inputs) pair) into the IR."""
+    if isinstance(obj, ModelIR):
+        return obj
+    target = obj[0] if isinstance(obj, tuple) and len(obj) == 2 else obj
+    framework = framework_of(target)
+    if framework == "torch":
+        if target is not obj:
+            options.setdefault("example_inputs", obj[1])
+        return _reader("adapters.torch", "from_module")(target, **options)
+    if framework == "keras":
+        return _reader("adapters.keras", "from_model")(target, **options)
+    raise InputError(f"cannot audit a {type(obj).__module__}.{type(obj).__qualname__}: not a PyTorch or Keras model")
+
+
+def from_factory(spec: str, **options: Any) -> ModelIR:
+    """Import `package.module:factory`, call it (the user asked to run it) and translate the result."""
+    module_name, _, attr_name = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise InputError(f"{spec}: cannot import {module_name} ({err})") from None
+    factory = getattr(module, attr_name, None)
+    if factory is None:
+        raise InputError(f"{spec}: {module_name} has no attribute {attr_name!r}")
+    model = factory() if callable(factory) else factory
+    options.setdefault("name", attr_name)
+    options.setdefault("source", spec)
+    return from_object(model, **options)

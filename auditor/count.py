@@ -1,0 +1,260 @@
+"""Apply the rules to a ModelIR: one check per layer (reported vs analytic) and the model's totals.
+
+Aggregation only: the math lives in the rules, the wording of the output in `report`.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from auditor.ir import DTYPE_BYTES, Layer, ModelIR, Shape, numel
+from auditor.rules import RuleError, SymbolicShape, get_rule
+from auditor.rules.base import ParamCount, Rule
+
+MAC_CONVENTION = (
+    "MACs = multiply-accumulates of one forward pass (bias adds, activations, pooling and softmax "
+    "excluded; normalisation: one per element); FLOPs = 2 x MACs"
+)
+
+
+class Status(str, enum.Enum):
+    OK = "ok"
+    MISMATCH = "mismatch"
+    UNVERIFIED = "unverified"
+    NO_PARAMS = "no-params"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One explained (or unexplained) discrepancy, with a stable code and a sentence to act on."""
+
+    code: str
+    message: str
+
+
+@dataclass
+class LayerCheck:
+    """What the framework says a layer owns and produces, next to what its rule recomputes."""
+
+    layer: Layer
+    status: Status
+    analytic: int | None = None
+    analytic_trainable: int | None = None
+    formula: str | None = None
+    analytic_buffers: int | None = None
+    analytic_output_shape: Shape | None = None
+    macs: int | None = None
+    findings: list[Finding] = field(default_factory=list)
+    note: str | None = None
+    """Why the layer is unverified, or what could not be recomputed."""
+
+    @property
+    def path(self) -> str:
+        return self.layer.path
+
+    @property
+    def kind(self) -> str:
+        return self.layer.kind
+
+    @property
+    def reported(self) -> int:
+        return self.layer.reported_params
+
+    @property
+    def output_shape(self) -> Shape | None:
+        return self.layer.output_shapes[0] if self.layer.output_shapes else self.analytic_output_shape
+
+
+@dataclass
+class Totals:
+    """Whole-model sums. `analytic` covers layers with a rule; `unverified` is what no rule covers."""
+
+    reported: int = 0
+    analytic: int = 0
+    unverified: int = 0
+    trainable: int = 0
+    non_trainable: int = 0
+    buffers: int = 0
+    shared: int = 0
+    macs: int = 0
+    macs_complete: bool = True
+    param_bytes: int = 0
+    activation_elements: int = 0
+    layers: int = 0
+    mismatches: int = 0
+    unverified_layers: int = 0
+
+    @property
+    def verified_fraction(self) -> float:
+        """Share of the reported parameters that sit in layers whose count a rule confirmed."""
+        return 1.0 if self.reported == 0 else (self.reported - self.unverified) / self.reported
+
+
+@dataclass
+class Audit:
+    model: ModelIR
+    checks: list[LayerCheck]
+    totals: Totals
+    findings: list[Finding] = field(default_factory=list)
+    """Model-level findings (e.g. the framework's own total differs from the layer sum)."""
+    convention: str = MAC_CONVENTION
+
+    @property
+    def consistent(self) -> bool:
+        return self.totals.mismatches == 0 and not self.findings
+
+
+def _shapes_agree(reported: Shape, analytic: Shape) -> bool:
+    """Equal rank and equal dims wherever both sides are known ints."""
+    if len(reported) != len(analytic):
+        return False
+    return all(not (isinstance(r, int) and isinstance(a, int)) or r == a for r, a in zip(reported, analytic))
+
+
+def _shape_text(shape: Shape) -> str:
+    return "x".join(str(d) for d in shape)
+
+
+def check_layer(layer: Layer) -> LayerCheck:
+    """Recompute one layer with its rule and compare with what the framework reported."""
+    rule = get_rule(layer.kind)
+    if rule is None:
+        return LayerCheck(layer, Status.UNVERIFIED, note=f"no rule for kind {layer.kind!r} ({layer.source_type})")
+    try:
+        counted = rule.count(layer)
+    except RuleError as err:
+        return LayerCheck(layer, Status.UNVERIFIED, note=str(err))
+    check = LayerCheck(
+        layer,
+        Status.OK,
+        analytic=counted.params,
+        analytic_trainable=counted.trainable,
+        formula=counted.formula,
+        analytic_buffers=counted.buffers,
+    )
+    _check_counts(check, counted)
+    _check_shape(check, rule)
+    check.macs = _macs(check, rule)
+    if check.findings:
+        check.status = Status.MISMATCH
+    elif counted.params == 0 and layer.reported_params == 0 and counted.buffers == 0:
+        check.status = Status.NO_PARAMS
+    return check
+
+
+def _check_counts(check: LayerCheck, counted: ParamCount) -> None:
+    layer = check.layer
+    if counted.params != layer.reported_params:
+        check.findings.append(
+            Finding(
+                "param_count",
+                f"{layer.path}: the layer has {layer.reported_params:,} parameters but its "
+                f"hyper-parameters give {counted.formula}",
+            )
+        )
+    elif counted.trainable != layer.reported_trainable and layer.reported_trainable != layer.reported_params:
+        check.findings.append(
+            Finding(
+                "trainable",
+                f"{layer.path}: {layer.reported_trainable:,} of its parameters are trainable; "
+                f"the rule expects {counted.trainable:,} (frozen weights?)",
+            )
+        )
+    if counted.buffers != layer.reported_buffers:
+        check.findings.append(
+            Finding(
+                "buffers",
+                f"{layer.path}: the layer holds {layer.reported_buffers:,} buffer elements; "
+                f"the rule expects {counted.buffers:,}",
+            )
+        )
+
+
+def _check_shape(check: LayerCheck, rule: Rule) -> None:
+    layer = check.layer
+    try:
+        shapes = rule.output_shapes(layer)
+    except SymbolicShape:
+        return
+    except RuleError as err:
+        check.note = f"output shape not recomputed: {err}"
+        return
+    if not shapes:
+        return
+    check.analytic_output_shape = shapes[0]
+    if layer.output_shapes and not _shapes_agree(layer.output_shapes[0], shapes[0]):
+        check.findings.append(
+            Finding(
+                "output_shape",
+                f"{layer.path}: the framework says the output is {_shape_text(layer.output_shapes[0])} "
+                f"but the hyper-parameters give {_shape_text(shapes[0])}",
+            )
+        )
+
+
+def _macs(check: LayerCheck, rule: Rule) -> int | None:
+    try:
+        return rule.macs(check.layer)
+    except RuleError:
+        return None
+
+
+def audit_ir(model: ModelIR) -> Audit:
+    """Check every layer of `model` and add up the totals."""
+    checks = [check_layer(layer) for layer in model.layers]
+    totals = _totals(model, checks)
+    findings = []
+    if model.framework_total is not None and model.framework_total != totals.reported:
+        findings.append(
+            Finding(
+                "framework_total",
+                f"{model.framework} reports {model.framework_total:,} parameters for the whole model "
+                f"but its layers add up to {totals.reported:,}",
+            )
+        )
+    return Audit(model, checks, totals, findings)
+
+
+def _totals(model: ModelIR, checks: list[LayerCheck]) -> Totals:
+    totals = Totals(layers=len(checks))
+    for check in checks:
+        layer = check.layer
+        totals.reported += layer.reported_params
+        totals.trainable += layer.reported_trainable
+        totals.buffers += layer.reported_buffers
+        totals.shared += layer.shared_params
+        totals.param_bytes += sum(p.nbytes for p in layer.params if p.shared_with is None)
+        if check.analytic is None:
+            totals.unverified += layer.reported_params
+        else:
+            totals.analytic += check.analytic
+        if check.macs is None:
+            totals.macs_complete = False
+        else:
+            totals.macs += check.macs
+        totals.activation_elements += _activation_elements(check)
+        totals.mismatches += check.status == Status.MISMATCH
+        totals.unverified_layers += check.status == Status.UNVERIFIED
+    totals.non_trainable = totals.reported - totals.trainable
+    totals.activation_elements += sum(numel(s) or 0 for s in model.input_shapes)
+    return totals
+
+
+def _activation_elements(check: LayerCheck) -> int:
+    rule = get_rule(check.kind)
+    if rule is not None and not rule.allocates_output:
+        return 0
+    shape = check.output_shape
+    return (numel(shape) or 0) if shape is not None else 0
+
+
+def bytes_per_element(model: ModelIR) -> int:
+    """Bytes per activation element: the dtype of the model's first parameter, else float32."""
+    for layer in model.layers:
+        for p in layer.params:
+            return DTYPE_BYTES.get(p.dtype, 4)
+    return 4

@@ -1,0 +1,121 @@
+"""The common layer IR every adapter translates into.
+
+Pure data: a model is an ordered list of layers; each layer carries its canonical kind, canonical
+attributes (explicit defaults, never implied), the shapes the framework saw, and the parameter
+tensors the framework says the layer owns.  Nothing here imports a deep-learning framework.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+Dim = Union[int, str]
+"""One tensor dimension: an int, or a str naming a symbolic dim ("batch", "seq_len")."""
+
+Shape = tuple[Dim, ...]
+
+DTYPE_BYTES: dict[str, int] = {
+    "float64": 8,
+    "float32": 4,
+    "float16": 2,
+    "bfloat16": 2,
+    "float8": 1,
+    "int64": 8,
+    "int32": 4,
+    "int16": 2,
+    "int8": 1,
+    "uint8": 1,
+    "bool": 1,
+    "complex64": 8,
+    "complex128": 16,
+}
+"""Bytes per element of the dtypes the adapters report; unknown dtypes count as 4 bytes."""
+
+
+def is_static(shape: Shape) -> bool:
+    """True when every dim of `shape` is a known non-negative int."""
+    return all(isinstance(d, int) and d >= 0 for d in shape)
+
+
+def numel(shape: Shape) -> int | None:
+    """Number of elements of `shape`, or None when any dim is symbolic."""
+    if not is_static(shape):
+        return None
+    return math.prod(shape)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class ParamTensor:
+    """One parameter or buffer tensor a layer owns, as the framework reports it."""
+
+    name: str
+    shape: tuple[int, ...]
+    trainable: bool = True
+    buffer: bool = False
+    shared_with: str | None = None
+    """Tied weights: the path of the layer that owns this tensor first (counted there only)."""
+    dtype: str = "float32"
+
+    @property
+    def numel(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def nbytes(self) -> int:
+        return self.numel * DTYPE_BYTES.get(self.dtype, 4)
+
+    @property
+    def counted(self) -> bool:
+        """Counts toward the layer's parameters: not a buffer and not a second use of a tied tensor."""
+        return not self.buffer and self.shared_with is None
+
+
+@dataclass
+class Layer:
+    """One layer (or one weighted operator) in execution order."""
+
+    path: str
+    kind: str
+    source_type: str
+    attrs: dict[str, Any] = field(default_factory=dict)
+    input_shapes: list[Shape] = field(default_factory=list)
+    output_shapes: list[Shape] = field(default_factory=list)
+    params: list[ParamTensor] = field(default_factory=list)
+
+    @property
+    def reported_params(self) -> int:
+        """Parameters the framework says this layer owns (buffers and tied second uses excluded)."""
+        return sum(p.numel for p in self.params if p.counted)
+
+    @property
+    def reported_trainable(self) -> int:
+        return sum(p.numel for p in self.params if p.counted and p.trainable)
+
+    @property
+    def reported_buffers(self) -> int:
+        return sum(p.numel for p in self.params if p.buffer and p.shared_with is None)
+
+    @property
+    def shared_params(self) -> int:
+        """Elements of tensors this layer uses but another layer owns (tied weights)."""
+        return sum(p.numel for p in self.params if p.shared_with is not None)
+
+
+@dataclass
+class ModelIR:
+    """A whole model: its layers in execution order, and where it came from."""
+
+    name: str
+    framework: str
+    """"onnx", "torch", "keras", or a user adapter's name."""
+    source: str
+    """The file path, factory spec or "reference:NAME" the model was read from."""
+    layers: list[Layer] = field(default_factory=list)
+    input_shapes: list[Shape] = field(default_factory=list)
+    framework_total: int | None = None
+    """The framework's own whole-model count (`model.count_params()`, sum of numel), if it has one."""
+    path_separator: str = "."
+    notes: list[str] = field(default_factory=list)
+    """Things the adapter saw and the user should know (e.g. "BatchNorm folded by the exporter")."""

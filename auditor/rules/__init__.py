@@ -1,0 +1,33 @@
+"""Analytic rules, one module per layer family, registered by canonical kind on import.
+
+Public extension API: subclass `Rule`, set `kind`, override `count` / `output_shapes` / `macs`,
+and `register(MyRule())`.  See `auditor.rules.base` for the counting convention every rule follows.
+"""
+
+from auditor.rules import (  # noqa: F401  (importing registers the built-in rules)
+    activation,
+    attention,
+    conv,
+    dense,
+    embedding,
+    norm,
+    pooling,
+    recurrent,
+    reshape,
+)
+from auditor.rules.base import NO_PARAMS, ParamCount, Rule, RuleError, SymbolicShape, fmt
+from auditor.rules.registry import DuplicateRuleError, get_rule, kinds, register, unregister
+
+__all__ = [
+    "NO_PARAMS",
+    "DuplicateRuleError",
+    "ParamCount",
+    "Rule",
+    "RuleError",
+    "SymbolicShape",
+    "fmt",
+    "get_rule",
+    "kinds",
+    "register",
+    "unregister",
+]

@@ -1,0 +1,38 @@
+"""Activations with learned parameters (PReLU); weight-free activations live in `reshape`.
+
+prelu: num_parameters (PyTorch: 1 or the channel count), or shared_axes (Keras: the input axes,
+counted without the batch axis from 1, along which one alpha is shared; the others get one each).
+"""
+
+from __future__ import annotations
+
+import math
+
+from auditor.ir import Layer, Shape
+from auditor.rules.base import ParamCount, Rule, RuleError, first_input, fmt, product_text, static
+from auditor.rules.registry import register
+
+
+class PReLURule(Rule):
+    """One learned negative slope per channel (or per input position not shared)."""
+
+    kind = "prelu"
+    perturbable = ("num_parameters",)
+
+    def count(self, layer: Layer) -> ParamCount:
+        if layer.attrs.get("num_parameters") is not None:
+            n = int(layer.attrs["num_parameters"])
+            return ParamCount(n, n, f"{n} = {fmt(n)}")
+        if "shared_axes" not in layer.attrs:
+            raise RuleError(f"prelu {layer.path!r} needs num_parameters or shared_axes")
+        per_sample = first_input(layer)[1:]
+        shared = {int(a) for a in layer.attrs["shared_axes"] or ()}
+        dims = [1 if axis in shared else static(d, "PReLU input dim") for axis, d in enumerate(per_sample, start=1)]
+        n = math.prod(dims)
+        return ParamCount(n, n, f"{product_text(dims)} = {fmt(n)}")
+
+    def output_shapes(self, layer: Layer) -> list[Shape]:
+        return [first_input(layer)]
+
+
+register(PReLURule())

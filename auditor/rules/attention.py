@@ -1,0 +1,102 @@
+"""Multi-head attention (PyTorch MultiheadAttention, Keras MultiHeadAttention) and bare SDPA.
+
+attention attrs: query_dim, key_dim, value_dim (input feature widths), num_heads, head_dim (per
+head, queries and keys), value_head_dim, output_dim, use_bias (q/k/v projection biases), out_bias,
+add_bias_kv (PyTorch's learned bias_k, bias_v: one key-width and one value-width vector), batch_first.
+PyTorch maps to head_dim = value_head_dim = embed_dim/num_heads and output_dim = embed_dim.
+Parameters: projections query_dim*h*dk, key_dim*h*dk, value_dim*h*dv, h*dv*output_dim, plus biases.
+MACs: the four projections plus the two products Q·Kᵀ (h*Lq*Lk*dk) and A·V (h*Lq*Lk*dv); softmax
+and scaling excluded.  sdpa (scaled_dot_product_attention on q, k, v): the two products only.
+"""
+
+from __future__ import annotations
+
+from auditor.ir import Layer, Shape
+from auditor.rules.base import ParamCount, Rule, RuleError, attr, fmt, static, static_numel
+from auditor.rules.registry import register
+
+
+def _dims(layer: Layer) -> tuple[int, int, int, int, int, int, int]:
+    """(query_dim, key_dim, value_dim, heads, head_dim, value_head_dim, output_dim)."""
+    names = ("query_dim", "key_dim", "value_dim", "num_heads", "head_dim", "value_head_dim", "output_dim")
+    values = tuple(int(attr(layer, n)) for n in names)
+    if min(values) < 1:
+        raise RuleError(f"attention dims must be >= 1: {dict(zip(names, values))}")
+    return values  # type: ignore[return-value]
+
+
+def _lengths(layer: Layer) -> tuple[int, int, int]:
+    """(batch, query length, key length) from the query and key input shapes."""
+    shapes = layer.input_shapes
+    if not shapes:
+        raise RuleError(f"attention {layer.path!r} has no input shape")
+    query, key = shapes[0], shapes[1] if len(shapes) > 1 else shapes[0]
+
+    def split(shape: Shape) -> tuple[int, int]:
+        """(batch, length) of a (B, L, E) input, (L, B, E) when not batch_first, or (L, E)."""
+        if len(shape) == 2:
+            return 1, static(shape[0], "sequence length")
+        if layer.attrs.get("batch_first", True):
+            return static_numel(shape[:-2], "batch size"), static(shape[-2], "sequence length")
+        return static(shape[1], "batch size"), static(shape[0], "sequence length")
+
+    batch, lq = split(query)
+    _, lk = split(key)
+    return batch, lq, lk
+
+
+class AttentionRule(Rule):
+    """Q, K, V and output projections (+ biases); see the module docstring for the convention."""
+
+    kind = "attention"
+    perturbable = ("use_bias", "out_bias", "add_bias_kv", "num_heads", "head_dim")
+
+    def count(self, layer: Layer) -> ParamCount:
+        qd, kd, vd, h, dk, dv, out = _dims(layer)
+        bias, out_bias = bool(layer.attrs.get("use_bias", True)), bool(layer.attrs.get("out_bias", True))
+        b = "+1" if bias else ""
+        terms = [
+            (f"({qd}{b})*{h}*{dk}", (qd + bias) * h * dk),
+            (f"({kd}{b})*{h}*{dk}", (kd + bias) * h * dk),
+            (f"({vd}{b})*{h}*{dv}", (vd + bias) * h * dv),
+            (f"({h}*{dv}" + ("+1" if out_bias else "") + f")*{out}", (h * dv + out_bias) * out),
+        ]
+        if layer.attrs.get("add_bias_kv", False):
+            terms.append((f"{h}*{dk}+{h}*{dv} (bias_k, bias_v)", h * dk + h * dv))
+        total = sum(v for _, v in terms)
+        return ParamCount(total, total, f"{' + '.join(t for t, _ in terms)} = {fmt(total)}")
+
+    def macs(self, layer: Layer) -> int:
+        qd, kd, vd, h, dk, dv, out = _dims(layer)
+        batch, lq, lk = _lengths(layer)
+        projections = lq * qd * h * dk + lk * kd * h * dk + lk * vd * h * dv + lq * h * dv * out
+        return batch * (projections + h * lq * lk * (dk + dv))
+
+    def describe(self, layer: Layer) -> str:
+        return f"{layer.attrs.get('num_heads')} heads x {layer.attrs.get('head_dim')}"
+
+
+class SDPARule(Rule):
+    """softmax(Q·Kᵀ/√d)·V on ready-made q (…, Lq, dk), k (…, Lk, dk), v (…, Lk, dv)."""
+
+    kind = "sdpa"
+
+    def _qkv(self, layer: Layer) -> tuple[Shape, Shape, Shape]:
+        if len(layer.input_shapes) < 3:
+            raise RuleError(f"sdpa {layer.path!r} needs q, k and v shapes")
+        q, k, v = layer.input_shapes[:3]
+        return q, k, v
+
+    def output_shapes(self, layer: Layer) -> list[Shape]:
+        q, _, v = self._qkv(layer)
+        return [(*q[:-1], v[-1])]
+
+    def macs(self, layer: Layer) -> int:
+        q, k, v = self._qkv(layer)
+        heads_and_queries = static_numel(q[:-1], "query shape")
+        lk, dk, dv = static(k[-2], "key length"), static(q[-1], "head dim"), static(v[-1], "value head dim")
+        return heads_and_queries * lk * (dk + dv)
+
+
+register(AttentionRule())
+register(SDPARule())

@@ -1,0 +1,201 @@
+"""Convolutions of any rank: plain/grouped/depthwise, transposed, and Keras separable.
+
+Canonical attrs: in_channels, out_channels, kernel_size, stride, dilation, padding, groups,
+use_bias, layout (see `spatial`); conv_transpose adds output_padding; separable_conv adds
+depth_multiplier.  Parameters: weight prod(kernel)*(in/groups)*out, plus one bias per output channel.
+MACs: every output element costs prod(kernel)*in/groups multiply-accumulates (bias excluded);
+a transposed conv is measured on its input: every input element feeds prod(kernel)*out/groups.
+"""
+
+from __future__ import annotations
+
+import math
+
+from auditor.ir import Layer, Shape
+from auditor.rules.base import (
+    ParamCount,
+    Rule,
+    RuleError,
+    attr,
+    first_input,
+    fmt,
+    product_text,
+    static_numel,
+)
+from auditor.rules.registry import register
+from auditor.rules.spatial import (
+    explicit_pads,
+    join_channels,
+    same_transposed_output,
+    split_channels,
+    transposed_output,
+    window_attrs,
+    window_output,
+    UNKNOWN,
+)
+
+
+def _channels(layer: Layer) -> tuple[int, int, int]:
+    """(in_channels, out_channels, groups), checked for divisibility and against the input shape."""
+    cin, cout = int(attr(layer, "in_channels")), int(attr(layer, "out_channels"))
+    groups = int(layer.attrs.get("groups", 1))
+    if groups < 1 or cin % groups or cout % groups:
+        raise RuleError(f"in_channels {cin} and out_channels {cout} must divide by groups {groups}")
+    if layer.input_shapes:
+        kernel = attr(layer, "kernel_size")
+        _, seen, _ = split_channels(first_input(layer), len(kernel), attr(layer, "layout"))
+        if isinstance(seen, int) and seen != cin:
+            raise RuleError(f"input has {seen} channels but the layer declares in_channels={cin}")
+    return cin, cout, groups
+
+
+def _per_group(cin: int, groups: int) -> str:
+    return str(cin) if groups == 1 else f"{cin}/{groups}"
+
+
+def conv_output_shape(layer: Layer, out_channels: int) -> Shape:
+    """Output shape of a (non-transposed) conv or pooling window over the layer's first input."""
+    kernel, stride, dilation = window_attrs(layer.attrs)
+    lead, _, spatial = split_channels(first_input(layer), len(kernel), attr(layer, "layout"))
+    pads = explicit_pads(attr(layer, "padding"), spatial, kernel, stride, dilation)
+    ceil_mode = bool(layer.attrs.get("ceil_mode", False))
+    if pads is None:
+        out_spatial: Shape = tuple(UNKNOWN for _ in spatial)
+    else:
+        out_spatial = tuple(
+            window_output(n, k, s, d, b, e, ceil_mode)
+            for n, k, s, d, (b, e) in zip(spatial, kernel, stride, dilation, pads)
+        )
+    return join_channels(lead, out_channels, out_spatial, attr(layer, "layout"))
+
+
+def _spatial_positions(shape: Shape, kernel_rank: int, layout: str, what: str) -> int:
+    """Batch x spatial positions of `shape` (everything but the channel dim)."""
+    lead, _, spatial = split_channels(shape, kernel_rank, layout)
+    return static_numel((*lead, *spatial), what)
+
+
+class ConvRule(Rule):
+    """Convolution: (prod(k)*in/groups + 1)*out parameters; MACs per output element prod(k)*in/groups."""
+
+    kind = "conv"
+    perturbable = ("kernel_size", "use_bias", "in_channels", "out_channels", "groups")
+
+    def count(self, layer: Layer) -> ParamCount:
+        cin, cout, groups = _channels(layer)
+        kernel = tuple(attr(layer, "kernel_size"))
+        per_filter = math.prod(kernel) * (cin // groups)
+        taps = f"{product_text(kernel)}*{_per_group(cin, groups)}"
+        if layer.attrs.get("use_bias", True):
+            total = (per_filter + 1) * cout
+            return ParamCount(total, total, f"({taps}+1)*{cout} = {fmt(total)}")
+        total = per_filter * cout
+        return ParamCount(total, total, f"{taps}*{cout} = {fmt(total)}")
+
+    def output_shapes(self, layer: Layer) -> list[Shape]:
+        return [conv_output_shape(layer, int(attr(layer, "out_channels")))]
+
+    def macs(self, layer: Layer) -> int:
+        cin, cout, groups = _channels(layer)
+        kernel = tuple(attr(layer, "kernel_size"))
+        out = conv_output_shape(layer, cout)
+        positions = _spatial_positions(out, len(kernel), attr(layer, "layout"), "conv output size")
+        return positions * cout * math.prod(kernel) * (cin // groups)
+
+    def describe(self, layer: Layer) -> str:
+        k = "x".join(str(x) for x in layer.attrs.get("kernel_size", ()))
+        g = layer.attrs.get("groups", 1)
+        return f"{k}, {layer.attrs.get('in_channels')}->{layer.attrs.get('out_channels')}" + (
+            f", groups={g}" if g != 1 else ""
+        )
+
+
+class ConvTransposeRule(ConvRule):
+    """Transposed convolution: prod(k)*in*out/groups + out parameters; MACs measured on the input."""
+
+    kind = "conv_transpose"
+    perturbable = ("kernel_size", "use_bias", "in_channels", "out_channels", "groups")
+
+    def count(self, layer: Layer) -> ParamCount:
+        cin, cout, groups = _channels(layer)
+        kernel = tuple(attr(layer, "kernel_size"))
+        weight = math.prod(kernel) * cin * (cout // groups)
+        if groups == 1:
+            return super().count(layer)
+        taps = f"{product_text(kernel)}*{cin}*{cout}/{groups}"
+        if layer.attrs.get("use_bias", True):
+            total = weight + cout
+            return ParamCount(total, total, f"{taps}+{cout} = {fmt(total)}")
+        return ParamCount(weight, weight, f"{taps} = {fmt(weight)}")
+
+    def output_shapes(self, layer: Layer) -> list[Shape]:
+        kernel, stride, dilation = window_attrs(layer.attrs)
+        layout = attr(layer, "layout")
+        lead, _, spatial = split_channels(first_input(layer), len(kernel), layout)
+        out_pad = tuple(layer.attrs.get("output_padding") or (0,) * len(kernel))
+        padding = attr(layer, "padding")
+        if padding in ("same_upper", "same_lower") and not any(out_pad):
+            out_spatial = tuple(same_transposed_output(n, s) for n, s in zip(spatial, stride))
+        else:
+            pads = _transposed_pads(padding, kernel, dilation)
+            out_spatial = tuple(
+                transposed_output(n, k, s, d, b, e, p)
+                for n, k, s, d, (b, e), p in zip(spatial, kernel, stride, dilation, pads, out_pad)
+            )
+        return [join_channels(lead, int(attr(layer, "out_channels")), out_spatial, layout)]
+
+    def macs(self, layer: Layer) -> int:
+        cin, cout, groups = _channels(layer)
+        kernel = tuple(attr(layer, "kernel_size"))
+        positions = _spatial_positions(first_input(layer), len(kernel), attr(layer, "layout"), "input size")
+        return positions * cin * math.prod(kernel) * (cout // groups)
+
+
+def _transposed_pads(padding: object, kernel: tuple[int, ...], dilation: tuple[int, ...]) -> list[tuple[int, int]]:
+    """Pads of a transposed conv; "same" with output_padding follows Keras (pad = extent // 2)."""
+    if padding == "valid":
+        return [(0, 0)] * len(kernel)
+    if padding in ("same_upper", "same_lower"):
+        pads = []
+        for k, d in zip(kernel, dilation):
+            half = (d * (k - 1) + 1) // 2
+            pads.append((half, half))
+        return pads
+    if isinstance(padding, (tuple, list)) and len(padding) == len(kernel):
+        return [(int(b), int(e)) for b, e in padding]
+    raise RuleError(f"padding {padding!r} is not canonical for a transposed conv")
+
+
+class SeparableConvRule(Rule):
+    """Keras separable conv: depthwise prod(k)*in*m, pointwise in*m*out, bias out."""
+
+    kind = "separable_conv"
+    perturbable = ("kernel_size", "use_bias", "in_channels", "out_channels", "depth_multiplier")
+
+    def count(self, layer: Layer) -> ParamCount:
+        cin, cout, _ = _channels(layer)
+        m = int(layer.attrs.get("depth_multiplier", 1))
+        kernel = tuple(attr(layer, "kernel_size"))
+        depthwise = math.prod(kernel) * cin * m
+        pointwise = cin * m * cout
+        bias = cout if layer.attrs.get("use_bias", True) else 0
+        total = depthwise + pointwise + bias
+        text = f"{product_text(kernel)}*{cin}*{m} + {cin}*{m}*{cout}" + (f" + {cout}" if bias else "")
+        return ParamCount(total, total, f"{text} = {fmt(total)}")
+
+    def output_shapes(self, layer: Layer) -> list[Shape]:
+        return [conv_output_shape(layer, int(attr(layer, "out_channels")))]
+
+    def macs(self, layer: Layer) -> int:
+        cin, cout, _ = _channels(layer)
+        m = int(layer.attrs.get("depth_multiplier", 1))
+        kernel = tuple(attr(layer, "kernel_size"))
+        out = conv_output_shape(layer, cout)
+        positions = _spatial_positions(out, len(kernel), attr(layer, "layout"), "conv output size")
+        return positions * (cin * m * math.prod(kernel) + cin * m * cout)
+
+
+for _rule in (ConvRule(), ConvTransposeRule(), SeparableConvRule()):
+    register(_rule)
+
+__all__ = ["ConvRule", "ConvTransposeRule", "SeparableConvRule", "conv_output_shape"]

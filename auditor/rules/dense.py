@@ -1,0 +1,101 @@
+"""Fully connected layers and weight-free matrix products.
+
+dense: attrs in_features, out_features, use_bias, and optionally flattened_from (the un-flattened
+feature shape, e.g. (32, 5, 5), only to write the formula as a person would: (32*5*5+1)*256).
+Applies to the last axis of an input of any rank (Keras Dense on N-d inputs, PyTorch Linear).
+Parameters (in+1)*out; MACs = positions * in * out, bias excluded.
+matmul: numpy matmul semantics over input_shapes [A, B]; MACs = batch * n * k * m.
+"""
+
+from __future__ import annotations
+
+import math
+
+from auditor.ir import Dim, Layer, Shape
+from auditor.rules.base import ParamCount, Rule, RuleError, attr, first_input, fmt, product_text, static_numel
+from auditor.rules.registry import register
+from auditor.rules.shapes import broadcast
+
+
+def _features_text(layer: Layer, in_features: int) -> str:
+    source = layer.attrs.get("flattened_from")
+    if source and math.prod(source) == in_features and len(source) > 1:
+        return product_text(source)
+    return str(in_features)
+
+
+class DenseRule(Rule):
+    """Dense / Linear / Gemm with a weight: (in+1)*out parameters; positions*in*out MACs."""
+
+    kind = "dense"
+    perturbable = ("in_features", "out_features", "use_bias")
+
+    def _features(self, layer: Layer) -> tuple[int, int]:
+        fin, fout = int(attr(layer, "in_features")), int(attr(layer, "out_features"))
+        if layer.input_shapes and first_input(layer):
+            seen = first_input(layer)[-1]
+            if isinstance(seen, int) and seen != fin:
+                raise RuleError(f"input has {seen} features but the layer declares in_features={fin}")
+        return fin, fout
+
+    def count(self, layer: Layer) -> ParamCount:
+        fin, fout = self._features(layer)
+        text = _features_text(layer, fin)
+        if layer.attrs.get("use_bias", True):
+            total = (fin + 1) * fout
+            return ParamCount(total, total, f"({text}+1)*{fout} = {fmt(total)}")
+        total = fin * fout
+        return ParamCount(total, total, f"{text}*{fout} = {fmt(total)}")
+
+    def output_shapes(self, layer: Layer) -> list[Shape]:
+        _, fout = self._features(layer)
+        return [(*first_input(layer)[:-1], fout)]
+
+    def macs(self, layer: Layer) -> int:
+        fin, fout = self._features(layer)
+        positions = static_numel(first_input(layer)[:-1], "dense input size")
+        return positions * fin * fout
+
+    def describe(self, layer: Layer) -> str:
+        return f"{layer.attrs.get('in_features')}->{layer.attrs.get('out_features')}"
+
+
+def matmul_shape(a: Shape, b: Shape) -> Shape:
+    """numpy.matmul's result shape, 1-D operands promoted and their added axis removed again."""
+    if not a or not b:
+        raise RuleError("matmul of a scalar")
+    a2 = (1, *a) if len(a) == 1 else a
+    b2 = (*b, 1) if len(b) == 1 else b
+    k_a, k_b = a2[-1], b2[-2]
+    if isinstance(k_a, int) and isinstance(k_b, int) and k_a != k_b:
+        raise RuleError(f"matmul inner dims differ: {a} @ {b}")
+    out: tuple[Dim, ...] = (*broadcast(a2[:-2], b2[:-2]), a2[-2], b2[-1])
+    if len(a) == 1:
+        out = out[:-2] + out[-1:]
+    if len(b) == 1:
+        out = out[:-1]
+    return out
+
+
+class MatMulRule(Rule):
+    """A matrix product of two activations (attention's QK^T, AV): no parameters."""
+
+    kind = "matmul"
+
+    def _operands(self, layer: Layer) -> tuple[Shape, Shape]:
+        if len(layer.input_shapes) < 2:
+            raise RuleError(f"matmul {layer.path!r} needs two input shapes")
+        return layer.input_shapes[0], layer.input_shapes[1]
+
+    def output_shapes(self, layer: Layer) -> list[Shape]:
+        return [matmul_shape(*self._operands(layer))]
+
+    def macs(self, layer: Layer) -> int:
+        a, b = self._operands(layer)
+        out = matmul_shape(a, b)
+        k = a[-1]
+        return static_numel(out, "matmul output") * static_numel((k,), "matmul inner dim")
+
+
+register(DenseRule())
+register(MatMulRule())

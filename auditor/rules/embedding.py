@@ -1,0 +1,30 @@
+"""Embedding tables: one vector of embedding_dim per token id; a lookup costs no MACs.
+
+Canonical attrs: num_embeddings, embedding_dim.  Output shape: the index shape plus embedding_dim.
+"""
+
+from __future__ import annotations
+
+from auditor.ir import Layer, Shape
+from auditor.rules.base import ParamCount, Rule, attr, first_input, fmt
+from auditor.rules.registry import register
+
+
+class EmbeddingRule(Rule):
+    """num_embeddings*embedding_dim parameters."""
+
+    kind = "embedding"
+    perturbable = ("num_embeddings", "embedding_dim")
+
+    def count(self, layer: Layer) -> ParamCount:
+        n, d = int(attr(layer, "num_embeddings")), int(attr(layer, "embedding_dim"))
+        return ParamCount(n * d, n * d, f"{n}*{d} = {fmt(n * d)}")
+
+    def output_shapes(self, layer: Layer) -> list[Shape]:
+        return [(*first_input(layer), int(attr(layer, "embedding_dim")))]
+
+    def describe(self, layer: Layer) -> str:
+        return f"{layer.attrs.get('num_embeddings')}x{layer.attrs.get('embedding_dim')}"
+
+
+register(EmbeddingRule())

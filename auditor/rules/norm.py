@@ -1,0 +1,114 @@
+"""Normalisation layers: one scale (gamma) and one shift (beta) per normalised feature.
+
+Canonical attrs: scale, center (bools: gamma / beta present), and per kind
+  batch_norm: num_features, stats ("buffers": PyTorch running stats are buffers, "params": Keras and
+    ONNX count moving mean/variance as non-trainable parameters, "none"), tracks_batches (PyTorch's
+    num_batches_tracked buffer), layout;
+  instance_norm: num_features, stats, tracks_batches;  group_norm: num_groups, num_channels;
+  layer_norm / rms_norm: normalized_shape (tuple of the trailing dims normalised).
+MACs: one per output element (inference's folded scale-and-shift).
+"""
+
+from __future__ import annotations
+
+import math
+
+from auditor.ir import Layer, Shape
+from auditor.rules.base import ParamCount, Rule, RuleError, attr, first_input, fmt, product_text, static_numel
+from auditor.rules.registry import register
+
+
+class NormRule(Rule):
+    """Per-feature affine normalisation; subclasses say how many features and whether stats exist."""
+
+    perturbable = ("scale", "center", "stats")
+
+    def features(self, layer: Layer) -> tuple[int, str]:
+        """(number of normalised features, how a person writes it)."""
+        n = int(attr(layer, "num_features"))
+        return n, str(n)
+
+    def count(self, layer: Layer) -> ParamCount:
+        n, text = self.features(layer)
+        vectors = int(bool(layer.attrs.get("scale", True))) + int(bool(layer.attrs.get("center", True)))
+        stats = layer.attrs.get("stats", "none")
+        trainable = vectors * n
+        parts = [f"{vectors}*{text}"] if vectors else []
+        if stats == "params":
+            parts.append(f"2*{text} (moving mean, variance)")
+            params = trainable + 2 * n
+        elif stats in ("buffers", "none"):
+            params = trainable
+        else:
+            raise RuleError(f"stats must be 'buffers', 'params' or 'none', not {stats!r}")
+        buffers = 2 * n + int(bool(layer.attrs.get("tracks_batches", False))) if stats == "buffers" else 0
+        formula = f"{' + '.join(parts) or '0'} = {fmt(params)}"
+        if buffers:
+            formula += f"  (+ buffers 2*{text}" + ("+1" if buffers % 2 else "") + f" = {fmt(buffers)})"
+        return ParamCount(params, trainable, formula, buffers)
+
+    def output_shapes(self, layer: Layer) -> list[Shape]:
+        return [first_input(layer)]
+
+    def macs(self, layer: Layer) -> int:
+        return static_numel(first_input(layer), "normalised input size")
+
+    def describe(self, layer: Layer) -> str:
+        return self.features(layer)[1]
+
+
+class BatchNormRule(NormRule):
+    """BatchNorm: gamma, beta per channel; running mean/variance as buffers or parameters."""
+
+    kind = "batch_norm"
+
+    def features(self, layer: Layer) -> tuple[int, str]:
+        n, text = super().features(layer)
+        shape = first_input(layer) if layer.input_shapes else ()
+        if len(shape) >= 2:
+            channels = shape[1] if layer.attrs.get("layout", "channels_first") == "channels_first" else shape[-1]
+            if isinstance(channels, int) and channels != n:
+                raise RuleError(f"input has {channels} channels but num_features={n}")
+        return n, text
+
+
+class InstanceNormRule(NormRule):
+    """InstanceNorm: like BatchNorm, but PyTorch defaults to no affine and no running stats."""
+
+    kind = "instance_norm"
+
+
+class GroupNormRule(NormRule):
+    """GroupNorm: gamma, beta per channel; num_channels must divide by num_groups."""
+
+    kind = "group_norm"
+
+    def features(self, layer: Layer) -> tuple[int, str]:
+        channels, groups = int(attr(layer, "num_channels")), int(attr(layer, "num_groups"))
+        if groups < 1 or channels % groups:
+            raise RuleError(f"num_channels {channels} must divide by num_groups {groups}")
+        return channels, str(channels)
+
+
+class LayerNormRule(NormRule):
+    """LayerNorm: gamma, beta over the normalised trailing shape."""
+
+    kind = "layer_norm"
+
+    def features(self, layer: Layer) -> tuple[int, str]:
+        shape = tuple(int(d) for d in attr(layer, "normalized_shape"))
+        if layer.input_shapes:
+            seen = first_input(layer)[len(first_input(layer)) - len(shape) :]
+            if all(isinstance(d, int) for d in seen) and tuple(seen) != shape:
+                raise RuleError(f"input's trailing dims {tuple(seen)} differ from normalized_shape {shape}")
+        return math.prod(shape), product_text(shape)
+
+
+class RMSNormRule(LayerNormRule):
+    """RMSNorm: a scale over the normalised trailing shape (no shift unless center)."""
+
+    kind = "rms_norm"
+
+
+for _rule in (BatchNormRule(), InstanceNormRule(), GroupNormRule(), LayerNormRule(), RMSNormRule()):
+    register(_rule)

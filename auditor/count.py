@@ -51,6 +51,9 @@ class LayerCheck:
     findings: list[Finding] = field(default_factory=list)
     note: str | None = None
     """Why the layer is unverified, or what could not be recomputed."""
+    metrics: dict[str, int] = field(default_factory=dict)
+    """Extra figures from the rule (`Rule.metrics`), e.g. {"connections": 122304}."""
+    description: str = ""
 
     @property
     def path(self) -> str:
@@ -139,6 +142,7 @@ def check_layer(layer: Layer) -> LayerCheck:
     _check_counts(check, counted)
     _check_shape(check, rule)
     check.macs = _macs(check, rule)
+    check.description, check.metrics = _extras(layer, rule)
     if check.findings:
         check.status = Status.MISMATCH
     elif counted.params == 0 and layer.reported_params == 0 and counted.buffers == 0:
@@ -201,6 +205,13 @@ def _macs(check: LayerCheck, rule: Rule) -> int | None:
         return rule.macs(check.layer)
     except RuleError:
         return None
+
+
+def _extras(layer: Layer, rule: Rule) -> tuple[str, dict[str, int]]:
+    try:
+        return rule.describe(layer), rule.metrics(layer)
+    except RuleError:
+        return "", {}
 
 
 def audit_ir(model: ModelIR) -> Audit:

@@ -109,3 +109,7 @@ class Rule:
     def describe(self, layer: Layer) -> str:
         """A short hyper-parameter summary for reports ("3x3, 32->32, s1")."""
         return ""
+
+    def metrics(self, layer: Layer) -> dict[str, int]:
+        """Extra named per-layer figures the report shows as columns (e.g. LeNet's "connections")."""
+        return {}

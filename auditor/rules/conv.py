@@ -1,7 +1,8 @@
 """Convolutions of any rank: plain/grouped/depthwise, transposed, and Keras separable.
 
 Canonical attrs: in_channels, out_channels, kernel_size, stride, dilation, padding, groups,
-use_bias, layout (see `spatial`); conv_transpose adds output_padding; separable_conv adds
+use_bias, layout (see `spatial`); conv_transpose adds output_padding (a tuple, or "auto": Keras's
+None, the smallest output the stride allows); separable_conv adds
 depth_multiplier.  Parameters: weight prod(kernel)*(in/groups)*out, plus one bias per output channel.
 MACs: every output element costs prod(kernel)*in/groups multiply-accumulates (bias excluded);
 a transposed conv is measured on its input: every input element feeds prod(kernel)*out/groups.
@@ -24,6 +25,7 @@ from auditor.rules.base import (
 )
 from auditor.rules.registry import register
 from auditor.rules.spatial import (
+    UNKNOWN,
     explicit_pads,
     join_channels,
     same_transposed_output,
@@ -31,7 +33,6 @@ from auditor.rules.spatial import (
     transposed_output,
     window_attrs,
     window_output,
-    UNKNOWN,
 )
 
 
@@ -132,7 +133,7 @@ class ConvTransposeRule(ConvRule):
         kernel, stride, dilation = window_attrs(layer.attrs)
         layout = attr(layer, "layout")
         lead, _, spatial = split_channels(first_input(layer), len(kernel), layout)
-        out_pad = tuple(layer.attrs.get("output_padding") or (0,) * len(kernel))
+        out_pad = _output_padding(layer.attrs.get("output_padding"), kernel, stride, dilation, attr(layer, "padding"))
         padding = attr(layer, "padding")
         if padding in ("same_upper", "same_lower") and not any(out_pad):
             out_spatial = tuple(same_transposed_output(n, s) for n, s in zip(spatial, stride))
@@ -149,6 +150,17 @@ class ConvTransposeRule(ConvRule):
         kernel = tuple(attr(layer, "kernel_size"))
         positions = _spatial_positions(first_input(layer), len(kernel), attr(layer, "layout"), "input size")
         return positions * cin * math.prod(kernel) * (cout // groups)
+
+
+def _output_padding(
+    value: object, kernel: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...], padding: object
+) -> tuple[int, ...]:
+    """Explicit output padding; "auto" is Keras's output_padding=None: "valid" grows to n*s + max(k-s, 0)."""
+    if value == "auto":
+        if padding == "valid":
+            return tuple(max(s - effective_kernel(k, d), 0) for k, s, d in zip(kernel, stride, dilation))
+        return (0,) * len(kernel)
+    return tuple(int(p) for p in (value or (0,) * len(kernel)))  # type: ignore[union-attr]
 
 
 def _transposed_pads(padding: object, kernel: tuple[int, ...], dilation: tuple[int, ...]) -> list[tuple[int, int]]:

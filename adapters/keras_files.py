@@ -1,0 +1,143 @@
+"""Read `.keras` archives and legacy `.h5` files into the IR, keeping Keras safe_mode on.
+
+`.keras`: config.json is rebuilt inside `keras.StatelessScope(initialize_variables=False)`, so
+every variable gets its shape but no memory and no initial values; the weight shapes stored in
+model.weights.h5 are read with h5py (dims only, never data) and must match the rebuilt model's.
+A big model therefore audits in about the time Keras takes to build its graph, with little memory.
+`.h5` (legacy) and archives whose config cannot be rebuilt that way: `keras.saving.load_model(path,
+safe_mode=True, compile=False)`, which also reads the weight data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from collections import Counter
+from typing import Any
+
+import keras
+
+from adapters.keras import from_model
+from auditor.errors import InputError
+from auditor.ir import ModelIR
+
+_READ_ERRORS = (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile, json.JSONDecodeError)
+
+
+def read_keras_file(path: str, **options: Any) -> ModelIR:
+    """A `.keras` or `.h5` file as a ModelIR; InputError (one line) when it cannot be read."""
+    if not os.path.isfile(path):
+        raise InputError(f"{path}: no such file")
+    options.setdefault("source", path)
+    if zipfile.is_zipfile(path):
+        return _read_archive(path, options)
+    if path.lower().endswith((".h5", ".hdf5")):
+        return _with_loaded_model(path, options)
+    raise InputError(f"{path}: not a Keras archive (.keras zip) or legacy HDF5 (.h5) file")
+
+
+def _read_archive(path: str, options: dict[str, Any]) -> ModelIR:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+            stored = _weight_shapes(archive) if "model.weights.h5" in archive.namelist() else None
+    except _READ_ERRORS as err:
+        raise InputError(f"{path}: not a readable Keras archive ({_reason(err)})") from None
+    model, ir = _rebuild(path, config, options)
+    if model is None or ir is None:
+        return _with_loaded_model(path, options)
+    if stored is not None:
+        _check_stored_shapes(path, model, stored)
+    ir.notes.append("read from the archive's config and weight shapes (no weight data loaded)")
+    return ir
+
+
+def _rebuild(path: str, config: dict[str, Any], options: dict[str, Any]) -> tuple[Any, ModelIR | None]:
+    """(model, IR) rebuilt from the config with deferred (never allocated) variables; (None, None) if Keras cannot."""
+    with keras.StatelessScope(initialize_variables=False):
+        try:
+            model = _deserialize(config)
+        except _UnsafeError as err:
+            raise InputError(_unsafe_message(path, err)) from None
+        except Exception:  # noqa: BLE001 - the caller falls back to Keras's own loader
+            return None, None
+        try:
+            return model, from_model(model, **options)
+        finally:
+            _forget_uninitialized(model)
+
+
+class _UnsafeError(ValueError):
+    pass
+
+
+def _deserialize(config: dict[str, Any]) -> Any:
+    """The model described by an archive's config, built with safe_mode on and no compile state."""
+    config = dict(config)
+    config["compile_config"] = None
+    try:
+        return keras.saving.deserialize_keras_object(config, safe_mode=True)
+    except Exception as err:
+        if "safe_mode" in str(err):
+            raise _UnsafeError(str(err)) from None
+        raise
+
+
+def _weight_shapes(archive: zipfile.ZipFile) -> Counter[tuple[int, ...]]:
+    """The shape of every weight stored in model.weights.h5, read from the dataset headers only."""
+    import h5py
+
+    shapes: Counter[tuple[int, ...]] = Counter()
+    with archive.open("model.weights.h5") as raw, h5py.File(raw, "r") as store:
+
+        def visit(_: str, item: Any) -> None:
+            if isinstance(item, h5py.Dataset):
+                shapes[tuple(int(d) for d in item.shape)] += 1
+
+        store.visititems(visit)
+    return shapes
+
+
+def _check_stored_shapes(path: str, model: Any, stored: Counter[tuple[int, ...]]) -> None:
+    """The archive's weights must be exactly the shapes its config builds (else Keras could not load it)."""
+    built: Counter[tuple[int, ...]] = Counter(tuple(int(d) for d in v.shape) for v in model.weights)
+    if built != stored:
+        extra, missing = stored - built, built - stored
+        detail = f"stored but not built: {dict(extra)}" if extra else f"built but not stored: {dict(missing)}"
+        raise InputError(f"{path}: the weights in model.weights.h5 do not match its config ({detail})")
+
+
+def _forget_uninitialized(model: Any) -> None:
+    """Drop the rebuilt model's deferred variables from Keras's pending list, so no later scope allocates them."""
+    try:
+        from keras.src.backend.common import global_state
+    except ImportError:  # pragma: no cover - Keras internals moved
+        return
+    pending = global_state.get_global_attribute("uninitialized_variables")
+    if pending:
+        ours = {id(v) for v in model.variables}
+        pending[:] = [v for v in pending if id(v) not in ours]
+
+
+def _with_loaded_model(path: str, options: dict[str, Any]) -> ModelIR:
+    try:
+        model = keras.saving.load_model(path, safe_mode=True, compile=False)
+    except Exception as err:  # noqa: BLE001 - Keras raises many types for unreadable files
+        if "safe_mode" in str(err):
+            raise InputError(_unsafe_message(path, err)) from None
+        raise InputError(f"{path}: Keras cannot load this model ({_reason(err)})") from None
+    return from_model(model, **options)
+
+
+def _unsafe_message(path: str, err: Exception) -> str:
+    return (
+        f"{path}: the model contains a Lambda layer with Python bytecode; nn-auditor keeps Keras "
+        "safe_mode on and will not run it (rebuild the model from its code and audit the factory)"
+    )
+
+
+def _reason(err: Exception) -> str:
+    text = " ".join(str(err).split())
+    text = text if len(text) <= 160 else text[:157] + "..."
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__

@@ -1,0 +1,35 @@
+"""Learned element-wise scale (ConvNeXt's LayerScale): one trainable factor per position of `shape`.
+
+scale attrs: shape (the learned tensor's shape, broadcast against the input's trailing dims).
+Parameters prod(shape); MACs one per output element.
+"""
+
+from __future__ import annotations
+
+import math
+
+from auditor.ir import Layer, Shape
+from auditor.rules.base import ParamCount, Rule, attr, first_input, fmt, product_text, static_numel
+from auditor.rules.registry import register
+from auditor.rules.shapes import broadcast
+
+
+class ScaleRule(Rule):
+    """x * gamma with a learned gamma of the given shape."""
+
+    kind = "scale"
+    perturbable = ("shape",)
+
+    def count(self, layer: Layer) -> ParamCount:
+        shape = tuple(int(d) for d in attr(layer, "shape"))
+        n = math.prod(shape)
+        return ParamCount(n, n, f"{product_text(shape) or '1'} = {fmt(n)}")
+
+    def output_shapes(self, layer: Layer) -> list[Shape]:
+        return [broadcast(first_input(layer), tuple(int(d) for d in attr(layer, "shape")))]
+
+    def macs(self, layer: Layer) -> int:
+        return static_numel(first_input(layer), "scaled input size")
+
+
+register(ScaleRule())

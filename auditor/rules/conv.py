@@ -26,6 +26,7 @@ from auditor.rules.base import (
 from auditor.rules.registry import register
 from auditor.rules.spatial import (
     UNKNOWN,
+    effective_kernel,
     explicit_pads,
     join_channels,
     same_transposed_output,

@@ -18,14 +18,11 @@ MAC_CONVENTION = (
 )
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     OK = "ok"
     MISMATCH = "mismatch"
     UNVERIFIED = "unverified"
     NO_PARAMS = "no-params"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass(frozen=True)
@@ -145,18 +142,24 @@ def check_layer(layer: Layer) -> LayerCheck:
     check.description, check.metrics = _extras(layer, rule)
     if check.findings:
         check.status = Status.MISMATCH
-    elif counted.params == 0 and layer.reported_params == 0 and counted.buffers == 0:
+    elif counted.params == 0 and used_params(layer) == 0 and counted.buffers == 0:
         check.status = Status.NO_PARAMS
     return check
 
 
+def used_params(layer: Layer) -> int:
+    return layer.reported_params + layer.shared_params
+
+
 def _check_counts(check: LayerCheck, counted: ParamCount) -> None:
+    """Compare with everything the layer uses, tied tensors included (they are counted at their owner)."""
     layer = check.layer
-    if counted.params != layer.reported_params:
+    used = used_params(layer)
+    if counted.params != used:
         check.findings.append(
             Finding(
                 "param_count",
-                f"{layer.path}: the layer has {layer.reported_params:,} parameters but its "
+                f"{layer.path}: the layer has {used:,} parameters but its "
                 f"hyper-parameters give {counted.formula}",
             )
         )
@@ -269,3 +272,51 @@ def bytes_per_element(model: ModelIR) -> int:
         for p in layer.params:
             return DTYPE_BYTES.get(p.dtype, 4)
     return 4
+
+
+@dataclass
+class FoldedRow:
+    """Several checks summed under one path prefix (`audit --depth N`)."""
+
+    path: str
+    checks: list[LayerCheck]
+
+    @property
+    def reported(self) -> int:
+        return sum(c.reported for c in self.checks)
+
+    @property
+    def analytic(self) -> int | None:
+        values = [c.analytic for c in self.checks]
+        return None if any(v is None for v in values) else sum(v for v in values if v is not None)
+
+    @property
+    def macs(self) -> int | None:
+        values = [c.macs for c in self.checks]
+        return None if any(v is None for v in values) else sum(v for v in values if v is not None)
+
+    @property
+    def status(self) -> Status:
+        statuses = {c.status for c in self.checks}
+        for worst in (Status.MISMATCH, Status.UNVERIFIED, Status.OK):
+            if worst in statuses:
+                return worst
+        return Status.NO_PARAMS
+
+    @property
+    def kind(self) -> str:
+        kinds = {c.kind for c in self.checks}
+        return kinds.pop() if len(kinds) == 1 else f"{len(self.checks)} layers"
+
+
+def fold_checks(audit: Audit, depth: int) -> list[FoldedRow]:
+    """Group consecutive checks by their first `depth` path components (0 = one row per layer)."""
+    rows: list[FoldedRow] = []
+    sep = audit.model.path_separator
+    for check in audit.checks:
+        prefix = check.path if depth <= 0 else sep.join(check.path.split(sep)[:depth])
+        if rows and rows[-1].path == prefix and depth > 0:
+            rows[-1].checks.append(check)
+        else:
+            rows.append(FoldedRow(prefix, [check]))
+    return rows

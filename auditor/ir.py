@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
-Dim = Union[int, str]
+Dim = int | str
 """One tensor dimension: an int, or a str naming a symbolic dim ("batch", "seq_len")."""
 
 Shape = tuple[Dim, ...]
@@ -43,7 +43,7 @@ def numel(shape: Shape) -> int | None:
     """Number of elements of `shape`, or None when any dim is symbolic."""
     if not is_static(shape):
         return None
-    return math.prod(shape)  # type: ignore[arg-type]
+    return math.prod(shape)  # type: ignore[arg-type,return-value]
 
 
 @dataclass(frozen=True)

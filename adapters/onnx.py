@@ -1,0 +1,131 @@
+"""ONNX adapter: read a `.onnx` file into the IR without loading or copying weight data.
+
+Loading is safe by construction: protobuf parsing runs no code; external data is never read
+(tensor sizes come from the TensorProto dims) and every external-data path must stay inside the
+model's folder.  Shape inference runs on a copy whose initializers are turned into typed graph
+inputs, so a multi-GB model is inferred without copying its weights.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from adapters.onnx_graph import Graph, build_layers
+from auditor.errors import InputError
+from auditor.ir import ModelIR, Shape
+
+SMALL_TENSOR = 64
+"""Initializers with at most this many elements keep their data for shape inference (Reshape targets)."""
+
+
+def read_onnx(path: str, *, input_shape: Any = None, name: str | None = None, source: str | None = None,
+              **_options: Any) -> ModelIR:
+    """Read the ONNX model at `path`; `input_shape` (e.g. (1, 3, 224, 224)) fixes the first input's dims."""
+    model = _load(path)
+    _check_external_data(model, path)
+    inferred = _infer_shapes(model, input_shape, path)
+    graph = Graph.from_model(model, inferred)
+    layers, notes = build_layers(graph)
+    return ModelIR(
+        name=name or os.path.basename(path),
+        framework="onnx",
+        source=source or path,
+        layers=layers,
+        input_shapes=graph.input_shapes(),
+        framework_total=None,
+        path_separator=".",
+        notes=notes,
+    )
+
+
+def _load(path: str) -> Any:
+    """Parse the protobuf (no external data); one-line InputError for anything that is not ONNX."""
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    if not os.path.isfile(path):
+        raise InputError(f"{path}: no such file")
+    if os.path.getsize(path) == 0:
+        raise InputError(f"{path}: empty file, not an ONNX model")
+    try:
+        model = onnx.load(path, load_external_data=False)
+    except (DecodeError, ValueError, RuntimeError, OSError, UnicodeDecodeError) as err:
+        raise InputError(f"{path}: not a valid ONNX model ({_first_line(err)})") from None
+    except Exception as err:  # protobuf raises assorted internal errors on corrupt bytes
+        raise InputError(f"{path}: not a valid ONNX model ({type(err).__name__}: {_first_line(err)})") from None
+    if model.ir_version <= 0 or not model.HasField("graph") or not model.graph.node:
+        raise InputError(f"{path}: not a valid ONNX model (no graph, or a graph without nodes)")
+    return model
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0][:200] if text else type(err).__name__
+
+
+def _check_external_data(model: Any, path: str) -> None:
+    """Every external-data location must be a relative path inside the model's folder."""
+    from onnx.external_data_helper import _get_all_tensors
+
+    folder = os.path.realpath(os.path.dirname(os.path.abspath(path)))
+    for tensor in _get_all_tensors(model):
+        if tensor.data_location != 1:  # onnx.TensorProto.EXTERNAL
+            continue
+        location = next((e.value for e in tensor.external_data if e.key == "location"), "")
+        target = os.path.realpath(os.path.join(folder, location))
+        if not location or os.path.isabs(location) or os.path.commonpath([folder, target]) != folder:
+            raise InputError(
+                f"{path}: tensor {tensor.name!r} points at external data {location!r} outside the model's folder; refused"
+            )
+        if not os.path.isfile(target):
+            raise InputError(f"{path}: tensor {tensor.name!r} needs external data file {location!r}, which is missing")
+
+
+def _infer_shapes(model: Any, input_shape: Any, path: str) -> Any:
+    """Shape-inferred copy of the graph with weights as shaped inputs (no weight bytes copied)."""
+    import onnx
+    from onnx import helper, shape_inference
+
+    light = onnx.ModelProto()
+    light.ir_version = model.ir_version
+    light.opset_import.extend(model.opset_import)
+    light.graph.name = model.graph.name
+    light.graph.node.extend(model.graph.node)
+    light.graph.output.extend(model.graph.output)
+    light.graph.input.extend(model.graph.input)
+    declared = {i.name for i in model.graph.input}
+    for tensor in model.graph.initializer:
+        small = _numel(tensor.dims) <= SMALL_TENSOR and tensor.data_location != 1
+        if small:
+            light.graph.initializer.append(tensor)
+        elif tensor.name not in declared:
+            light.graph.input.append(helper.make_tensor_value_info(tensor.name, tensor.data_type, list(tensor.dims)))
+    if input_shape is not None:
+        _fix_input_shape(light, tuple(input_shape), path)
+    try:
+        return shape_inference.infer_shapes(light, data_prop=True)
+    except Exception:  # inference is a help, not a requirement: fall back to the declared shapes
+        return light
+
+
+def _numel(dims: Any) -> int:
+    total = 1
+    for d in dims:
+        total *= int(d)
+    return total
+
+
+def _fix_input_shape(model: Any, shape: Shape, path: str) -> None:
+    """Replace the first real input's dims by `shape` (resolves symbolic batch/sequence dims)."""
+    weights = {t.name for t in model.graph.initializer}
+    for value in model.graph.input:
+        if value.name in weights:
+            continue
+        dims = value.type.tensor_type.shape.dim
+        if len(dims) != len(shape):
+            raise InputError(f"{path}: --input-shape has {len(shape)} dims but input {value.name!r} has {len(dims)}")
+        for dim, size in zip(dims, shape):
+            dim.Clear()
+            dim.dim_value = int(size)
+        return

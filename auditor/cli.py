@@ -1,0 +1,206 @@
+"""The `audit` command: audit one model, diff it against a table or a second model.
+
+Exit codes: 0 consistent, 1 a mismatch or difference was found, 2 bad usage or unreadable input
+(one line on stderr, never a traceback unless --debug).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from auditor.errors import InputError
+
+EXIT_OK, EXIT_MISMATCH, EXIT_BAD_INPUT = 0, 1, 2
+MODEL_SUFFIXES = (".onnx", ".keras", ".h5", ".hdf5", ".pt2")
+
+
+class UsageError(Exception):
+    """The command line itself is wrong."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # one line, exit 2, as for any bad input
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="audit",
+        description="Recount every layer of a model analytically and compare with what the framework says.",
+        epilog="MODEL: a .onnx, .keras, .h5 or .pt2 file, a folder of them, reference:NAME, or package.module:factory.",
+    )
+    parser.add_argument("models", nargs="*", metavar="MODEL", help="one model; two to diff them; a folder")
+    parser.add_argument("--expect", metavar="TABLE", help="compare with an expectation table (CSV, YAML or JSON)")
+    parser.add_argument("--format", default="table", choices=("table", "json", "csv", "markdown"))
+    parser.add_argument("--depth", type=int, default=0, help="fold layers under their first N path components")
+    parser.add_argument("--strict", action="store_true", help="unverified layers count as failures (exit 1)")
+    parser.add_argument("--input-shape", metavar="1x3x224x224", help="input shape for factories and ONNX symbolic dims")
+    parser.add_argument("--input-dtype", metavar="DTYPE", help="input dtype for PyTorch factories (e.g. int64)")
+    parser.add_argument("--each", action="store_true", help="audit every MODEL on its own (continue after a bad one)")
+    parser.add_argument("--list-references", action="store_true", help="list the bundled reference models")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    return parser
+
+
+def parse_shape(text: str | None) -> tuple[int, ...] | None:
+    """"1x3x224x224" (or "1,3,224,224") -> (1, 3, 224, 224)."""
+    if text is None:
+        return None
+    try:
+        dims = tuple(int(d) for d in text.replace(",", "x").lower().split("x"))
+    except ValueError:
+        raise UsageError(f"--input-shape {text!r} is not like 1x3x224x224") from None
+    if not dims or min(dims) < 0:
+        raise UsageError(f"--input-shape {text!r} is not like 1x3x224x224")
+    return dims
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = None
+    try:
+        args = build_parser().parse_args(argv)
+        return _run(args)
+    except UsageError as err:
+        print(f"audit: usage error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except InputError as err:
+        print(f"audit: error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return 130
+    except Exception as err:  # the promise: one line, never a traceback (unless asked)
+        if args is not None and args.debug:
+            raise
+        print(f"audit: error: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''} "
+              "(rerun with --debug for details)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.list_references:
+        return _list_references()
+    options = _adapter_options(args)
+    specs = _expand(args.models)
+    if not specs:
+        raise UsageError("name a MODEL (or use --list-references)")
+    if args.each or len(specs) > 2 or (len(args.models) == 1 and os.path.isdir(args.models[0])):
+        return _audit_each(specs, args, options)
+    if len(specs) == 2:
+        if args.expect:
+            raise UsageError("--expect compares one model with a table; got two models")
+        return _diff_models(specs[0], specs[1], args, options)
+    if args.expect:
+        return _diff_table(specs[0], args, options)
+    return _audit_one(specs[0], args, options)
+
+
+def _adapter_options(args: argparse.Namespace) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    shape = parse_shape(args.input_shape)
+    if shape is not None:
+        options["input_shape"] = shape
+    if args.input_dtype:
+        options["input_dtype"] = args.input_dtype
+    return options
+
+
+def _expand(models: list[str]) -> list[str]:
+    """Folders expand to the model files inside them (sorted); everything else stays as given."""
+    specs: list[str] = []
+    for spec in models:
+        if os.path.isdir(spec):
+            found = sorted(
+                os.path.join(spec, f) for f in os.listdir(spec) if f.lower().endswith(MODEL_SUFFIXES)
+            )
+            if not found:
+                raise InputError(f"{spec}: folder holds no model files ({', '.join(MODEL_SUFFIXES)})")
+            specs.extend(found)
+        else:
+            specs.append(spec)
+    return specs
+
+
+def _audit(spec: str, options: dict[str, Any]) -> Any:
+    import auditor
+
+    return auditor.audit(spec, **options)
+
+
+def _audit_one(spec: str, args: argparse.Namespace, options: dict[str, Any]) -> int:
+    from auditor.report import render_audit
+
+    result = _audit(spec, options)
+    sys.stdout.write(render_audit(result, args.format, depth=args.depth))
+    return _exit_code(result, args.strict)
+
+
+def _exit_code(result: Any, strict: bool) -> int:
+    if not result.consistent:
+        return EXIT_MISMATCH
+    if strict and result.totals.unverified_layers:
+        return EXIT_MISMATCH
+    return EXIT_OK
+
+
+def _audit_each(specs: list[str], args: argparse.Namespace, options: dict[str, Any]) -> int:
+    """Audit every model on its own; a bad file is reported and the rest still run."""
+    import json
+
+    from auditor.report import audit_to_dict, render_audit
+
+    worst, documents = EXIT_OK, []
+    for spec in specs:
+        try:
+            result = _audit(spec, options)
+        except InputError as err:
+            print(f"audit: error: {err}", file=sys.stderr)
+            documents.append({"source": spec, "error": str(err)})
+            worst = max(worst, EXIT_BAD_INPUT)
+            continue
+        code = _exit_code(result, args.strict)
+        worst = max(worst, code)
+        if args.format == "json":
+            documents.append(audit_to_dict(result))
+        else:
+            sys.stdout.write(render_audit(result, args.format, depth=args.depth) + "\n")
+    if args.format == "json":
+        sys.stdout.write(json.dumps({"schema": "nn-auditor/batch@1", "reports": documents}, indent=2) + "\n")
+    return worst
+
+
+def _diff_table(spec: str, args: argparse.Namespace, options: dict[str, Any]) -> int:
+    from auditor.diff import diff_expectation
+    from auditor.expect import read_table
+    from auditor.report.diff import render_diff
+
+    table = read_table(args.expect)
+    result = diff_expectation(_audit(spec, options), table)
+    sys.stdout.write(render_diff(result, args.format))
+    return EXIT_MISMATCH if result.differs else EXIT_OK
+
+
+def _diff_models(left: str, right: str, args: argparse.Namespace, options: dict[str, Any]) -> int:
+    from auditor.diff import diff_audits
+    from auditor.report.diff import render_diff
+
+    result = diff_audits(_audit(left, options), _audit(right, options))
+    sys.stdout.write(render_diff(result, args.format))
+    return EXIT_MISMATCH if result.differs else EXIT_OK
+
+
+def _list_references() -> int:
+    try:
+        from reference_models import list_references
+    except ImportError as err:
+        raise InputError(f"reference models are not available ({err})") from None
+    for ref in list_references():
+        print(f"{ref.name:<16} {ref.description}")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

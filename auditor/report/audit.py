@@ -1,0 +1,183 @@
+"""Render an `Audit` as a table, JSON (schema nn-auditor/report@1), CSV or Markdown.  Rendering only."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from auditor.count import Audit, FoldedRow, LayerCheck, bytes_per_element, fold_checks
+from auditor.report.common import bytes_text, check_format, count_text, shape_json, shape_text, si_text
+
+SCHEMA = "nn-auditor/report@1"
+
+
+def render_audit(audit: Audit, fmt: str = "table", depth: int = 0) -> str:
+    """The whole report in `fmt`; `depth` folds layers under their first N path components."""
+    check_format(fmt)
+    if fmt == "json":
+        return json.dumps(audit_to_dict(audit), indent=2) + "\n"
+    if fmt == "csv":
+        return _csv(audit)
+    return _text(audit, markdown=fmt == "markdown", depth=depth)
+
+
+def audit_to_dict(audit: Audit) -> dict[str, Any]:
+    """The JSON document: exact integers, full shapes (batch included), every finding."""
+    totals = audit.totals
+    element_bytes = bytes_per_element(audit.model)
+    return {
+        "schema": SCHEMA,
+        "model": {"name": audit.model.name, "framework": audit.model.framework, "source": audit.model.source},
+        "convention": audit.convention,
+        "consistent": audit.consistent,
+        "totals": {
+            "reported": totals.reported,
+            "analytic": totals.analytic,
+            "unverified": totals.unverified,
+            "verified_fraction": round(totals.verified_fraction, 6),
+            "framework_total": audit.model.framework_total,
+            "trainable": totals.trainable,
+            "non_trainable": totals.non_trainable,
+            "buffers": totals.buffers,
+            "shared": totals.shared,
+            "macs": totals.macs,
+            "macs_complete": totals.macs_complete,
+            "flops": 2 * totals.macs,
+            "param_bytes": totals.param_bytes,
+            "activation_elements": totals.activation_elements,
+            "activation_bytes": totals.activation_elements * element_bytes,
+            "layers": totals.layers,
+            "mismatches": totals.mismatches,
+            "unverified_layers": totals.unverified_layers,
+        },
+        "layers": [_layer_dict(c) for c in audit.checks],
+        "findings": [{"code": f.code, "message": f.message} for f in audit.findings],
+        "notes": list(audit.model.notes),
+    }
+
+
+def _layer_dict(check: LayerCheck) -> dict[str, Any]:
+    layer = check.layer
+    return {
+        "path": check.path,
+        "kind": check.kind,
+        "source_type": layer.source_type,
+        "input_shapes": [shape_json(s) for s in layer.input_shapes],
+        "output_shape": shape_json(layer.output_shapes[0] if layer.output_shapes else None),
+        "analytic_output_shape": shape_json(check.analytic_output_shape),
+        "reported": check.reported,
+        "trainable": layer.reported_trainable,
+        "buffers": layer.reported_buffers,
+        "shared": [{"name": p.name, "numel": p.numel, "shared_with": p.shared_with}
+                   for p in layer.params if p.shared_with],
+        "analytic": check.analytic,
+        "analytic_buffers": check.analytic_buffers,
+        "formula": check.formula,
+        "macs": check.macs,
+        "status": str(check.status),
+        "findings": [{"code": f.code, "message": f.message} for f in check.findings],
+        "note": check.note,
+        "metrics": dict(check.metrics),
+    }
+
+
+def _csv(audit: Audit) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    metric_names = _metric_names(audit)
+    writer.writerow(["path", "kind", "source_type", "output_shape", "reported", "analytic", "formula", "macs",
+                     "status", "findings", *metric_names])
+    for c in audit.checks:
+        writer.writerow([
+            c.path, c.kind, c.layer.source_type, shape_text(c.output_shape), c.reported,
+            "" if c.analytic is None else c.analytic, c.formula or "", "" if c.macs is None else c.macs,
+            str(c.status), "; ".join(f.message for f in c.findings) or (c.note or ""),
+            *[c.metrics.get(m, "") for m in metric_names],
+        ])
+    t = audit.totals
+    writer.writerow(["TOTAL", "", "", "", t.reported, t.analytic, "", t.macs, "", "", *["" for _ in metric_names]])
+    return out.getvalue()
+
+
+def _metric_names(audit: Audit) -> list[str]:
+    names: list[str] = []
+    for c in audit.checks:
+        names.extend(m for m in c.metrics if m not in names)
+    return names
+
+
+def _drop_batch(audit: Audit) -> bool:
+    """Show per-sample shapes (as people write them) when every model input has the same leading dim."""
+    leading = {s[0] for s in audit.model.input_shapes if len(s) > 1}
+    return len(leading) == 1
+
+
+def _text(audit: Audit, markdown: bool, depth: int) -> str:
+    from tabulate import tabulate
+
+    drop = _drop_batch(audit)
+    metric_names = _metric_names(audit)
+    headers = ["layer", "kind", "output" if not drop else "output (per sample)", "params", "analytic",
+               "formula", "MACs", "status", *metric_names]
+    rows = [_row(r, drop, metric_names) for r in fold_checks(audit, depth)]
+    table = tabulate(rows, headers=headers, tablefmt="github" if markdown else "simple",
+                     colalign=("left", "left", "left", "right", "right", "left", "right", "left",
+                               *["right"] * len(metric_names)), disable_numparse=True)
+    title = f"{audit.model.name} ({audit.model.framework}, {audit.model.source})"
+    parts = [f"## {title}" if markdown else title, "", table, "", *_summary(audit, markdown)]
+    return "\n".join(parts).rstrip() + "\n"
+
+
+def _row(row: FoldedRow, drop_batch: bool, metric_names: list[str]) -> list[str]:
+    last = row.checks[-1]
+    formula = row.checks[0].formula if len(row.checks) == 1 else ""
+    return [
+        row.path,
+        row.kind,
+        shape_text(last.output_shape, drop_batch),
+        count_text(row.reported),
+        count_text(row.analytic),
+        "" if formula in (None, "0") else formula,
+        count_text(row.macs),
+        str(row.status),
+        *[count_text(sum(c.metrics.get(m, 0) for c in row.checks)) if any(m in c.metrics for c in row.checks)
+          else "" for m in metric_names],
+    ]
+
+
+def _summary(audit: Audit, markdown: bool) -> list[str]:
+    t = audit.totals
+    bullet = "- " if markdown else ""
+    element_bytes = bytes_per_element(audit.model)
+    lines = [
+        f"{bullet}Total params: {t.reported:,} (analytic {t.analytic:,}"
+        + (f", unverified {t.unverified:,}" if t.unverified else "") + ")",
+        f"{bullet}Trainable: {t.trainable:,}   Non-trainable: {t.non_trainable:,}   Buffers: {t.buffers:,}"
+        + (f"   Shared (tied, counted once): {t.shared:,}" if t.shared else ""),
+    ]
+    if audit.model.framework_total is not None:
+        lines.append(f"{bullet}{audit.model.framework} says: {audit.model.framework_total:,}")
+    lines += [
+        f"{bullet}Verified by a rule: {100 * t.verified_fraction:.1f}% of parameters; "
+        f"{t.mismatches} mismatched, {t.unverified_layers} unverified of {t.layers} layers",
+        f"{bullet}MACs: {t.macs:,} ({si_text(t.macs)})" + ("" if t.macs_complete else " (incomplete: some layers unknown)")
+        + f"   FLOPs: {si_text(2 * t.macs)}",
+        f"{bullet}Parameter memory: {t.param_bytes:,} bytes ({bytes_text(t.param_bytes)})",
+        f"{bullet}Activation memory (one forward pass): {t.activation_elements:,} values "
+        f"({bytes_text(t.activation_elements * element_bytes)} at {element_bytes} bytes each)",
+        f"{bullet}Convention: {audit.convention}",
+    ]
+    findings = [f for c in audit.checks for f in c.findings] + list(audit.findings)
+    if findings:
+        lines += ["", "Findings:" if not markdown else "### Findings"]
+        lines += [f"- [{f.code}] {f.message}" for f in findings]
+    unverified = [c for c in audit.checks if c.note and str(c.status) == "unverified"]
+    if unverified:
+        lines += ["", "Unverified:" if not markdown else "### Unverified"]
+        lines += [f"- {c.path}: {c.note}" + (f" ({c.reported:,} params)" if c.reported else "") for c in unverified]
+    if audit.model.notes:
+        lines += ["", "Notes:" if not markdown else "### Notes"]
+        lines += [f"- {n}" for n in audit.model.notes]
+    return lines

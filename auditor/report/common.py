@@ -1,0 +1,50 @@
+"""Formatting helpers every renderer shares: numbers, shapes, byte sizes, JSON-safe shapes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from auditor.ir import Shape
+
+FORMATS = ("table", "json", "csv", "markdown")
+
+
+def count_text(n: int | None) -> str:
+    """9,248, or "-" when there is no value."""
+    return "-" if n is None else f"{n:,}"
+
+
+def shape_text(shape: Shape | None, drop_batch: bool = False) -> str:
+    """"32x24x24" (per sample when `drop_batch`), or "-" when unknown."""
+    if shape is None:
+        return "-"
+    dims = shape[1:] if drop_batch and len(shape) > 1 else shape
+    return "x".join(str(d) for d in dims) if dims else "scalar"
+
+
+def shape_json(shape: Shape | None) -> list[Any] | None:
+    return None if shape is None else list(shape)
+
+
+def bytes_text(n: int) -> str:
+    """Binary-prefixed size as people quote model sizes: 527.8 MiB."""
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.1f} {unit}" if unit != "B" else f"{n} B"
+        value /= 1024
+    return f"{n} B"
+
+
+def si_text(n: int) -> str:
+    """1.59 M / 15.47 G: a large count at a glance (the exact figure is printed next to it)."""
+    for factor, unit in ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K")):
+        if abs(n) >= factor:
+            return f"{n / factor:.2f} {unit}"
+    return str(n)
+
+
+def check_format(fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    return fmt

@@ -1,0 +1,354 @@
+"""PyTorch adapter: translate an nn.Module (or a .pt2 / TorchScript file) into the IR, allocating no weights.
+
+Layers are the modules with a mapping in `torch_types` (their descendants belong to them), plus every
+other module that owns parameters or buffers directly (kind ``torch:<Class>``, which no rule knows, so
+it is reported unverified with its count).  Shapes and weight-free operators come from one forward
+pass on a meta-device deep copy (`torch_trace`): the user's model is never run, moved or written to.
+Tied parameters are listed at every layer that uses them and counted at the first (`shared_with`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+import auditor.rules.functional  # noqa: F401  (registers conv_op, conv_transpose_op)
+import auditor.rules.rotary  # noqa: F401  (registers rotary_embedding)
+from adapters.torch_trace import Call, Op, Trace, meta_copy, run_pass, shape_of, tensor_shapes, to_meta
+from adapters.torch_types import DuplicateModuleError, lookup, register_module, unregister_module
+from auditor.errors import InputError
+from auditor.ir import Layer, ModelIR, ParamTensor, Shape
+
+__all__ = [
+    "DuplicateModuleError",
+    "from_module",
+    "read_exported_program",
+    "read_torch_file",
+    "register_module",
+    "unregister_module",
+]
+
+
+@dataclass
+class _Site:
+    """A module that becomes a layer: mapped (owns its whole subtree) or owning tensors directly."""
+
+    path: str
+    module: torch.nn.Module
+    mapped: bool
+
+
+def from_module(
+    module: Any,
+    *,
+    input_shape: Any = None,
+    example_inputs: Any = None,
+    input_dtype: Any = None,
+    dtype: Any = None,
+    name: str | None = None,
+    source: str | None = None,
+    depth: int | None = None,
+) -> ModelIR:
+    """Translate `module` into the IR; shapes and MACs need `input_shape` or `example_inputs`.
+
+    `dtype` is a synonym of `input_dtype` (the dtype of the generated input, e.g. "int64" for token
+    ids).  `depth` is accepted for the CLI's sake; folding is the reporter's job.
+    """
+    if not isinstance(module, torch.nn.Module):
+        raise InputError(f"expected a torch.nn.Module, got {type(module).__module__}.{type(module).__qualname__}")
+    _refuse_lazy(module)
+    sites = _sites(module)
+    notes: list[str] = []
+    args, kwargs, input_shapes = _inputs(module, input_shape, example_inputs, _dtype(input_dtype, dtype))
+    trace = Trace()
+    if args is None:
+        notes.append("no input_shape or example_inputs given: shapes and MACs were not computed")
+    else:
+        trace = _trace(module, sites, args, kwargs, notes)
+    layers = _layers(module, sites, trace, notes)
+    return ModelIR(
+        name=name or type(module).__name__,
+        framework="torch",
+        source=source or "python object",
+        layers=layers,
+        input_shapes=input_shapes,
+        framework_total=sum(p.numel() for p in module.parameters()),
+        notes=notes,
+    )
+
+
+# ---- the module tree ----------------------------------------------------------------------------
+
+
+def _refuse_lazy(module: torch.nn.Module) -> None:
+    for path, p in module.named_parameters():
+        if isinstance(p, torch.nn.parameter.UninitializedParameter):
+            raise InputError(
+                f"parameter {path!r} is an uninitialised lazy parameter: run the model once on a real "
+                "input (or give the layer explicit sizes) before auditing it"
+            )
+
+
+def _owns_directly(module: torch.nn.Module) -> bool:
+    return any(t is not None for t in (*module._parameters.values(), *module._buffers.values()))
+
+
+def _sites(model: torch.nn.Module) -> dict[str, _Site]:
+    """Path -> layer site, in module-tree order; descendants of a mapped module are absorbed."""
+    sites: dict[str, _Site] = {}
+    absorbed: list[str] = []
+    for path, module in model.named_modules():
+        if any(path.startswith(prefix + ".") or prefix == "" for prefix in absorbed):
+            continue
+        if lookup(module) is not None:
+            sites[path] = _Site(path, module, True)
+            absorbed.append(path)
+        elif _owns_directly(module):
+            sites[path] = _Site(path, module, False)
+    return sites
+
+
+def _site_tensors(site: _Site) -> Iterator[tuple[str, torch.Tensor, bool]]:
+    """(name, tensor, is_buffer) of what the site owns: its subtree when mapped, else its own."""
+    recurse = site.mapped
+    for name, p in site.module.named_parameters(recurse=recurse, remove_duplicate=False):
+        yield name, p, False
+    for name, b in site.module.named_buffers(recurse=recurse, remove_duplicate=False):
+        yield name, b, True
+
+
+def _dtype_name(t: torch.Tensor) -> str:
+    return str(t.dtype).removeprefix("torch.")
+
+
+def _layer_params(site: _Site, owners: dict[int, str], path: str) -> list[ParamTensor]:
+    """The site's tensors; one already seen at another layer is marked shared_with that layer."""
+    params = []
+    for name, tensor, is_buffer in _site_tensors(site):
+        owner = owners.setdefault(id(tensor), path)
+        params.append(
+            ParamTensor(
+                name=name,
+                shape=shape_of(tensor),
+                trainable=bool(tensor.requires_grad) and not is_buffer,
+                buffer=is_buffer,
+                shared_with=None if owner == path else owner,
+                dtype=_dtype_name(tensor),
+            )
+        )
+    return params
+
+
+def _layer_path(path: str, model: torch.nn.Module) -> str:
+    """The root module, when it is itself a layer, is named after its class."""
+    return path or type(model).__name__
+
+
+def _site_layer(model: torch.nn.Module, site: _Site, call: Call | None, owners: dict[int, str]) -> Layer:
+    path = _layer_path(call.path if call else site.path, model)
+    inputs = call.input_shapes if call else []
+    mapping = lookup(site.module) if site.mapped else None
+    kind = mapping.kind if mapping else f"torch:{type(site.module).__name__}"
+    attrs = mapping.attrs(site.module, inputs[0] if inputs else None) if mapping else {}
+    if call is not None and call.flattened_from is not None and kind == "dense":
+        attrs["flattened_from"] = call.flattened_from
+    return Layer(
+        path=path,
+        kind=kind,
+        source_type=f"{type(site.module).__module__}.{type(site.module).__qualname__}",
+        attrs=attrs,
+        input_shapes=list(inputs),
+        output_shapes=list(call.output_shapes) if call else [],
+        params=_layer_params(site, owners, path),
+    )
+
+
+def _op_layer(op: Op) -> Layer:
+    return Layer(op.path, op.kind, op.source_type, dict(op.attrs), list(op.input_shapes), list(op.output_shapes))
+
+
+def _layers(model: torch.nn.Module, sites: dict[str, _Site], trace: Trace, notes: list[str]) -> list[Layer]:
+    """Layers in execution order, then the sites forward never called (in module-tree order)."""
+    owners: dict[int, str] = {}
+    layers: list[Layer] = []
+    called: set[str] = set()
+    for event in trace.events:
+        if isinstance(event, Op):
+            layers.append(_op_layer(event))
+        elif event.module_path in sites:
+            called.add(event.module_path)
+            layers.append(_site_layer(model, sites[event.module_path], event, owners))
+    missed = [site for path, site in sites.items() if path not in called]
+    if trace.events and missed:
+        notes.append(
+            f"{len(missed)} layer(s) were not called by forward (no shapes): "
+            + ", ".join(_layer_path(s.path, model) for s in missed[:5])
+            + (" ..." if len(missed) > 5 else "")
+        )
+    layers.extend(_site_layer(model, site, None, owners) for site in missed)
+    return layers
+
+
+# ---- the forward pass ---------------------------------------------------------------------------
+
+
+def _trace(
+    model: torch.nn.Module, sites: dict[str, _Site], args: tuple[Any, ...], kwargs: dict[str, Any],
+    notes: list[str],
+) -> Trace:
+    """One pass on a meta copy of the model; a failure becomes a note, never a traceback."""
+    try:
+        copy = meta_copy(model)
+    except Exception as err:  # deepcopy runs arbitrary __deepcopy__ code of user classes
+        notes.append(f"shapes not captured: the model cannot be copied to the meta device ({err})")
+        return Trace()
+    mapped = {path for path, site in sites.items() if site.mapped}
+    trace = run_pass(copy, mapped, lambda m: m(*to_meta(args), **to_meta(kwargs)))
+    notes.append("shapes and MACs from one forward pass on a meta-device copy (no weights allocated)")
+    if trace.error:
+        notes.append(f"forward pass stopped early, later layers have no shapes: {trace.error}")
+    return trace
+
+
+def _dtype(input_dtype: Any, dtype: Any) -> torch.dtype | None:
+    if input_dtype is not None and dtype is not None and _as_dtype(input_dtype) != _as_dtype(dtype):
+        raise InputError(f"input_dtype={input_dtype} and dtype={dtype} disagree; give one of them")
+    chosen = input_dtype if input_dtype is not None else dtype
+    return None if chosen is None else _as_dtype(chosen)
+
+
+def _as_dtype(value: Any) -> torch.dtype:
+    if isinstance(value, torch.dtype):
+        return value
+    found = getattr(torch, str(value).removeprefix("torch."), None)
+    if not isinstance(found, torch.dtype):
+        raise InputError(f"unknown dtype {value!r}; expected e.g. float32, float16, bfloat16, int64")
+    return found
+
+
+def _parse_shapes(input_shape: Any) -> list[tuple[int, ...]]:
+    """"1x3x224x224" or "1x16,1x16" or (1, 3, 224, 224) or [(1, 16), (1, 16)] -> list of shapes."""
+    try:
+        if isinstance(input_shape, str):
+            return [tuple(int(d) for d in part.strip().split("x")) for part in input_shape.split(",")]
+        items = list(input_shape)
+        if items and all(isinstance(d, int) for d in items):
+            return [tuple(items)]
+        return [tuple(int(d) for d in shape) for shape in items]
+    except (TypeError, ValueError):
+        raise InputError(f"input shape {input_shape!r} is not like 1x3x224x224 or (1, 3, 224, 224)") from None
+
+
+def _default_dtype(model: torch.nn.Module) -> torch.dtype:
+    for p in model.parameters():
+        if p.is_floating_point():
+            return p.dtype
+    return torch.float32
+
+
+def _inputs(
+    model: torch.nn.Module, input_shape: Any, example_inputs: Any, dtype: torch.dtype | None
+) -> tuple[tuple[Any, ...] | None, dict[str, Any], list[Shape]]:
+    """(positional inputs, keyword inputs, their shapes); inputs stay as given until moved to meta."""
+    if example_inputs is not None:
+        if isinstance(example_inputs, dict):
+            args, kwargs = (), dict(example_inputs)
+        elif isinstance(example_inputs, (tuple, list)):
+            args, kwargs = tuple(example_inputs), {}
+        else:
+            args, kwargs = (example_inputs,), {}
+        return args, kwargs, tensor_shapes((args, kwargs))
+    if input_shape is None:
+        return None, {}, []
+    shapes = _parse_shapes(input_shape)
+    if any(d < 0 for shape in shapes for d in shape):
+        raise InputError(f"input shape {input_shape!r} has a negative dim")
+    chosen = dtype or _default_dtype(model)
+    return tuple(torch.empty(s, dtype=chosen, device="meta") for s in shapes), {}, list(shapes)
+
+
+# ---- files ----------------------------------------------------------------------------------------
+
+
+def _zip_names(path: str) -> list[str]:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return []
+
+
+def _is_torchscript(names: list[str]) -> bool:
+    return any(n.endswith("/constants.pkl") for n in names) and any("/code/" in n for n in names)
+
+
+def read_torch_file(path: str, **options: Any) -> ModelIR:
+    """A TorchScript archive (torch.jit.save); a plain pickle (torch.save) is refused.
+
+    torch.jit.load reads TorchScript code and tensors without Python's unpickler running user
+    classes; a torch.save pickle can execute arbitrary code when loaded, so it is never loaded.
+    """
+    if not os.path.exists(path):
+        raise InputError(f"{path}: no such file")
+    if not _is_torchscript(_zip_names(path)):
+        raise InputError(
+            f"{path}: a pickled PyTorch file is not loaded, because unpickling it can run arbitrary code "
+            "(and a state dict has no architecture); export the model with torch.export.save(...) to a .pt2 "
+            "file, save it with torch.jit.save, or audit its constructor as package.module:factory"
+        )
+    try:
+        module = torch.jit.load(path, map_location="cpu")
+    except Exception as err:  # a damaged archive fails in many ways
+        raise InputError(f"{path}: not a readable TorchScript archive ({type(err).__name__})") from None
+    return _from_script(module, path, **options)
+
+
+def _from_script(module: Any, path: str, **options: Any) -> ModelIR:
+    """TorchScript modules keep their tree and tensors, not their Python classes: counts only."""
+    options.pop("input_shape", None)
+    options.pop("example_inputs", None)
+    ir = from_module(module, **{k: v for k, v in options.items() if k in ("name", "source")})
+    ir.source = options.get("source") or path
+    ir.notes = [n for n in ir.notes if not n.startswith("no input_shape")]
+    ir.notes.append("TorchScript archive: layer classes are not kept, so layers are listed by their own tensors")
+    return ir
+
+
+@contextlib.contextmanager
+def _weights_only_loads() -> Iterator[None]:
+    """Make every torch.load inside the block refuse pickled Python objects (weights_only=True)."""
+    original = torch.load
+
+    def safe_load(*args: Any, **kwargs: Any) -> Any:
+        kwargs["weights_only"] = True
+        return original(*args, **kwargs)
+
+    torch.load = safe_load  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        torch.load = original  # type: ignore[assignment]
+
+
+def read_exported_program(path: str, **options: Any) -> ModelIR:
+    """A `torch.export.save` archive, read with every embedded pickle restricted to plain tensors.
+
+    torch.export.load falls back to full unpickling for custom objects; that fallback is disabled
+    here, so a .pt2 that needs it is refused instead of executing code.
+    """
+    if not os.path.exists(path):
+        raise InputError(f"{path}: no such file")
+    try:
+        with _weights_only_loads():
+            program = torch.export.load(path)
+    except Exception as err:  # unpickling refused, wrong format, damaged archive
+        raise InputError(f"{path}: not a loadable torch.export archive ({type(err).__name__}: {err})"[:300]) from None
+    from adapters.torch_export import from_exported_program
+
+    return from_exported_program(program, path, **options)

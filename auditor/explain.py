@@ -296,8 +296,8 @@ def _reason(layer: Layer, attr: str, old: Any, new: Any, delta: int, words: Word
         return _bn_reason(old, new, words)
     if attr == "bias_vectors":
         return (
-            f"it keeps {c(str(old), str(new))} bias vectors per gate: PyTorch has two (b_ih and b_hh), Keras "
-            f"one (two for a GRU with reset_after=True); a counting convention, not a different layer"
+            f"bias vectors per gate: {c(str(old), str(new))}; PyTorch keeps two (b_ih and b_hh), Keras one (two "
+            f"for a GRU with reset_after=True): a counting convention, not a different layer"
         )
     return f"its {attr} is {c(show(old), show(new))}"
 

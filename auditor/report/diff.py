@@ -1,0 +1,107 @@
+"""Render a `Diff` as a table, JSON (schema nn-auditor/diff@1), CSV or Markdown.  Rendering only."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from auditor.diff import Diff, DiffRow
+from auditor.report.common import check_format, count_text
+
+HEADERS = ["#", "left", "kind", "left params", "right", "right params", "delta", "status"]
+
+
+def render_diff(diff: Diff, fmt: str = "table") -> str:
+    """The whole diff in `fmt` (table | json | csv | markdown)."""
+    check_format(fmt)
+    if fmt == "json":
+        return json.dumps(diff.to_dict(), indent=2) + "\n"
+    if fmt == "csv":
+        return _csv(diff)
+    return _text(diff, markdown=fmt == "markdown")
+
+
+def _side(side: dict[str, Any]) -> str:
+    return f"{side.get('name')} ({side.get('framework')}, {side.get('source')})"
+
+
+def _delta(n: int) -> str:
+    return f"{n:+,}" if n else "0"
+
+
+def _kind(row: DiffRow) -> str:
+    kinds = [e.kind for e in (row.left, row.right) if e is not None and e.kind]
+    if len(set(kinds)) > 1:
+        return " / ".join(kinds)
+    return kinds[0] if kinds else ""
+
+
+def _cells(number: int, row: DiffRow) -> list[str]:
+    return [
+        str(number),
+        row.left.name if row.left else "-",
+        _kind(row),
+        count_text(row.left_params),
+        row.right.name if row.right else "-",
+        count_text(row.right_params),
+        _delta(row.delta) if row.left and row.right else "",
+        str(row.status),
+    ]
+
+
+def _text(diff: Diff, markdown: bool) -> str:
+    from tabulate import tabulate
+
+    rows = [_cells(i, row) for i, row in enumerate(diff.rows, start=1)]
+    table = tabulate(rows, headers=HEADERS, tablefmt="github" if markdown else "simple",
+                     colalign=("right", "left", "left", "right", "left", "right", "right", "left"),
+                     disable_numparse=True)
+    title = f"left: {_side(diff.left)}\nright: {_side(diff.right)}"
+    if markdown:
+        title = f"## Diff\n\n- left: `{_side(diff.left)}`\n- right: `{_side(diff.right)}`"
+    parts = [title, "", table, "", *_summary(diff, markdown)]
+    return "\n".join(parts).rstrip() + "\n"
+
+
+def _summary(diff: Diff, markdown: bool) -> list[str]:
+    bullet = "- " if markdown else "  "
+    delta = diff.right_total - diff.left_total
+    lines = [f"total: left {count_text(diff.left_total)}, right {count_text(diff.right_total)} ({_delta(delta)})"]
+    differing = [(i, row) for i, row in enumerate(diff.rows, start=1) if row.findings]
+    if differing or diff.findings:
+        lines += ["", "### Findings" if markdown else "findings:"]
+    for number, row in differing:
+        lines += [f"{bullet}[{f.code}] #{number} {f.message}" for f in row.findings]
+    lines += [f"{bullet}[{f.code}] {f.message}" for f in diff.findings]
+    if diff.notes:
+        lines += ["", *[f"note: {n}" for n in diff.notes]]
+    lines += ["", "the two sides differ" if diff.differs else "the two sides agree"]
+    return lines
+
+
+def _csv(diff: Diff) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["left", "left_kind", "left_params", "right", "right_kind", "right_params", "delta", "status",
+                     "codes", "findings"])
+    for row in diff.rows:
+        data = row.to_dict()
+        writer.writerow([
+            data["left"] or "", data["left_kind"] or "", _blank(data["left_params"]),
+            data["right"] or "", data["right_kind"] or "", _blank(data["right_params"]),
+            data["delta"], data["status"],
+            " ".join(f.code for f in row.findings), " | ".join(f.message for f in row.findings),
+        ])
+    writer.writerow(["TOTAL", "", diff.left_total, "", "", diff.right_total, diff.right_total - diff.left_total,
+                     "differs" if diff.differs else "same", " ".join(f.code for f in diff.findings),
+                     " | ".join(f.message for f in diff.findings)])
+    return out.getvalue()
+
+
+def _blank(value: int | None) -> Any:
+    return "" if value is None else value
+
+
+__all__ = ["render_diff"]

@@ -19,6 +19,8 @@ compile=False)`.  safe_mode always stays on: a Lambda layer with Python bytecode
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -188,20 +190,31 @@ def _output_shapes(op: Any, ins: list[Shape]) -> list[Shape]:
     return [to_shape(out)] if isinstance(out, (list, tuple)) else []
 
 
+_PASS_THROUGH = ("dropout", "activation", "identity")
+
+
 def _flattened_from(layer: Any) -> dict[str, Any]:
-    """{"flattened_from": shape} when the Dense's input comes straight from a Flatten."""
-    node = first_node(layer)
-    if node is None:
-        return {}
-    history = getattr(node.input_tensors[0], "_keras_history", None)
-    producer = getattr(history, "operation", None)
-    if not isinstance(producer, keras.layers.Flatten):
+    """{"flattened_from": shape} when the Dense's input is a Flatten's output (dropout/activation between)."""
+    producer = _producer(layer)
+    while producer is not None and not isinstance(producer, keras.layers.Flatten):
+        layer_type = TYPES.lookup(type(producer))
+        producer = _producer(producer) if layer_type is not None and layer_type.kind in _PASS_THROUGH else None
+    if producer is None:
         return {}
     shapes = input_shapes(producer)
     source = shapes[0][1:] if shapes else ()
     if source and all(isinstance(d, int) for d in source):
         return {"flattened_from": tuple(source)}
     return {}
+
+
+def _producer(op: Any) -> Any | None:
+    """The operation whose output is `op`'s first input in the graph, if known."""
+    node = first_node(op)
+    if node is None:
+        return None
+    history = getattr(node.input_tensors[0], "_keras_history", None)
+    return getattr(history, "operation", None)
 
 
 def _source_type(op: Any) -> str:
@@ -243,6 +256,32 @@ def _weight_name(layer: Any, variable: Any) -> str:
     return path[at + len(marker) :] if at >= 0 else str(variable.name)
 
 
+@contextlib.contextmanager
+def deferred_variables() -> Iterator[None]:
+    """Build Keras models inside with shapes but no variable memory (Keras's answer to a meta device).
+
+    Variables created inside are never allocated: on exit they leave Keras's pending-initialisation
+    list, so no later StatelessScope allocates them.  A model built here can be audited, not run.
+    """
+    before = {id(v) for v in _pending_variables()}
+    try:
+        with keras.StatelessScope(initialize_variables=False):
+            yield
+    finally:
+        pending = _pending_variables()
+        pending[:] = [v for v in pending if id(v) in before]
+
+
+def _pending_variables() -> list[Any]:
+    """Keras's list of variables waiting for initialisation (a Keras internal; empty if it moved)."""
+    try:
+        from keras.src.backend.common import global_state
+    except ImportError:  # pragma: no cover
+        return []
+    pending = global_state.get_global_attribute("uninitialized_variables")
+    return pending if isinstance(pending, list) else []
+
+
 def read_keras_file(path: str, **options: Any) -> ModelIR:
     """Read a `.keras` archive or a legacy `.h5` file into the IR (see the module docstring)."""
     from adapters.keras_files import read_keras_file as read
@@ -250,4 +289,4 @@ def read_keras_file(path: str, **options: Any) -> ModelIR:
     return read(path, **options)
 
 
-__all__ = ["DuplicateLayerError", "TYPES", "from_model", "read_keras_file", "register_layer"]
+__all__ = ["DuplicateLayerError", "TYPES", "deferred_variables", "from_model", "read_keras_file", "register_layer"]

@@ -18,7 +18,7 @@ from typing import Any
 
 import keras
 
-from adapters.keras import from_model
+from adapters.keras import deferred_variables, from_model
 from auditor.errors import InputError
 from auditor.ir import ModelIR
 
@@ -55,17 +55,14 @@ def _read_archive(path: str, options: dict[str, Any]) -> ModelIR:
 
 def _rebuild(path: str, config: dict[str, Any], options: dict[str, Any]) -> tuple[Any, ModelIR | None]:
     """(model, IR) rebuilt from the config with deferred (never allocated) variables; (None, None) if Keras cannot."""
-    with keras.StatelessScope(initialize_variables=False):
+    with deferred_variables():
         try:
             model = _deserialize(config)
         except _UnsafeError as err:
             raise InputError(_unsafe_message(path, err)) from None
         except Exception:  # noqa: BLE001 - the caller falls back to Keras's own loader
             return None, None
-        try:
-            return model, from_model(model, **options)
-        finally:
-            _forget_uninitialized(model)
+        return model, from_model(model, **options)
 
 
 class _UnsafeError(ValueError):
@@ -106,18 +103,6 @@ def _check_stored_shapes(path: str, model: Any, stored: Counter[tuple[int, ...]]
         extra, missing = stored - built, built - stored
         detail = f"stored but not built: {dict(extra)}" if extra else f"built but not stored: {dict(missing)}"
         raise InputError(f"{path}: the weights in model.weights.h5 do not match its config ({detail})")
-
-
-def _forget_uninitialized(model: Any) -> None:
-    """Drop the rebuilt model's deferred variables from Keras's pending list, so no later scope allocates them."""
-    try:
-        from keras.src.backend.common import global_state
-    except ImportError:  # pragma: no cover - Keras internals moved
-        return
-    pending = global_state.get_global_attribute("uninitialized_variables")
-    if pending:
-        ours = {id(v) for v in model.variables}
-        pending[:] = [v for v in pending if id(v) not in ours]
 
 
 def _with_loaded_model(path: str, options: dict[str, Any]) -> ModelIR:

@@ -163,14 +163,6 @@ def _check_counts(check: LayerCheck, counted: ParamCount) -> None:
                 f"hyper-parameters give {counted.formula}",
             )
         )
-    elif counted.trainable != layer.reported_trainable and layer.reported_trainable != layer.reported_params:
-        check.findings.append(
-            Finding(
-                "trainable",
-                f"{layer.path}: {layer.reported_trainable:,} of its parameters are trainable; "
-                f"the rule expects {counted.trainable:,} (frozen weights?)",
-            )
-        )
     if counted.buffers != layer.reported_buffers:
         check.findings.append(
             Finding(

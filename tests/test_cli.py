@@ -1,0 +1,111 @@
+"""The `audit` command: exit codes, one-line errors, formats, and no framework import for ONNX."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from auditor.cli import main, parse_shape
+from support.onnx_graphs import conv_dense_graph, save
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture
+def onnx_file(tmp_path):
+    pytest.importorskip("onnx")
+    return save(conv_dense_graph(), str(tmp_path))
+
+
+def test_consistent_model_exits_0_and_prints_the_table(onnx_file, capsys):
+    assert main([onnx_file]) == 0
+    out = capsys.readouterr().out
+    assert "(3*3*3+1)*8 = 224" in out and "Total params: 260" in out
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "markdown", "table"])
+def test_every_format_renders(onnx_file, capsys, fmt):
+    assert main([onnx_file, "--format", fmt]) == 0
+    out = capsys.readouterr().out
+    if fmt == "json":
+        assert json.loads(out)["totals"]["reported"] == 260
+    else:
+        assert "224" in out
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["/no/such/model.onnx"], "no such file"),
+        (["model.xyz"], "no such file"),
+        ([], "name a MODEL"),
+        (["--format", "yaml", "x.onnx"], "invalid choice"),
+        (["x.onnx", "--input-shape", "1xAx3"], "not like 1x3x224x224"),
+    ],
+)
+def test_bad_usage_and_input_exit_2_with_one_line(args, message, capsys):
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize("content", [b"", b"not onnx at all", b"\x08\x07\x12\x04junk"])
+def test_unreadable_onnx_files_exit_2(tmp_path, capsys, content):
+    path = tmp_path / "bad.onnx"
+    path.write_bytes(content)
+    assert main([str(path)]) == 2
+    assert capsys.readouterr().err.startswith(f"audit: error: {path}")
+
+
+def test_strict_fails_on_unverified_layers(tmp_path, capsys):
+    onnx = pytest.importorskip("onnx")
+    proto = conv_dense_graph()
+    proto.graph.node[1].op_type = "MysteryActivation"
+    path = save(proto, str(tmp_path))
+    assert main([path]) == 0
+    assert main([path, "--strict"]) == 1
+    assert "MysteryActivation" in capsys.readouterr().out
+    assert onnx is not None
+
+
+def test_each_continues_after_a_bad_file(tmp_path, capsys):
+    pytest.importorskip("onnx")
+    good = save(conv_dense_graph(), str(tmp_path), "good.onnx")
+    (tmp_path / "bad.onnx").write_bytes(b"garbage")
+    assert main([str(tmp_path), "--format", "json"]) == 2
+    captured = capsys.readouterr()
+    reports = json.loads(captured.out)["reports"]
+    assert [r.get("error") is None for r in reports] == [False, True]
+    assert reports[1]["model"]["source"] == good and "bad.onnx" in captured.err
+
+
+def test_parse_shape():
+    assert parse_shape("1x3x224x224") == (1, 3, 224, 224)
+    assert parse_shape("1,128") == (1, 128)
+
+
+def test_audit_of_an_onnx_file_imports_neither_torch_nor_tensorflow(onnx_file):
+    """Run the CLI where importing torch, tensorflow or keras fails, as on a machine without them."""
+    code = (
+        "import sys\n"
+        "for name in ('torch', 'tensorflow', 'keras'):\n"
+        "    sys.modules[name] = None\n"
+        "from auditor.cli import main\n"
+        f"status = main([{onnx_file!r}])\n"
+        "loaded = [m for m in sys.modules if m.split('.')[0] in ('torch', 'tensorflow', 'keras') and sys.modules[m]]\n"
+        "print('LOADED', loaded)\n"
+        "sys.exit(status)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "LOADED []" in done.stdout and "224" in done.stdout
+
+
+def test_the_console_script_and_module_entry_point_run(onnx_file):
+    done = subprocess.run([sys.executable, "-m", "auditor", onnx_file, "--format", "json"], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and json.loads(done.stdout)["schema"] == "nn-auditor/report@1"

@@ -263,18 +263,26 @@ def published_table(name: str, which: str | None = None) -> str:
     return os.path.join(TABLES, chosen)
 
 
-def build(name: str, framework: str | None = None, **builder_options: Any) -> Any:
-    """Build reference `name` as a framework model object (PyTorch on meta for the big ones)."""
+def build(name: str, framework: str | None = None, *, meta: bool | None = None, **builder_options: Any) -> Any:
+    """Build reference `name` as a framework model object.
+
+    meta=True allocates no weights (PyTorch's meta device; Keras variables left uninitialised), so the
+    model can be audited but not run; the default is True for the big models (`Reference.meta_device`).
+    """
     ref = get_reference(name)
     framework = _framework(ref, framework)
     builder = ref.builder(framework)
-    if framework == "torch" and ref.meta_device and builder_options.pop("meta", True):
+    if not (ref.meta_device if meta is None else meta):
+        return builder(**builder_options)
+    if framework == "torch":
         import torch
 
         with torch.device("meta"):
             return builder(**builder_options)
-    builder_options.pop("meta", None)
-    return builder(**builder_options)
+    from adapters.keras import deferred_variables
+
+    with deferred_variables():
+        return builder(**builder_options)
 
 
 def _framework(ref: Reference, framework: str | None) -> str:

@@ -4,8 +4,9 @@
 every variable gets its shape but no memory and no initial values; the weight shapes stored in
 model.weights.h5 are read with h5py (dims only, never data) and must match the rebuilt model's.
 A big model therefore audits in about the time Keras takes to build its graph, with little memory.
-`.h5` (legacy) and archives whose config cannot be rebuilt that way: `keras.saving.load_model(path,
-safe_mode=True, compile=False)`, which also reads the weight data.
+Legacy `.h5`: the same, from the file's model_config attribute (rebuilt the way Keras's own h5 loader
+does) and the dataset shapes under model_weights.  Files whose config cannot be rebuilt that way:
+`keras.saving.load_model(path, safe_mode=True, compile=False)`, which also reads the weight data.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 import os
 import zipfile
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import keras
@@ -32,9 +34,15 @@ def read_keras_file(path: str, **options: Any) -> ModelIR:
     options.setdefault("source", path)
     if zipfile.is_zipfile(path):
         return _read_archive(path, options)
-    if path.lower().endswith((".h5", ".hdf5")):
-        return _with_loaded_model(path, options)
+    if path.lower().endswith((".h5", ".hdf5")) or _is_hdf5(path):
+        return _read_legacy(path, options)
     raise InputError(f"{path}: not a Keras archive (.keras zip) or legacy HDF5 (.h5) file")
+
+
+def _is_hdf5(path: str) -> bool:
+    """True when the file starts with the HDF5 signature (a legacy model saved under another name)."""
+    with open(path, "rb") as handle:
+        return handle.read(8) == b"\x89HDF\r\n\x1a\n"
 
 
 def _read_archive(path: str, options: dict[str, Any]) -> ModelIR:
@@ -44,20 +52,20 @@ def _read_archive(path: str, options: dict[str, Any]) -> ModelIR:
             stored = _weight_shapes(archive) if "model.weights.h5" in archive.namelist() else None
     except _READ_ERRORS as err:
         raise InputError(f"{path}: not a readable Keras archive ({_reason(err)})") from None
-    model, ir = _rebuild(path, config, options)
+    model, ir = _rebuild(path, lambda: _from_archive_config(config), options)
     if model is None or ir is None:
         return _with_loaded_model(path, options)
     if stored is not None:
-        _check_stored_shapes(path, model, stored)
+        _check_stored_shapes(path, model, stored, "model.weights.h5")
     ir.notes.append("read from the archive's config and weight shapes (no weight data loaded)")
     return ir
 
 
-def _rebuild(path: str, config: dict[str, Any], options: dict[str, Any]) -> tuple[Any, ModelIR | None]:
-    """(model, IR) rebuilt from the config with deferred (never allocated) variables; (None, None) if Keras cannot."""
+def _rebuild(path: str, build: Callable[[], Any], options: dict[str, Any]) -> tuple[Any, ModelIR | None]:
+    """(model, IR) built by `build` with deferred (never allocated) variables; (None, None) if Keras cannot."""
     with deferred_variables():
         try:
-            model = _deserialize(config)
+            model = _safe(build)
         except _UnsafeError as err:
             raise InputError(_unsafe_message(path, err)) from None
         except Exception:  # noqa: BLE001 - the caller falls back to Keras's own loader
@@ -65,44 +73,86 @@ def _rebuild(path: str, config: dict[str, Any], options: dict[str, Any]) -> tupl
         return model, from_model(model, **options)
 
 
-class _UnsafeError(ValueError):
-    pass
-
-
-def _deserialize(config: dict[str, Any]) -> Any:
-    """The model described by an archive's config, built with safe_mode on and no compile state."""
-    config = dict(config)
-    config["compile_config"] = None
+def _safe(build: Callable[[], Any]) -> Any:
+    """Run a Keras deserialization; a refusal by safe_mode becomes an _UnsafeError."""
     try:
-        return keras.saving.deserialize_keras_object(config, safe_mode=True)
+        return build()
     except Exception as err:
         if "safe_mode" in str(err):
             raise _UnsafeError(str(err)) from None
         raise
 
 
+class _UnsafeError(ValueError):
+    pass
+
+
+def _from_archive_config(config: dict[str, Any]) -> Any:
+    """The model an archive's config describes, built with safe_mode on and no compile state."""
+    config = dict(config)
+    config["compile_config"] = None
+    return keras.saving.deserialize_keras_object(config, safe_mode=True)
+
+
+def _from_legacy_config(config: dict[str, Any]) -> Any:
+    """The model a legacy .h5 config describes, built as Keras's own h5 loader does, with safe_mode on."""
+    from keras.src.legacy.saving import saving_options, saving_utils
+    from keras.src.saving import serialization_lib
+
+    with saving_options.keras_option_scope(use_legacy_config=True), serialization_lib.SafeModeScope(True):
+        return saving_utils.model_from_config(config)
+
+
 def _weight_shapes(archive: zipfile.ZipFile) -> Counter[tuple[int, ...]]:
     """The shape of every weight stored in model.weights.h5, read from the dataset headers only."""
     import h5py
 
-    shapes: Counter[tuple[int, ...]] = Counter()
     with archive.open("model.weights.h5") as raw, h5py.File(raw, "r") as store:
+        return _dataset_shapes(store)
 
-        def visit(_: str, item: Any) -> None:
-            if isinstance(item, h5py.Dataset):
-                shapes[tuple(int(d) for d in item.shape)] += 1
 
-        store.visititems(visit)
+def _dataset_shapes(group: Any) -> Counter[tuple[int, ...]]:
+    import h5py
+
+    shapes: Counter[tuple[int, ...]] = Counter()
+
+    def visit(_: str, item: Any) -> None:
+        if isinstance(item, h5py.Dataset):
+            shapes[tuple(int(d) for d in item.shape)] += 1
+
+    group.visititems(visit)
     return shapes
 
 
-def _check_stored_shapes(path: str, model: Any, stored: Counter[tuple[int, ...]]) -> None:
+def _read_legacy(path: str, options: dict[str, Any]) -> ModelIR:
+    """A legacy .h5 file: its model_config attribute and the dataset shapes under model_weights."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as store:
+            raw = store.attrs.get("model_config")
+            if raw is None:
+                raise InputError(f"{path}: holds weights only, no model config; audit the model's code instead")
+            config = json.loads(raw.decode("utf-8") if hasattr(raw, "decode") else raw)
+            stored = _dataset_shapes(store["model_weights"]) if "model_weights" in store else None
+    except _READ_ERRORS as err:
+        raise InputError(f"{path}: not a readable Keras HDF5 file ({_reason(err)})") from None
+    model, ir = _rebuild(path, lambda: _from_legacy_config(config), options)
+    if model is None or ir is None:
+        return _with_loaded_model(path, options)
+    if stored is not None:
+        _check_stored_shapes(path, model, stored, "model_weights")
+    ir.notes.append("read from the file's config and weight shapes (no weight data loaded)")
+    return ir
+
+
+def _check_stored_shapes(path: str, model: Any, stored: Counter[tuple[int, ...]], where: str) -> None:
     """The archive's weights must be exactly the shapes its config builds (else Keras could not load it)."""
     built: Counter[tuple[int, ...]] = Counter(tuple(int(d) for d in v.shape) for v in model.weights)
     if built != stored:
         extra, missing = stored - built, built - stored
         detail = f"stored but not built: {dict(extra)}" if extra else f"built but not stored: {dict(missing)}"
-        raise InputError(f"{path}: the weights in model.weights.h5 do not match its config ({detail})")
+        raise InputError(f"{path}: the weights in {where} do not match the model config ({detail})")
 
 
 def _with_loaded_model(path: str, options: dict[str, Any]) -> ModelIR:

@@ -60,6 +60,8 @@ def parse_shape(text: str | None) -> tuple[int, ...] | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; returns the exit code (0 consistent, 1 mismatch, 2 bad usage or input)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter is not our output
     args = None
     try:
         args = build_parser().parse_args(argv)

@@ -238,7 +238,7 @@ def _parse_shapes(input_shape: Any) -> list[tuple[int, ...]]:
         if isinstance(input_shape, str):
             return [tuple(int(d) for d in part.strip().split("x")) for part in input_shape.split(",")]
         items = list(input_shape)
-        if items and all(isinstance(d, int) for d in items):
+        if all(isinstance(d, int) for d in items):  # one shape; () is a scalar input
             return [tuple(items)]
         return [tuple(int(d) for d in shape) for shape in items]
     except (TypeError, ValueError):

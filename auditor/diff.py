@@ -35,14 +35,11 @@ TRANSPARENT = ("activation", "dropout", "identity", "cast", "softmax")
 """Param-free kinds skipped when looking for the flatten in front of a dense layer."""
 
 
-class RowStatus(str, enum.Enum):
+class RowStatus(enum.StrEnum):
     SAME = "same"
     DIFFERS = "differs"
     ONLY_LEFT = "only-left"
     ONLY_RIGHT = "only-right"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass
@@ -467,7 +464,7 @@ def _tied_pass(diff: Diff, left: Audit, right: Audit, labels: tuple[str, str]) -
 
 def _shared_tensors(audit: Audit) -> dict[int, tuple[str, str]]:
     """numel -> (user path, owner path) for each tied second use in the model."""
-    out = {}
+    out: dict[int, tuple[str, str]] = {}
     for layer in audit.model.layers:
         for p in layer.params:
             if p.shared_with is not None:

@@ -245,7 +245,8 @@ def _records_mapping(data: Any, path: str) -> tuple[list[tuple[int, dict[str, An
         data = data.get("layers", data.get("rows"))
     if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
         raise InputError(f"{path}: expected a list of rows (mappings with layer and params), or {{layers: [...]}}")
-    records, header = [], []
+    records: list[tuple[int, dict[str, Any]]] = []
+    header: list[str] = []
     for index, raw in enumerate(data, start=1):
         row = {_column(str(k)): v for k, v in raw.items()}
         header.extend(k for k in row if k not in header)

@@ -144,7 +144,14 @@ class PadRule(Rule):
         pads = attr(layer, "pads")
         if len(pads) != len(shape):
             raise RuleError(f"{len(pads)} pad pairs for a rank-{len(shape)} input")
-        return [tuple(d + b + e if isinstance(d, int) else UNKNOWN for d, (b, e) in zip(shape, pads))]
+        return [tuple(_padded(d, int(b), int(e)) for d, (b, e) in zip(shape, pads))]
+
+
+def _padded(dim: Dim, begin: int, end: int) -> Dim:
+    """A dim grown by its pads; a symbolic dim stays itself when it is not padded."""
+    if isinstance(dim, int):
+        return dim + begin + end
+    return dim if begin == end == 0 else UNKNOWN
 
 
 class TensorOpRule(Rule):

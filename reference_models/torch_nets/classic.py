@@ -5,21 +5,25 @@ Written layer by layer as the seed tables list them, so a person can hold one ne
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 from torch import nn
 
 from reference_models.architectures import VGG16_CONFIG
 
 
 def lasagne_mnist() -> nn.Sequential:
-    """Seed 000: 1x28x28 -> conv 5x5x32 -> pool 2 -> conv 3x3x32 -> pool 2 -> dense 256 -> 10."""
+    """Seed 000: 1x28x28 -> conv 5x5x32 -> pool 2 -> conv 3x3x32 -> pool 2 -> dense 256 -> 10 (the seed's names)."""
     return nn.Sequential(
-        nn.Conv2d(1, 32, kernel_size=5), nn.ReLU(),  # conv2d1: 32x24x24
-        nn.MaxPool2d(2),  # maxpool1: 32x12x12
-        nn.Conv2d(32, 32, kernel_size=3), nn.ReLU(),  # conv2d2: 32x10x10
-        nn.MaxPool2d(2),  # maxpool2: 32x5x5
-        nn.Flatten(),
-        nn.Linear(32 * 5 * 5, 256), nn.ReLU(),  # dense
-        nn.Linear(256, 10), nn.Softmax(dim=1),  # output
+        OrderedDict(
+            conv2d1=nn.Conv2d(1, 32, kernel_size=5), relu1=nn.ReLU(),  # 32x24x24
+            maxpool1=nn.MaxPool2d(2),  # 32x12x12
+            conv2d2=nn.Conv2d(32, 32, kernel_size=3), relu2=nn.ReLU(),  # 32x10x10
+            maxpool2=nn.MaxPool2d(2),  # 32x5x5
+            flatten=nn.Flatten(),
+            dense=nn.Linear(32 * 5 * 5, 256), relu3=nn.ReLU(),
+            output=nn.Linear(256, 10), softmax=nn.Softmax(dim=1),
+        )
     )
 
 

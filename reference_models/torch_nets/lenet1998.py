@@ -8,6 +8,7 @@ Importing this module maps each class to its kind through the public adapter API
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 import torch
@@ -101,14 +102,16 @@ class RBFOutput(nn.Module):
 def lenet5_1998() -> nn.Sequential:
     """Input 1x32x32 -> C1 6@28x28 -> S2 6@14x14 -> C3 16@10x10 -> S4 16@5x5 -> C5 120 -> F6 84 -> RBF 10."""
     return nn.Sequential(
-        LeCunConv(1, 6, 5),  # C1
-        LeCunSubsampling(6),  # S2
-        LeCunConv(6, 16, 5, table=LENET_C3_TABLE),  # C3
-        LeCunSubsampling(16),  # S4
-        LeCunConv(16, 120, 5),  # C5
-        nn.Flatten(),
-        LeCunFull(120, 84),  # F6
-        RBFOutput(84, 10),  # output
+        OrderedDict(
+            C1=LeCunConv(1, 6, 5),
+            S2=LeCunSubsampling(6),
+            C3=LeCunConv(6, 16, 5, table=LENET_C3_TABLE),
+            S4=LeCunSubsampling(16),
+            C5=LeCunConv(16, 120, 5),
+            flatten=nn.Flatten(),
+            F6=LeCunFull(120, 84),
+            output=RBFOutput(84, 10),
+        )
     )
 
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from auditor.errors import InputError
 from auditor.ir import ModelIR

@@ -13,7 +13,6 @@ from torch import nn
 from reference_models.architectures import RESNET50_STAGES
 
 
-
 def conv_bn(cin: int, cout: int, kernel: int, stride: int = 1, bias: bool = False) -> nn.Sequential:
     """Conv (padding k//2) followed by BatchNorm; the shortcut runs first, as in the Keras code."""
     return nn.Sequential(

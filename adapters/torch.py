@@ -20,7 +20,7 @@ import torch
 
 import auditor.rules.functional  # noqa: F401  (registers conv_op, conv_transpose_op)
 import auditor.rules.rotary  # noqa: F401  (registers rotary_embedding)
-from adapters.torch_trace import Call, Op, Trace, meta_copy, run_pass, shape_of, tensor_shapes, to_meta
+from adapters.torch_trace import Call, Op, Trace, meta_copy, run_pass, tensor_shapes, to_meta
 from adapters.torch_types import DuplicateModuleError, lookup, register_module, unregister_module
 from auditor.errors import InputError
 from auditor.ir import Layer, ModelIR, ParamTensor, Shape
@@ -135,7 +135,7 @@ def _layer_params(site: _Site, owners: dict[int, str], path: str) -> list[ParamT
         params.append(
             ParamTensor(
                 name=name,
-                shape=shape_of(tensor),
+                shape=tuple(int(d) for d in tensor.shape),
                 trainable=bool(tensor.requires_grad) and not is_buffer,
                 buffer=is_buffer,
                 shared_with=None if owner == path else owner,
@@ -257,6 +257,7 @@ def _inputs(
 ) -> tuple[tuple[Any, ...] | None, dict[str, Any], list[Shape]]:
     """(positional inputs, keyword inputs, their shapes); inputs stay as given until moved to meta."""
     if example_inputs is not None:
+        args: tuple[Any, ...]
         if isinstance(example_inputs, dict):
             args, kwargs = (), dict(example_inputs)
         elif isinstance(example_inputs, (tuple, list)):

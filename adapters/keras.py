@@ -60,8 +60,20 @@ class _Walk:
     notes: list[str] = field(default_factory=list)
 
 
-def from_model(model: Any, *, name: str | None = None, source: str | None = None, **_: Any) -> ModelIR:
-    """Translate a built Keras model into the IR (the model is only read, never changed)."""
+def from_model(
+    model: Any,
+    *,
+    name: str | None = None,
+    source: str | None = None,
+    batch_size: int | None = None,
+    input_shape: Any = None,
+    **_: Any,
+) -> ModelIR:
+    """Translate a built Keras model into the IR (the model is only read, never changed).
+
+    Keras leaves the batch dim open ("batch" in the IR); `batch_size`, or the first dim of
+    `input_shape`, fixes it so MACs and activation memory can be counted.
+    """
     if not isinstance(model, keras.layers.Layer):
         raise InputError(f"not a Keras model: {type(model).__module__}.{type(model).__qualname__}")
     if not model.built:
@@ -70,7 +82,7 @@ def from_model(model: Any, *, name: str | None = None, source: str | None = None
         )
     walk = _Walk({id(v) for v in model.trainable_weights})
     _walk_container(walk, model, "")
-    return ModelIR(
+    ir = ModelIR(
         name=name or model.name,
         framework="keras",
         source=source or f"<keras {type(model).__name__}>",
@@ -80,6 +92,38 @@ def from_model(model: Any, *, name: str | None = None, source: str | None = None
         path_separator=".",
         notes=walk.notes,
     )
+    batch = batch_size if batch_size is not None else _batch_of(input_shape, ir.input_shapes)
+    if batch is not None:
+        _fix_batch(ir, batch)
+    return ir
+
+
+def _batch_of(input_shape: Any, model_inputs: list[Shape]) -> int | None:
+    """The batch size an `input_shape` option asks for; InputError when it does not fit the model."""
+    if input_shape is None:
+        return None
+    shape = tuple(input_shape[0]) if input_shape and isinstance(input_shape[0], (tuple, list)) else tuple(input_shape)
+    if not model_inputs or len(shape) != len(model_inputs[0]):
+        raise InputError(f"input_shape {shape} does not fit the model's input {model_inputs[:1]}")
+    known = [(want, have) for want, have in zip(shape[1:], model_inputs[0][1:]) if isinstance(have, int)]
+    if any(int(want) != have for want, have in known):
+        raise InputError(
+            f"input_shape {shape} differs from the model's input {model_inputs[0]}: Keras models fix their "
+            "shapes when built; rebuild the model with the Input shape you want"
+        )
+    return int(shape[0])
+
+
+def _fix_batch(ir: ModelIR, batch: int) -> None:
+    """Replace the symbolic "batch" dim by `batch` in every shape of the IR."""
+
+    def fix(shapes: list[Shape]) -> list[Shape]:
+        return [tuple(batch if d == "batch" else d for d in s) for s in shapes]
+
+    ir.input_shapes = fix(ir.input_shapes)
+    for layer in ir.layers:
+        layer.input_shapes = fix(layer.input_shapes)
+        layer.output_shapes = fix(layer.output_shapes)
 
 
 def _model_inputs(model: Any) -> list[Shape]:

@@ -283,3 +283,30 @@ def test_register_layer_follows_subclasses_and_refuses_duplicates() -> None:
 def test_audit_api_dispatches_keras_objects() -> None:
     ir = auditor.to_ir(lasagne_cnn(), name="cnn")
     assert ir.framework == "keras" and ir.name == "cnn" and ir.framework_total == 217_706
+
+
+def test_batch_size_option_makes_macs_countable(unet_audit: auditor.Audit) -> None:
+    assert not unet_audit.totals.macs_complete
+    with keras_adapter.deferred_variables():
+        result = auditor.audit(seed_unet(), input_shape=(1, 256, 256, 1))
+    first = result.checks[0]
+    assert first.layer.input_shapes == [(1, 256, 256, 1)]
+    assert first.macs == 256 * 256 * 64 * 9 and result.totals.macs_complete
+    assert result.totals.reported == 31_031_685
+
+
+def test_input_shape_that_does_not_fit_is_input_error() -> None:
+    with pytest.raises(InputError, match="rebuild the model"):
+        keras_adapter.from_model(lasagne_cnn(), input_shape=(1, 32, 32, 1))
+
+
+def test_factory_spec_goes_through_the_keras_adapter(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "nn_auditor_keras_factory.py").write_text(
+        "import keras\n"
+        "def build():\n"
+        "    return keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    result = auditor.audit("nn_auditor_keras_factory:build")
+    assert result.model.framework == "keras" and result.model.source == "nn_auditor_keras_factory:build"
+    assert result.totals.reported == 15 and result.consistent

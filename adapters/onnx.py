@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from adapters.onnx_graph import Graph, build_layers
+from adapters.onnx_graph import Graph, build_layers, ordered_nodes
 from auditor.errors import InputError
 from auditor.ir import ModelIR, Shape
 
@@ -24,9 +24,15 @@ def read_onnx(path: str, *, input_shape: Any = None, name: str | None = None, so
     """Read the ONNX model at `path`; `input_shape` (e.g. (1, 3, 224, 224)) fixes the first input's dims."""
     model = _load(path)
     _check_external_data(model, path)
-    inferred = _infer_shapes(model, input_shape, path)
-    graph = Graph.from_model(model, inferred)
-    layers, notes = build_layers(graph)
+    _check_dims(model, path)
+    try:
+        nodes = ordered_nodes(model)
+        inferred = _infer_shapes(model, nodes, input_shape, path)
+        graph = Graph.from_model(model, inferred)
+        layers, notes = build_layers(graph)
+    except InputError as err:
+        message = str(err)
+        raise InputError(message if message.startswith(f"{path}: ") else f"{path}: {message}") from None
     return ModelIR(
         name=name or os.path.basename(path),
         framework="onnx",
@@ -73,6 +79,8 @@ def _check_external_data(model: Any, path: str) -> None:
         if tensor.data_location != 1:  # onnx.TensorProto.EXTERNAL
             continue
         location = next((e.value for e in tensor.external_data if e.key == "location"), "")
+        if not isinstance(location, str) or "\0" in location:
+            raise InputError(f"{path}: tensor {tensor.name!r} names its external data file with an invalid path; refused")
         target = os.path.realpath(os.path.join(folder, location))
         if not location or os.path.isabs(location) or os.path.commonpath([folder, target]) != folder:
             raise InputError(
@@ -82,8 +90,28 @@ def _check_external_data(model: Any, path: str) -> None:
             raise InputError(f"{path}: tensor {tensor.name!r} needs external data file {location!r}, which is missing")
 
 
-def _infer_shapes(model: Any, input_shape: Any, path: str) -> Any:
-    """Shape-inferred copy of the graph with weights as shaped inputs (no weight bytes copied)."""
+def _check_dims(model: Any, path: str) -> None:
+    """No tensor or declared value may have a negative dim (sizes come from dims, so they must be sane)."""
+    from onnx.external_data_helper import _get_all_tensors
+
+    for tensor in _get_all_tensors(model):
+        if any(int(d) < 0 for d in tensor.dims):
+            raise InputError(f"{path}: tensor {tensor.name!r} has a negative dim {list(tensor.dims)}; not a valid model")
+    graph = model.graph
+    for value in [*graph.input, *graph.output, *graph.value_info]:
+        if value.type.WhichOneof("value") != "tensor_type":
+            continue
+        dims = value.type.tensor_type.shape.dim
+        if any(d.HasField("dim_value") and d.dim_value < 0 for d in dims):
+            raise InputError(f"{path}: value {value.name!r} is declared with a negative dim; not a valid model")
+
+
+def _infer_shapes(model: Any, nodes: list[Any], input_shape: Any, path: str) -> Any:
+    """Shape-inferred copy of the graph (`nodes` in topological order) with weights as shaped inputs.
+
+    No weight bytes are copied.  InputError when ONNX's own strict inference finds shapes or types that
+    cannot fit together (a graph no runtime would run).
+    """
     import onnx
     from onnx import helper, shape_inference
 
@@ -91,7 +119,7 @@ def _infer_shapes(model: Any, input_shape: Any, path: str) -> Any:
     light.ir_version = model.ir_version
     light.opset_import.extend(model.opset_import)
     light.graph.name = model.graph.name
-    light.graph.node.extend(model.graph.node)
+    light.graph.node.extend(nodes)
     light.graph.output.extend(model.graph.output)
     light.graph.input.extend(model.graph.input)
     declared = {i.name for i in model.graph.input}
@@ -104,9 +132,22 @@ def _infer_shapes(model: Any, input_shape: Any, path: str) -> Any:
     if input_shape is not None:
         _fix_input_shape(light, tuple(input_shape), path)
     try:
+        return shape_inference.infer_shapes(light, strict_mode=True, data_prop=True)
+    except shape_inference.InferenceError as err:
+        if "Incompatible dimensions" in str(err) or "[TypeInferenceError]" in str(err):
+            raise InputError(f"{path}: the graph's shapes or types do not fit together ({_inference_reason(err)})") from None
+    except Exception:  # noqa: BLE001 - inference is a help: fall back below
+        pass
+    try:
         return shape_inference.infer_shapes(light, data_prop=True)
     except Exception:  # inference is a help, not a requirement: fall back to the declared shapes
         return light
+
+
+def _inference_reason(err: Exception) -> str:
+    """The op and message of an ONNX inference error, on one line."""
+    text = " ".join(str(err).split()).replace("[ShapeInferenceError] Inference error(s): ", "")
+    return text[:200]
 
 
 def _numel(dims: Any) -> int:

@@ -8,7 +8,9 @@ constant vector is one dense layer.  An initializer used by two layers is owned 
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,27 +118,67 @@ def _numel(dims: Any) -> int:
 
 
 def _topological(graph: Any, initializers: dict[str, Any], inputs: list[str]) -> list[Any]:
-    """The nodes in an order where every input is produced first; InputError on a cycle."""
+    """The nodes in file order where possible, every input produced first (Kahn, linear time).
+
+    InputError on a value written twice, a value nothing provides, or a cycle.
+    """
     available = set(initializers) | set(inputs) | {i.name for i in graph.input} | {""}
-    pending = list(graph.node)
+    nodes = list(graph.node)
+    _check_single_writer(nodes, available)
+    users: dict[str, list[int]] = defaultdict(list)
+    waiting: list[int] = []
+    ready: list[int] = []
+    for index, node in enumerate(nodes):
+        unmet = {name for name in node.input if name not in available}
+        for name in unmet:
+            users[name].append(index)
+        waiting.append(len(unmet))
+        if not unmet:
+            ready.append(index)
     ordered: list[Any] = []
-    while pending:
-        ready = [n for n in pending if all(i in available for i in n.input)]
-        if not ready:
-            missing = sorted({i for n in pending for i in n.input if i not in available and not _produced(i, pending)})
-            if missing:
-                raise InputError(f"graph uses values no node or initializer provides: {', '.join(missing[:3])}")
-            raise InputError(f"graph has a cycle through {pending[0].op_type} node {pending[0].name!r}")
-        ready_ids = {id(n) for n in ready}
-        ordered.extend(ready)
-        pending = [n for n in pending if id(n) not in ready_ids]
-        for node in ready:
-            available.update(node.output)
+    while ready:
+        index = heapq.heappop(ready)
+        ordered.append(nodes[index])
+        for name in nodes[index].output:
+            for user in users.pop(name, []):
+                waiting[user] -= 1
+                if waiting[user] == 0:
+                    heapq.heappush(ready, user)
+    if len(ordered) < len(nodes):
+        _raise_unordered([n for i, n in enumerate(nodes) if waiting[i] > 0], nodes, available)
     return ordered
 
 
-def _produced(name: str, nodes: list[Any]) -> bool:
-    return any(name in n.output for n in nodes)
+def ordered_nodes(model: Any) -> list[Any]:
+    """The top graph's nodes in topological order; InputError when they are not a DAG of values
+    each written once and all provided."""
+    graph = model.graph
+    initializers = {t.name: t for t in graph.initializer}
+    return _topological(graph, initializers, [i.name for i in graph.input])
+
+
+def _check_single_writer(nodes: list[Any], available: set[str]) -> None:
+    """Every value is written once (ONNX graphs are SSA): by one node, or as an input/initializer."""
+    written = set(available)
+    for node in nodes:
+        for name in node.output:
+            if name and name in written:
+                raise InputError(f"value {_text(name)!r} is written twice (second time by {_text(node.op_type)} "
+                                 f"node {_text(node.name)!r}); not a valid ONNX graph")
+            written.add(name)
+
+
+def _raise_unordered(pending: list[Any], nodes: list[Any], available: set[str]) -> None:
+    produced = {name for node in nodes for name in node.output}
+    missing = sorted({_text(i) for n in pending for i in n.input if i not in available and i not in produced})
+    if missing:
+        raise InputError(f"graph uses values no node or initializer provides: {', '.join(missing[:3])}")
+    raise InputError(f"graph has a cycle through {_text(pending[0].op_type)} node {_text(pending[0].name)!r}")
+
+
+def _text(value: Any) -> str:
+    """A protobuf string field as text (invalid UTF-8 in a damaged file comes back as bytes)."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 @dataclass
@@ -150,6 +192,7 @@ class _Walk:
     absorbed: set[int] = field(default_factory=set)
     """ids of nodes folded into another layer (the Add after a MatMul)."""
     counted_paths: dict[str, int] = field(default_factory=dict)
+    subgraph_notes: list[str] = field(default_factory=list)
 
 
 def build_layers(graph: Graph) -> tuple[list[Layer], list[str]]:
@@ -191,7 +234,7 @@ def _translate(node: Any, walk: _Walk) -> list[Layer]:
     layer = Layer(
         path=path,
         kind=translation.kind,
-        source_type=f"onnx:{node.op_type}" if not node.domain else f"onnx:{node.domain}.{node.op_type}",
+        source_type=f"onnx:{_text(node.domain) + '.' if node.domain else ''}{_text(node.op_type)}",
         attrs=translation.attrs,
         input_shapes=[graph.shape(n) or () for n in translation.data_inputs],
         output_shapes=[s for s in (graph.shape(o) for o in outputs[:1] if o) if s is not None],
@@ -200,6 +243,7 @@ def _translate(node: Any, walk: _Walk) -> list[Layer]:
     extra: list[Layer] = []
     for slot, name in translation.weights:
         layer.params.append(_param(slot, name, path, translation, walk))
+    layer.params.extend(_subgraph_params(node, path, walk))
     skip = {name for _, name in translation.weights} | set(translation.constants)
     for name in node.input:
         if name and name in walk.constant_values and name not in skip:
@@ -238,7 +282,7 @@ def _param(slot: str, name: str, path: str, translation: Translation, walk: _Wal
     if owner is None:
         walk.owners[source] = path
     return ParamTensor(
-        name=source,
+        name=_text(source),
         shape=shape,
         trainable=slot not in translation.statistics,
         shared_with=owner,
@@ -254,23 +298,54 @@ def _loose_constant(name: str, node: Any, walk: _Walk) -> list[Layer]:
         return []
     if source in walk.owners:
         return []
-    path = _unique_path(_strip_leaf(source), walk)
+    path = _unique_path(_strip_leaf(_text(source)), walk)
     walk.owners[source] = path
     shape = tuple(int(d) for d in tensor.dims)
     return [
         Layer(
             path=path,
             kind="parameter",
-            source_type=f"onnx:initializer used by {node.op_type}",
+            source_type=f"onnx:initializer used by {_text(node.op_type)}",
             attrs={},
             output_shapes=[shape],
-            params=[ParamTensor(source, shape, dtype=ONNX_DTYPES.get(tensor.data_type, "float32"))],
+            params=[ParamTensor(_text(source), shape, dtype=ONNX_DTYPES.get(tensor.data_type, "float32"))],
         )
     ]
 
 
+def _subgraphs(node: Any) -> Iterator[Any]:
+    """Every graph nested in `node`'s attributes (If branches, Loop/Scan bodies), depth first."""
+    for attribute in node.attribute:
+        for graph in ([attribute.g] if attribute.HasField("g") else []) + list(attribute.graphs):
+            yield graph
+            for inner in graph.node:
+                yield from _subgraphs(inner)
+
+
+def _subgraph_params(node: Any, path: str, walk: _Walk) -> list[ParamTensor]:
+    """Float weights inside `node`'s subgraphs, and outer weights they use: counted at `node` (unverified)."""
+    tensors: list[Any] = []
+    for graph in _subgraphs(node):
+        tensors.extend(graph.initializer)
+        for inner in graph.node:
+            tensors.extend(a.t for a in inner.attribute if inner.op_type == "Constant" and a.HasField("t"))
+            for name in inner.input:
+                source = walk.constant_values.get(name)
+                if source is not None and source not in walk.owners:
+                    walk.owners[source] = path
+                    tensors.append(walk.graph.tensor(source))
+    weights = [t for t in tensors if t is not None and t.data_type in FLOAT_TYPES and _numel(t.dims) > 1]
+    if weights:
+        walk.subgraph_notes.append(
+            f"{_text(node.op_type)} node {path!r}: {len(weights)} weight tensor(s) inside its subgraphs are "
+            "counted at that node, unverified (no rule recounts a subgraph)"
+        )
+    return [ParamTensor(_text(t.name), tuple(int(d) for d in t.dims), dtype=ONNX_DTYPES.get(t.data_type, "float32"))
+            for t in weights]
+
+
 def _unknown(node: Any) -> Translation:
-    kind = f"onnx:{node.domain + '.' if node.domain else ''}{node.op_type}"
+    kind = f"onnx:{_text(node.domain) + '.' if node.domain else ''}{_text(node.op_type)}"
     if not node.domain and node.op_type in tensor_op_names():
         kind = "tensor_op"
     inputs = [i for i in node.input if i]
@@ -280,7 +355,7 @@ def _unknown(node: Any) -> Translation:
 def _path(node: Any, translation: Translation, walk: _Walk) -> str:
     """The PyTorch module path an exporter recorded, else the weight's prefix, else the node name."""
     if translation.weights:
-        source = walk.constant_values.get(translation.weights[0][1], translation.weights[0][1])
+        source = _text(walk.constant_values.get(translation.weights[0][1], translation.weights[0][1]))
         if "." in source and not source.startswith("onnx::"):
             return _strip_leaf(source)
     scopes = next((p.value for p in node.metadata_props if p.key == "pkg.torch.onnx.name_scopes"), None)
@@ -289,7 +364,7 @@ def _path(node: Any, translation: Translation, walk: _Walk) -> str:
         parts = [p for p in parts if p]
         if len(parts) >= 2:
             return parts[-2]
-    return node.name or f"{node.op_type}"
+    return _text(node.name or node.op_type)
 
 
 def _strip_leaf(name: str) -> str:
@@ -298,6 +373,7 @@ def _strip_leaf(name: str) -> str:
 
 
 def _unique_path(path: str, walk: _Walk) -> str:
+    path = _text(path)
     count = walk.counted_paths.get(path, 0)
     walk.counted_paths[path] = count + 1
     return path if count == 0 else f"{path}#{count}"
@@ -306,7 +382,7 @@ def _unique_path(path: str, walk: _Walk) -> str:
 def _notes(graph: Graph, walk: _Walk) -> list[str]:
     """What the user should know: initializers that are not parameters, folded BatchNorms."""
     unowned = [t for name, t in graph.initializers.items() if name not in walk.owners]
-    notes = []
+    notes = list(walk.subgraph_notes)
     if unowned:
         elements = sum(_numel(t.dims) for t in unowned)
         notes.append(

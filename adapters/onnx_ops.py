@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from auditor.errors import InputError
 from auditor.ir import Shape
 
 ACTIVATIONS = {
@@ -112,8 +113,13 @@ def conv(node: Any, graph: Any, const: dict[str, bool]) -> Translation:
     if transposed:
         attrs["output_padding"] = tuple(_attr(node, "output_padding", [0] * rank))
         cin, cout = _channels(graph.shape(x), wshape[0]), wshape[1] * group
+        expected = wshape[0]
     else:
         cin, cout = _channels(graph.shape(x), wshape[1] * group), wshape[0]
+        expected = wshape[1] * group
+    if cin != expected:
+        raise InputError(f"{node.op_type} node {node.name!r}: its input has {cin} channels but its weight "
+                         f"{tuple(wshape)} (group={group}) takes {expected}; not a valid ONNX graph")
     attrs.update(in_channels=cin, out_channels=cout, groups=group, use_bias=b is not None and const.get(b, False))
     weights = [("weight", w)] + ([("bias", b)] if attrs["use_bias"] else [])
     data = [x] + ([b] if b and not attrs["use_bias"] else [])

@@ -70,16 +70,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"audit: usage error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except InputError as err:
-        print(f"audit: error: {err}", file=sys.stderr)
+        print(f"audit: error: {error_line(err)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130
     except Exception as err:  # the promise: one line, never a traceback (unless asked)
         if args is not None and args.debug:
             raise
-        print(f"audit: error: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''} "
-              "(rerun with --debug for details)", file=sys.stderr)
+        print(f"audit: error: {error_line(err)}", file=sys.stderr)
         return EXIT_BAD_INPUT
+
+
+def error_line(err: Exception) -> str:
+    """One line about `err`: an InputError's own message, else its type and first line and a --debug hint."""
+    if isinstance(err, InputError):
+        return " ".join(str(err).split())
+    lines = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {lines[0] if lines else ''} (rerun with --debug for details)"
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -158,9 +165,11 @@ def _audit_each(specs: list[str], args: argparse.Namespace, options: dict[str, A
     for spec in specs:
         try:
             result = _audit(spec, options)
-        except InputError as err:
-            print(f"audit: error: {err}", file=sys.stderr)
-            documents.append({"source": spec, "error": str(err)})
+        except Exception as err:  # one bad file never stops the batch (--debug re-raises)
+            if args.debug:
+                raise
+            print(f"audit: error: {error_line(err)}", file=sys.stderr)
+            documents.append({"source": spec, "error": error_line(err)})
             worst = max(worst, EXIT_BAD_INPUT)
             continue
         code = _exit_code(result, args.strict)

@@ -229,9 +229,18 @@ def _output_shapes(op: Any, ins: list[Shape]) -> list[Shape]:
         out = op.compute_output_shape(*keras_shapes)
     except Exception:  # noqa: BLE001 - Keras raises many types for layers it cannot shape
         return []
-    if isinstance(out, (list, tuple)) and out and isinstance(out[0], (list, tuple)):
-        return [to_shape(s) for s in out]
-    return [to_shape(out)] if isinstance(out, (list, tuple)) else []
+    return _shapes_in(out)
+
+
+def _shapes_in(value: Any) -> list[Shape]:
+    """Every shape in a (possibly nested) structure `compute_output_shape` returned."""
+    if isinstance(value, (list, tuple)) and all(d is None or isinstance(d, int) for d in value):
+        return [to_shape(value)]
+    if isinstance(value, (list, tuple)):
+        return [shape for item in value for shape in _shapes_in(item)]
+    if isinstance(value, dict):
+        return [shape for item in value.values() for shape in _shapes_in(item)]
+    return []
 
 
 _PASS_THROUGH = ("dropout", "activation", "identity")

@@ -158,8 +158,8 @@ REFERENCES: dict[str, Reference] = {
             "reference_models.keras_nets.classic:vgg16",
             (1, 3, 224, 224),
             variant=(
-                "CS231n: about 24M activation values, 4 bytes each, ~93 MB per image forward; "
-                "527.8 MB of fp32 parameters (seed 004)"
+                "527.8 MB (MiB) of fp32 parameters (seed 004); the CS231n notes' per-layer activation rows add "
+                "up to 15,237,608 values (58 MiB at fp32), not the 24M / ~93 MB of their TOTAL line"
             ),
             table="vgg16.csv",
             meta_device=True,

@@ -18,8 +18,6 @@ from typing import Any
 
 import torch
 
-import auditor.rules.functional  # noqa: F401  (registers conv_op, conv_transpose_op)
-import auditor.rules.rotary  # noqa: F401  (registers rotary_embedding)
 from adapters.torch_trace import Call, Op, Trace, meta_copy, run_pass, tensor_shapes, to_meta
 from adapters.torch_types import DuplicateModuleError, lookup, register_module, unregister_module
 from auditor.errors import InputError

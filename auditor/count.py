@@ -236,8 +236,8 @@ def _totals(model: ModelIR, checks: list[LayerCheck]) -> Totals:
         totals.param_bytes += sum(p.nbytes for p in layer.params if p.shared_with is None)
         if check.analytic is None:
             totals.unverified += layer.reported_params
-        else:
-            totals.analytic += check.analytic
+        else:  # a tied tensor is counted at its owner, as in `reported`
+            totals.analytic += check.analytic - layer.shared_params
         if check.macs is None:
             totals.macs_complete = False
         else:

@@ -66,6 +66,7 @@ def test_tied_weights_are_counted_once_and_checked_where_reused():
     result = audit_ir(model(emb, head, total=1600))
     assert [c.status for c in result.checks] == [Status.OK, Status.OK]
     assert (result.totals.reported, result.totals.shared) == (1600, 1600)
+    assert result.totals.analytic == 1600, "the reuse is verified, not counted a second time"
     assert result.consistent
 
 

@@ -10,10 +10,12 @@ from auditor.rules import (  # noqa: F401  (importing registers the built-in rul
     conv,
     dense,
     embedding,
+    functional,
     norm,
     pooling,
     recurrent,
     reshape,
+    rotary,
 )
 from auditor.rules.base import NO_PARAMS, ParamCount, Rule, RuleError, SymbolicShape, fmt
 from auditor.rules.registry import DuplicateRuleError, get_rule, kinds, register, unregister

@@ -208,8 +208,10 @@ def _list_references() -> int:
         from reference_models import list_references
     except ImportError as err:
         raise InputError(f"reference models are not available ({err})") from None
-    for ref in list_references():
-        print(f"{ref.name:<16} {ref.description}")
+    references = list_references()
+    width = max(len(ref.name) for ref in references)
+    for ref in references:
+        print(f"{ref.name:<{width}}  {ref.published_total:>12,}  {ref.description}")
     return EXIT_OK
 
 

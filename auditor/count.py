@@ -246,7 +246,7 @@ def _totals(model: ModelIR, checks: list[LayerCheck]) -> Totals:
         totals.mismatches += check.status == Status.MISMATCH
         totals.unverified_layers += check.status == Status.UNVERIFIED
     totals.non_trainable = totals.reported - totals.trainable
-    totals.activation_elements += sum(numel(s) or 0 for s in model.input_shapes)
+    totals.activation_elements += sum(sample_numel(s) for s in model.input_shapes)
     return totals
 
 
@@ -255,7 +255,14 @@ def _activation_elements(check: LayerCheck) -> int:
     if rule is not None and not rule.allocates_output:
         return 0
     shape = check.output_shape
-    return (numel(shape) or 0) if shape is not None else 0
+    return sample_numel(shape) if shape is not None else 0
+
+
+def sample_numel(shape: Shape) -> int:
+    """Elements of `shape`; a symbolic leading (batch) dim counts as one sample, other symbolic dims as 0."""
+    if shape and not isinstance(shape[0], int):
+        shape = shape[1:]
+    return numel(shape) or 0
 
 
 def bytes_per_element(model: ModelIR) -> int:

@@ -104,3 +104,9 @@ def test_fold_checks_groups_consecutive_layers_by_path_prefix():
     rows = fold_checks(result, 1)
     assert [(r.path, r.reported, len(r.checks)) for r in rows] == [("features", 1664, 2), ("classifier", 832, 1)]
     assert [r.path for r in fold_checks(result, 0)] == ["features.0", "features.1", "classifier.0"]
+
+
+def test_activation_memory_counts_one_sample_when_the_batch_is_symbolic():
+    layer = conv(shape=("batch", 1, 28, 28), out=("batch", 32, 24, 24))
+    result = audit_ir(ModelIR("m", "test", "x", [layer], input_shapes=[("batch", 1, 28, 28)]))
+    assert result.totals.activation_elements == 32 * 24 * 24 + 28 * 28

@@ -98,7 +98,7 @@ def _known(d: Dim) -> int | None:
 
 def _static_or_none(shape: Shape) -> tuple[int, ...] | None:
     """`shape` when every dim is known; None (the attr is then left out) otherwise."""
-    return tuple(shape) if all(isinstance(d, int) for d in shape) else None  # type: ignore[return-value]
+    return tuple(int(d) for d in shape) if all(isinstance(d, int) for d in shape) else None
 
 
 # ---------------------------------------------------------------- attrs ------------------------------

@@ -161,7 +161,11 @@ def _output_padding(
         if padding == "valid":
             return tuple(max(s - effective_kernel(k, d), 0) for k, s, d in zip(kernel, stride, dilation))
         return (0,) * len(kernel)
-    return tuple(int(p) for p in (value or (0,) * len(kernel)))  # type: ignore[union-attr]
+    if not value:
+        return (0,) * len(kernel)
+    if not isinstance(value, (tuple, list)):
+        raise RuleError(f"output_padding {value!r} is neither a tuple nor 'auto'")
+    return tuple(int(p) for p in value)
 
 
 def _transposed_pads(padding: object, kernel: tuple[int, ...], dilation: tuple[int, ...]) -> list[tuple[int, int]]:

@@ -10,8 +10,17 @@ from __future__ import annotations
 import math
 
 from auditor.ir import Layer, Shape
-from auditor.rules.base import NO_PARAMS, ParamCount, Rule, RuleError, attr, first_input, fmt, product_text
-from auditor.rules.base import static_numel
+from auditor.rules.base import (
+    NO_PARAMS,
+    ParamCount,
+    Rule,
+    RuleError,
+    attr,
+    first_input,
+    fmt,
+    product_text,
+    static_numel,
+)
 from auditor.rules.registry import register
 
 

@@ -196,6 +196,9 @@ def _leaf(walk: _Walk, layer: Any, path: str, layer_type: LayerType) -> Layer:
         attrs = {}
     if layer_type.kind == "dense":
         attrs.update(_flattened_from(layer))
+    calls = sum(1 for node in getattr(layer, "_inbound_nodes", []) or [] if node.input_tensors)
+    if calls > 1:
+        walk.notes.append(f"{path} is called {calls} times; its shapes and MACs are those of its first call")
     return _layer(layer, path, layer_type.kind, attrs, _params(walk, layer, layer.weights, path))
 
 

@@ -310,3 +310,13 @@ def test_factory_spec_goes_through_the_keras_adapter(tmp_path, monkeypatch: pyte
     result = auditor.audit("nn_auditor_keras_factory:build")
     assert result.model.framework == "keras" and result.model.source == "nn_auditor_keras_factory:build"
     assert result.totals.reported == 15 and result.consistent
+
+
+def test_shared_layer_is_listed_once_with_a_note() -> None:
+    shared = kl.Dense(3, name="shared")
+    left, right = keras.Input((5,)), keras.Input((5,))
+    model = keras.Model([left, right], kl.Add()([shared(left), shared(right)]))
+    result = auditor.audit(model)
+    assert [c.path for c in result.checks] == ["shared", "add"]
+    assert result.totals.reported == model.count_params() == 18
+    assert any("shared is called 2 times" in n for n in result.model.notes)

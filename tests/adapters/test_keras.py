@@ -315,7 +315,7 @@ def test_factory_spec_goes_through_the_keras_adapter(tmp_path, monkeypatch: pyte
 def test_shared_layer_is_listed_once_with_a_note() -> None:
     shared = kl.Dense(3, name="shared")
     left, right = keras.Input((5,)), keras.Input((5,))
-    model = keras.Model([left, right], kl.Add()([shared(left), shared(right)]))
+    model = keras.Model([left, right], kl.Add(name="add")([shared(left), shared(right)]))
     result = auditor.audit(model)
     assert [c.path for c in result.checks] == ["shared", "add"]
     assert result.totals.reported == model.count_params() == 18

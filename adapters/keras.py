@@ -38,8 +38,6 @@ from adapters.keras_layers import (
 )
 from auditor.errors import InputError
 from auditor.ir import Layer, ModelIR, ParamTensor, Shape
-from auditor.rules import preprocessing as _preprocessing  # noqa: F401  (registers Keras-only kinds)
-from auditor.rules import scale as _scale  # noqa: F401
 
 TYPES = default_type_map()
 """The Keras class -> kind registry (the adapter's one global, like the rule registry)."""

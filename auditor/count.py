@@ -6,7 +6,7 @@ Aggregation only: the math lives in the rules, the wording of the output in `rep
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from auditor.ir import DTYPE_BYTES, Layer, ModelIR, Shape, numel
 from auditor.rules import RuleError, SymbolicShape, get_rule
@@ -50,6 +50,8 @@ class LayerCheck:
     """Why the layer is unverified, or what could not be recomputed."""
     metrics: dict[str, int] = field(default_factory=dict)
     """Extra figures from the rule (`Rule.metrics`), e.g. {"connections": 122304}."""
+    macs_per_sample: bool = False
+    """The MACs are for one sample because the batch dim is symbolic."""
     description: str = ""
 
     @property
@@ -82,6 +84,7 @@ class Totals:
     shared: int = 0
     macs: int = 0
     macs_complete: bool = True
+    macs_per_sample: bool = False
     param_bytes: int = 0
     activation_elements: int = 0
     layers: int = 0
@@ -119,8 +122,11 @@ def _shape_text(shape: Shape) -> str:
     return "x".join(str(d) for d in shape)
 
 
-def check_layer(layer: Layer) -> LayerCheck:
-    """Recompute one layer with its rule and compare with what the framework reported."""
+def check_layer(layer: Layer, batch: str | None = None) -> LayerCheck:
+    """Recompute one layer with its rule and compare with what the framework reported.
+
+    `batch` names the model's symbolic batch dim: MACs that need it are then counted per sample.
+    """
     rule = get_rule(layer.kind)
     if rule is None:
         return LayerCheck(layer, Status.UNVERIFIED, note=f"no rule for kind {layer.kind!r} ({layer.source_type})")
@@ -138,7 +144,7 @@ def check_layer(layer: Layer) -> LayerCheck:
     )
     _check_counts(check, counted)
     _check_shape(check, rule)
-    check.macs = _macs(check, rule)
+    check.macs, check.macs_per_sample = _macs(check, rule, batch)
     check.description, check.metrics = _extras(layer, rule)
     if check.findings:
         check.status = Status.MISMATCH
@@ -195,11 +201,36 @@ def _check_shape(check: LayerCheck, rule: Rule) -> None:
         )
 
 
-def _macs(check: LayerCheck, rule: Rule) -> int | None:
+def _macs(check: LayerCheck, rule: Rule, batch: str | None) -> tuple[int | None, bool]:
+    """(MACs, counted per sample): a symbolic batch dim is taken as 1 when that is all that is missing."""
     try:
-        return rule.macs(check.layer)
+        return rule.macs(check.layer), False
+    except SymbolicShape:
+        if batch is None:
+            return None, False
     except RuleError:
-        return None
+        return None, False
+    try:
+        return rule.macs(_one_sample(check.layer, batch)), True
+    except RuleError:
+        return None, False
+
+
+def _one_sample(layer: Layer, batch: str) -> Layer:
+    def fix(shape: Shape) -> Shape:
+        return tuple(1 if d == batch else d for d in shape)
+
+    return replace(layer, input_shapes=[fix(s) for s in layer.input_shapes],
+                   output_shapes=[fix(s) for s in layer.output_shapes])
+
+
+def batch_symbol(model: ModelIR) -> str | None:
+    """The symbolic leading dim every model input shares ("batch", "N"), if there is one."""
+    leading = {s[0] for s in model.input_shapes if s}
+    if len(leading) == 1:
+        (dim,) = leading
+        return dim if isinstance(dim, str) else None
+    return None
 
 
 def _extras(layer: Layer, rule: Rule) -> tuple[str, dict[str, int]]:
@@ -211,7 +242,8 @@ def _extras(layer: Layer, rule: Rule) -> tuple[str, dict[str, int]]:
 
 def audit_ir(model: ModelIR) -> Audit:
     """Check every layer of `model` and add up the totals."""
-    checks = [check_layer(layer) for layer in model.layers]
+    batch = batch_symbol(model)
+    checks = [check_layer(layer, batch) for layer in model.layers]
     totals = _totals(model, checks)
     findings = []
     if model.framework_total is not None and model.framework_total != totals.reported:
@@ -242,6 +274,7 @@ def _totals(model: ModelIR, checks: list[LayerCheck]) -> Totals:
             totals.macs_complete = False
         else:
             totals.macs += check.macs
+            totals.macs_per_sample = totals.macs_per_sample or check.macs_per_sample
         totals.activation_elements += _activation_elements(check)
         totals.mismatches += check.status == Status.MISMATCH
         totals.unverified_layers += check.status == Status.UNVERIFIED

@@ -44,6 +44,7 @@ def audit_to_dict(audit: Audit) -> dict[str, Any]:
             "shared": totals.shared,
             "macs": totals.macs,
             "macs_complete": totals.macs_complete,
+            "macs_per_sample": totals.macs_per_sample,
             "flops": 2 * totals.macs,
             "param_bytes": totals.param_bytes,
             "activation_elements": totals.activation_elements,
@@ -162,7 +163,8 @@ def _summary(audit: Audit, markdown: bool) -> list[str]:
     lines += [
         f"{bullet}Verified by a rule: {100 * t.verified_fraction:.1f}% of parameters; "
         f"{t.mismatches} mismatched, {t.unverified_layers} unverified of {t.layers} layers",
-        f"{bullet}MACs: {t.macs:,} ({si_text(t.macs)})" + ("" if t.macs_complete else " (incomplete: some layers unknown)")
+        f"{bullet}MACs{' per sample' if t.macs_per_sample else ''}: {t.macs:,} ({si_text(t.macs)})"
+        + ("" if t.macs_complete else " (incomplete: some layers unknown)")
         + f"   FLOPs: {si_text(2 * t.macs)}",
         f"{bullet}Parameter memory: {t.param_bytes:,} bytes ({bytes_text(t.param_bytes)})",
         f"{bullet}Activation memory (one forward pass): {t.activation_elements:,} values "

@@ -13,9 +13,11 @@ from auditor.rules import (  # noqa: F401  (importing registers the built-in rul
     functional,
     norm,
     pooling,
+    preprocessing,
     recurrent,
     reshape,
     rotary,
+    scale,
 )
 from auditor.rules.base import NO_PARAMS, ParamCount, Rule, RuleError, SymbolicShape, fmt
 from auditor.rules.registry import DuplicateRuleError, get_rule, kinds, register, unregister

@@ -131,13 +131,21 @@ def test_conv_transpose_pool_resize_and_concat_shapes_are_recomputed(tmp_path):
     assert shapes["cat"] == (1, 12, 10, 10)
 
 
-def test_symbolic_batch_leaves_macs_unknown_until_an_input_shape_is_given(tmp_path):
+def test_symbolic_batch_gives_macs_per_sample_until_an_input_shape_is_given(tmp_path):
     path = save(conv_dense_graph(batch="N"), str(tmp_path))
     result = auditor.audit(path)
     assert result.checks[0].status is Status.OK, "counts do not need the batch size"
-    assert result.checks[0].macs is None and not result.totals.macs_complete
+    assert result.checks[0].macs == 16 * 16 * 8 * 27 and result.totals.macs_per_sample
     fixed = auditor.audit(path, input_shape=(2, 3, 16, 16))
-    assert fixed.checks[0].macs == 2 * 16 * 16 * 8 * 27 and fixed.totals.macs_complete
+    assert fixed.checks[0].macs == 2 * 16 * 16 * 8 * 27 and not fixed.totals.macs_per_sample
+
+
+def test_a_symbolic_dim_other_than_the_batch_leaves_macs_unknown(tmp_path):
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["y"], name="proj")]
+    proto = model(nodes, [value("x", ["N", "seq", 6])], [value("y", None)], [weight("w", (6, 5))])
+    result = _audit(proto, tmp_path)
+    assert result.checks[0].status is Status.OK and result.checks[0].macs is None
+    assert not result.totals.macs_complete
 
 
 def test_input_shape_of_the_wrong_rank_is_refused(tmp_path):

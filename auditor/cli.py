@@ -61,7 +61,10 @@ def parse_shape(text: str | None) -> tuple[int, ...] | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns the exit code (0 consistent, 1 mismatch, 2 bad usage or input)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter is not our output
+    # TensorFlow's start-up chatter is not our output; nn-auditor runs no TensorFlow numerics, so
+    # oneDNN's kernels (whose notice cannot otherwise be silenced) change nothing it reports.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     args = None
     try:
         args = build_parser().parse_args(argv)

@@ -110,8 +110,17 @@ def pytest_assertrepr_compare(config: pytest.Config, op: str, left: object, righ
     testing = sys.modules.get("auditor.testing")
     if testing is None:  # no AuditResult can exist before the helpers were imported
         return None
-    lines: list[str] | None = testing.explain_comparison(op, left, right)
+    lines: list[str] | None = testing.explain_comparison(op, left, right, _truncated(config))
     return lines
+
+
+def _truncated(config: pytest.Config) -> bool:
+    """Whether pytest will cut the report to a few lines (as its `assertion.truncate` decides)."""
+    if config.get_verbosity(pytest.Config.VERBOSITY_ASSERTIONS) >= 2 or os.environ.get("CI") \
+            or os.environ.get("BUILD_NUMBER"):
+        return False
+    limits = [config.getini(name) for name in ("truncation_limit_lines", "truncation_limit_chars")]
+    return not all(limit is not None and int(limit) == 0 for limit in limits)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:

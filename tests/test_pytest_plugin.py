@@ -95,9 +95,9 @@ def test_table_failure_shows_the_diff_table_and_the_kernel_finding(project):
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines([
         "E * tiny (test) vs expected.csv (table): 1 of 2 rows differ; total 1,816 vs 792 (-1,024)",
-        "E * [[]kernel_size] c2: your table expects 584 * but the layer has 1,608 *: its kernel is 5x5, not 3x3",
         "E * left params * right params * delta * status",
         "E * 2 * c2 * conv * 1,608 * c2 * 584 * -1,024 * differs",
+        "E * [[]kernel_size] #2 c2: your table expects 584 * but the layer has 1,608 *: its kernel is 5x5, not 3x3",
     ])
 
 
@@ -115,10 +115,12 @@ def test_equals_assert_is_explained_by_assertrepr_compare(project):
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines([
         "E * assert tiny (test) == tiny (test): 1 of 2 rows differ; total 792 vs 1,816 (+1,024)",
-        "E * [[]kernel_size] c2: right has 1,608 = (5*5*8+1)*8 but left has 584 = (3*3*8+1)*8: "
-        "its kernel is 3x3 in left, 5x5 in right",
         "E * left params * right params *",
+        "E * [[]kernel_size] #2 c2: right has 1,608 = (5*5*8+1)*8 but left has 584 = (3*3*8+1)*8: "
+        "its kernel is 3x3 in left, 5x5 in right",
     ])
+    failure = result.stdout.str().split("short test summary")[0]
+    assert failure.count("[kernel_size]") == 1  # untruncated: the diff reporter's list only
 
 
 def test_truncated_equals_report_still_shows_the_finding(project, monkeypatch):
@@ -132,7 +134,11 @@ def test_truncated_equals_report_still_shows_the_finding(project, monkeypatch):
     ''')
     result = project.runpytest()
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["E * [[]kernel_size] c2: *its kernel is 3x3 in left, 5x5 in right", "*use '-vv' to show"])
+    result.stdout.fnmatch_lines([
+        "E * assert tiny (test) == tiny (test): 1 of 2 rows differ*",
+        "E * [[]kernel_size] c2: *its kernel is 3x3 in left, 5x5 in right",  # right under the headline
+        "*use '-vv' to show",
+    ])
 
 
 def test_audit_update_writes_then_a_normal_run_passes_and_then_catches_drift(project):
@@ -175,7 +181,7 @@ def test_audit_update_writes_then_a_normal_run_passes_and_then_catches_drift(pro
     assert "nn-auditor snapshots" not in unchanged.stdout.str()
 
 
-def test_equals_a_snapshot(project):
+def test_equals_a_snapshot(project, monkeypatch):
     project.makepyfile(test_snap_eq='''
         import models
 
@@ -188,6 +194,11 @@ def test_equals_a_snapshot(project):
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["E * assert tiny: the model no longer matches its audit snapshot *",
                                  "E * its kernel is 5x5, not 3x3"])
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("BUILD_NUMBER", raising=False)
+    truncated = project.runpytest()
+    truncated.stdout.fnmatch_lines(["E * assert tiny: the model no longer matches its audit snapshot *",
+                                    "E * [[]kernel_size] *its kernel is 5x5, not 3x3", "*use '-vv' to show"])
 
 
 def test_marker_audits_each_listed_model_with_its_own_id_and_snapshot(project):

@@ -123,11 +123,13 @@ def test_table_failure_carries_the_diff_table_and_the_kernel_finding(tmp_path):
     write_table(tmp_path, "3")
     with pytest.raises(AssertionError) as failed:
         result(net(k=5), tmp_path).assert_matches_table("expected.csv")
-    message = str(failed.value)
-    headline, finding = message.splitlines()[:2]
-    assert headline == "tiny (test) vs expected.csv (table): 1 of 2 rows differ; total 1,816 vs 792 (-1,024)"
-    assert finding.startswith("  [kernel_size] c2: your table expects 584") and "its kernel is 5x5, not 3x3" in finding
-    assert "left params" in message and "right params" in message  # the diff reporter's table
+    lines = str(failed.value).splitlines()
+    assert lines[0] == "tiny (test) vs expected.csv (table): 1 of 2 rows differ; total 1,816 vs 792 (-1,024)"
+    assert any("left params" in line and "right params" in line for line in lines)  # the diff reporter's table
+    findings = [line for line in lines if "[kernel_size]" in line]
+    assert len(findings) == 1  # listed once, by the diff reporter
+    assert findings[0].startswith("  [kernel_size] #2 c2: your table expects 584")
+    assert findings[0].endswith("its kernel is 5x5, not 3x3")
 
 
 def test_matches_another_model_and_equality(tmp_path):
@@ -147,13 +149,15 @@ def test_equality_with_unrelated_objects_is_plain_false():
     assert explain_comparison("<", r, r) is None
 
 
-def test_explain_comparison_puts_the_findings_first_for_either_side():
+def test_explain_comparison_for_either_side_with_the_findings_first_when_asked():
     left, right = AuditResult(audit(net())), AuditResult(audit(net(k=5)))
     for lines in (explain_comparison("==", left, right), explain_comparison("==", right.audit, left)):
         assert lines is not None
         assert " == " in lines[0] and "1 of 2 rows differ" in lines[0]
-        assert lines[1].startswith("  [kernel_size] c2")
         assert any("left params" in line for line in lines)
+        assert sum("[kernel_size]" in line for line in lines) == 1
+    brief = explain_comparison("==", left, right, findings_first=True)
+    assert brief is not None and brief[1].startswith("  [kernel_size] c2: ")
 
 
 # --- snapshots ----------------------------------------------------------------------------------

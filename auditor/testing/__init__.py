@@ -51,14 +51,14 @@ class Auditor:
         return Snapshot(self.context.snapshot_path(name), self.context)
 
 
-def explain_comparison(op: str, left: object, right: object) -> list[str] | None:
+def explain_comparison(op: str, left: object, right: object, findings_first: bool = False) -> list[str] | None:
     """Lines for pytest's report of a failed `result == other` (either side an AuditResult)."""
     if op != "==":
         return None
     if isinstance(left, AuditResult):
-        return left.explain(right)
+        return left.explain(right, findings_first)
     if isinstance(right, AuditResult):
-        return right.explain(left)
+        return right.explain(left, findings_first)
     return None
 
 

@@ -48,11 +48,12 @@ def diff_headline(diff: Diff, joint: str = "vs") -> str:
             f"({diff.right.get('framework')}): {changed} of {len(diff.rows)} rows differ; {total}")
 
 
-def diff_message(diff: Diff, joint: str = "vs") -> str:
-    """Headline, the findings first (they survive pytest's truncation), then the diff reporter's table."""
+def diff_message(diff: Diff, joint: str = "vs", findings_first: bool = False) -> str:
+    """Headline and the diff reporter's table and findings; `findings_first` repeats the findings right
+    under the headline, for reports pytest truncates to a few lines."""
     from auditor.report.diff import render_diff
 
-    findings = [f"  [{f.code}] {f.message}" for f in diff.all_findings]
+    findings = [f"  [{f.code}] {f.message}" for f in diff.all_findings] if findings_first else []
     return "\n".join([diff_headline(diff, joint), *findings, "", render_diff(diff, "table").rstrip()])
 
 
@@ -159,15 +160,15 @@ class AuditResult:
 
     __hash__ = None  # type: ignore[assignment]
 
-    def explain(self, other: object) -> list[str] | None:
+    def explain(self, other: object, findings_first: bool = False) -> list[str] | None:
         """Why `self == other` is false, as lines for pytest's assertion report; None if not comparable."""
         if isinstance(other, Snapshot):
-            message = self._snapshot_message(other)
+            message = self._snapshot_message(other, findings_first)
             return message.splitlines() if message else None
         right = self._comparable(other)
         if right is None:
             return None
-        return diff_message(self._diff(right), "==").splitlines()
+        return diff_message(self._diff(right), "==", findings_first).splitlines()
 
     # --- internals ----------------------------------------------------------------------------
 
@@ -202,7 +203,7 @@ class AuditResult:
             other = self.context.resolve(other)
         return auditor.audit(other, **options)
 
-    def _snapshot_message(self, snapshot: Snapshot) -> str:
+    def _snapshot_message(self, snapshot: Snapshot, findings_first: bool = False) -> str:
         """"" when the snapshot holds (or was just written under --audit-update), else the drift report."""
         from auditor.testing.snapshot import drift, write_snapshot
 
@@ -210,7 +211,7 @@ class AuditResult:
             snapshot.context.wrote(snapshot.path, write_snapshot(self.audit, snapshot.path))
             return ""
         found = drift(self.audit, snapshot.path)
-        return "" if found is None else found.message(self.name)
+        return "" if found is None else found.message(self.name, findings_first)
 
 
 __all__ = ["COUNTS", "AuditResult", "Snapshot", "diff_headline", "diff_message"]

@@ -12,7 +12,7 @@ import csv
 import difflib
 import io
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.count import Audit, LayerCheck
@@ -118,12 +118,16 @@ class Drift:
     missing: bool
     changed: list[str]
     diff_text: str = ""
+    findings: list[str] = field(default_factory=list)
+    """"[code] message" of each finding in `diff_text`."""
 
-    def message(self, model_name: str) -> str:
+    def message(self, model_name: str, findings_first: bool = False) -> str:
+        """The report; `findings_first` repeats the findings under the headline (for truncated reports)."""
         where = display_path(self.path)
         if self.missing:
             return f"{model_name}: no audit snapshot at {where}; run pytest --audit-update to write it"
-        parts = [f"{model_name}: the model no longer matches its audit snapshot {where}", ""]
+        first = [f"  {f}" for f in self.findings] if findings_first else []
+        parts = [f"{model_name}: the model no longer matches its audit snapshot {where}", *first, ""]
         if self.diff_text:
             parts += [self.diff_text.rstrip(), ""]
         parts += ["changed rows (- snapshot, + model now):", *self.changed, "",
@@ -131,17 +135,18 @@ class Drift:
         return "\n".join(parts)
 
 
-def _explained(audit: Audit, path: str) -> str:
-    """The per-layer diff with findings, through the diff reporter; "" when the file is not a readable table."""
+def _explained(audit: Audit, path: str) -> tuple[str, list[str]]:
+    """The per-layer diff through the diff reporter, and its findings; blank when the file is no table."""
     from auditor.diff import diff_expectation
     from auditor.errors import InputError
     from auditor.expect import read_table
     from auditor.report.diff import render_diff
 
     try:
-        return render_diff(diff_expectation(audit, read_table(path)))
+        diff = diff_expectation(audit, read_table(path))
     except InputError:
-        return ""
+        return "", []
+    return render_diff(diff), [f"[{f.code}] {f.message}" for f in diff.all_findings]
 
 
 def drift(audit: Audit, path: str) -> Drift | None:
@@ -151,7 +156,7 @@ def drift(audit: Audit, path: str) -> Drift | None:
     current, stored = snapshot_rows(audit), read_snapshot(path)
     if same_rows(stored, current):
         return None
-    return Drift(path, False, changed_rows(stored, current), _explained(audit, path))
+    return Drift(path, False, changed_rows(stored, current), *_explained(audit, path))
 
 
 def write_snapshot(audit: Audit, path: str) -> str | None:

@@ -1,0 +1,96 @@
+"""The benchmark cases: which model, built how, measured by which family of tools."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from benchmarks import fixtures, models
+
+
+@dataclass(frozen=True)
+class Case:
+    """One model. `prepare` writes its file into the work folder (once, before any tool runs)."""
+
+    name: str
+    family: str
+    """torch | keras | keras-file | onnx: selects the tools in `benchmarks.tools.TOOLS`."""
+    build: Callable[[str], Any]
+    description: str
+    quick: bool = False
+    prepare: Callable[[str], Any] | None = None
+    full: bool = True
+    """Part of a plain `python -m benchmarks` run (the smoke-test case is not)."""
+
+
+def _torch(make: Callable[[], models.TorchModel]) -> Callable[[str], Any]:
+    return lambda _folder: make()
+
+
+def _keras(name: str) -> Callable[[str], Any]:
+    return lambda _folder: models.keras_application(name)
+
+
+def _file(filename: str, framework: str | None = None) -> Callable[[str], str]:
+    """The prepared file's path; imports `framework` first so its import is setup, not tool time."""
+
+    def build(folder: str) -> str:
+        if framework:
+            __import__(framework)
+        return os.path.join(folder, filename)
+
+    return build
+
+
+def _saved_keras(name: str) -> Callable[[str], Any]:
+    return lambda folder: fixtures.save_keras(folder, models.keras_application(name))
+
+
+def _exported(make: Callable[[], models.TorchModel]) -> Callable[[str], Any]:
+    return lambda folder: fixtures.export_torch_onnx(folder, make())
+
+
+def _mlp(width: int, depth: int) -> Callable[[str], Any]:
+    return lambda folder: fixtures.synthetic_mlp_onnx(folder, width, depth)
+
+
+CASES: dict[str, Case] = {
+    case.name: case
+    for case in (
+        Case("bert-base", "torch", _torch(models.bert_base), "transformers BertModel, default config, CPU weights"),
+        Case("gpt2", "torch", _torch(models.gpt2), "transformers GPT2LMHeadModel (tied LM head), CPU weights",
+             quick=True),
+        Case("llama-7b-meta", "torch", _torch(partial(models.llama, models.LLAMA_7B)),
+             "LlamaForCausalLM, Llama-2-7B sizes, built on the meta device", quick=True),
+        Case("llama-70b-meta", "torch", _torch(partial(models.llama, models.LLAMA_70B)),
+             "LlamaForCausalLM, Llama-2-70B sizes (GQA 8 kv heads), built on the meta device"),
+        Case("resnet50", "keras", _keras("ResNet50"), "keras.applications.ResNet50(weights=None), in memory"),
+        Case("efficientnetb0", "keras", _keras("EfficientNetB0"), "keras.applications.EfficientNetB0, in memory",
+             quick=True),
+        Case("resnet50.keras", "keras-file", _file("model.keras", "keras"), "ResNet50 saved as .keras (~100 MB)",
+             prepare=_saved_keras("ResNet50")),
+        Case("efficientnetb0.keras", "keras-file", _file("model.keras", "keras"), "EfficientNetB0 saved as .keras",
+             quick=True, prepare=_saved_keras("EfficientNetB0")),
+        Case("bert-base.onnx", "onnx", _file("model.onnx"), "BERT-base, torch.onnx.export(dynamo=True), external data",
+             prepare=_exported(models.bert_base)),
+        Case("mlp-256mb.onnx", "onnx", _file("model.onnx"), "4 MatMul+Add layers of 4096², 256 MB external data",
+             quick=True, prepare=_mlp(4096, 4)),
+        Case("mlp-3gb.onnx", "onnx", _file("model.onnx"), "12 MatMul+Add layers of 8192², 3.0 GB external data",
+             prepare=_mlp(8192, 12)),
+        Case("tiny-mlp.onnx", "onnx", _file("model.onnx"), "2 MatMul+Add layers of 64² (smoke test)",
+             prepare=_mlp(64, 2), full=False),
+    )
+}
+
+
+def select(names: list[str] | None, quick: bool) -> list[Case]:
+    """Cases named (exact or prefix match), else the quick subset, else every full case."""
+    if names:
+        chosen = [c for c in CASES.values() if any(c.name == n or c.name.startswith(n) for n in names)]
+        if not chosen:
+            raise SystemExit(f"no case matches {', '.join(names)}; known: {', '.join(CASES)}")
+        return chosen
+    return [c for c in CASES.values() if (c.quick if quick else c.full)]

@@ -1,0 +1,74 @@
+"""Parent side: every measurement in a fresh child process, with a time limit; files cleaned up after."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from benchmarks.cases import Case
+from benchmarks.measure import Row, quiet_env
+from benchmarks.tools import TOOLS
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@dataclass(frozen=True)
+class Limits:
+    timeout_s: float = 900.0
+    tools: tuple[str, ...] = ()
+    """Only these tools (empty: all of the case's family)."""
+
+
+def run_child(case: str, tool: str, folder: str, timeout_s: float) -> Row:
+    """Run `benchmarks.run_case` in a fresh interpreter; a crash or timeout becomes a failed row."""
+    result = os.path.join(folder, f".result-{tool}.json")
+    log = os.path.join(folder, f".stderr-{tool}.txt")
+    start = time.perf_counter()
+    with open(log, "w") as err:
+        try:
+            code = subprocess.run([sys.executable, "-m", "benchmarks.run_case", case, tool, folder, result],
+                                  cwd=REPO, env=quiet_env(), stdout=subprocess.DEVNULL, stderr=err,
+                                  timeout=timeout_s).returncode
+        except subprocess.TimeoutExpired:
+            return Row(case, tool, status="timeout", error=f"no result after {timeout_s:.0f} s")
+    elapsed = round(time.perf_counter() - start, 3)
+    if not os.path.exists(result):
+        return Row(case, tool, status="failed", error=f"child exited {code}: {_last_line(log)}", process_s=elapsed)
+    with open(result) as data:
+        row = Row.from_dict(json.load(data))
+    os.remove(result)
+    row.process_s = elapsed
+    return row
+
+
+def _last_line(path: str) -> str:
+    with open(path, errors="replace") as text:
+        lines = [line.strip() for line in text if line.strip()]
+    return lines[-1][:160] if lines else "no output (killed?)"
+
+
+def run_case(case: Case, limits: Limits, on_row: Callable[[Row], None]) -> Iterator[Row]:
+    """Prepare the case's file (if any), measure each tool, then delete the work folder."""
+    folder = tempfile.mkdtemp(prefix=f"nn-auditor-bench-{case.name}-")
+    try:
+        if case.prepare is not None:
+            prepared = run_child(case.name, "prepare", folder, limits.timeout_s)
+            on_row(prepared)
+            yield prepared
+            if prepared.status != "ok":
+                return
+        for tool in TOOLS[case.family]:
+            if limits.tools and tool not in limits.tools:
+                continue
+            row = run_child(case.name, tool, folder, limits.timeout_s)
+            on_row(row)
+            yield row
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,106 @@
+"""The issue's performance targets, checked against measured rows (thresholds from issue 8)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from benchmarks.measure import Row
+from benchmarks.tools import AUDITOR
+
+BIG_TORCH, BIG_ONNX = "llama-70b-meta", "mlp-3gb.onnx"
+TORCH_PEAK_MB, TORCH_SECONDS, FORWARD_RATIO = 2048, 60.0, 1.5
+ONNX_PEAK_MB, FLOOR_RATIO, CLI_FIRST_OUTPUT_S = 500, 2.0, 1.0
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    met: bool | None
+    """None: not measured in this run."""
+    detail: str
+
+    @property
+    def verdict(self) -> str:
+        return {True: "met", False: "MISSED", None: "not measured"}[self.met]
+
+
+def _find(rows: list[Row], case: str, tool: str) -> Row | None:
+    found = [r for r in rows if r.case == case and r.tool == tool and r.status == "ok" and r.tool_s is not None]
+    return found[0] if found else None
+
+
+def _ratio(a: Row | None, b: Row | None) -> float | None:
+    if a is None or b is None or not b.tool_s:
+        return None
+    return a.tool_s / b.tool_s  # type: ignore[operator]
+
+
+def torch_targets(rows: list[Row]) -> list[Target]:
+    """The Llama-70B targets, for nn-auditor as shipped and for its FakeTensorMode run."""
+    forward = _find(rows, BIG_TORCH, "forward")
+    targets = []
+    for tool in (AUDITOR, AUDITOR + " (fake mode)"):
+        audit, label = _find(rows, BIG_TORCH, tool), f"Llama-70B on meta, {tool}"
+        if audit is None:
+            targets.append(Target(label, None, f"no {tool} row"))
+            continue
+        ratio = _ratio(audit, forward)
+        complete = "" if "MACs incomplete" not in audit.note else " (forward pass stopped early: MACs incomplete)"
+        targets += [
+            Target(f"{label}: peak < 2 GB", audit.peak_mb is not None and audit.peak_mb < TORCH_PEAK_MB,
+                   f"peak {audit.peak_mb:,.0f} MB"),
+            Target(f"{label}: < 60 s", audit.tool_s is not None and audit.tool_s < TORCH_SECONDS,
+                   f"{audit.tool_s:.1f} s{complete}"),
+            Target(f"{label}: <= 1.5x one meta forward", None if ratio is None else ratio <= FORWARD_RATIO,
+                   "no forward row" if ratio is None or forward is None
+                   else f"{ratio:.2f}x ({audit.tool_s:.1f} s vs {forward.tool_s:.1f} s){complete}"),
+        ]
+    return targets
+
+
+def onnx_targets(rows: list[Row]) -> list[Target]:
+    audit = _find(rows, BIG_ONNX, AUDITOR)
+    if audit is None:
+        return [Target("several-GB external-data ONNX", None, "no nn-auditor row")]
+    floor, peer = _find(rows, BIG_ONNX, "onnx-floor"), _find(rows, BIG_ONNX, "onnx-tool")
+    to_floor, to_peer = _ratio(audit, floor), _ratio(audit, peer)
+    peer_failed = next((r for r in rows if r.case == BIG_ONNX and r.tool == "onnx-tool" and r.status != "ok"), None)
+    return [
+        Target("3 GB ONNX: peak < 500 MB", audit.peak_mb is not None and audit.peak_mb < ONNX_PEAK_MB,
+               f"peak {audit.peak_mb:,.0f} MB"),
+        Target("3 GB ONNX: <= 2x onnx.load + infer_shapes", None if to_floor is None else to_floor <= FLOOR_RATIO,
+               "no floor row" if to_floor is None else f"{to_floor:.2f}x"),
+        Target("3 GB ONNX: faster than onnx-tool", None if to_peer is None else to_peer < 1.0,
+               f"onnx-tool {peer_failed.status}: {peer_failed.error}" if peer_failed else
+               "no onnx-tool row" if to_peer is None else f"{to_peer:.2f}x onnx-tool's time"),
+    ]
+
+
+def cli_targets(rows: list[Row]) -> list[Target]:
+    """`audit x.onnx` start to first output, and which frameworks auditing ONNX imported."""
+    cli = [r for r in rows if r.tool == "audit-cli" and r.status == "ok" and "first_output_s" in r.extra]
+    audits = [r for r in rows if r.tool == AUDITOR and r.case.endswith(".onnx") and r.status == "ok"]
+    targets = [Target("audit x.onnx: first output < 1 s", None, "no audit-cli row")]
+    if cli:
+        worst = max(cli, key=lambda r: r.extra["first_output_s"])
+        targets = [Target("audit x.onnx: first output < 1 s", worst.extra["first_output_s"] < CLI_FIRST_OUTPUT_S,
+                          f"slowest {worst.extra['first_output_s']:.2f} s ({worst.case})")]
+    if audits:
+        heavy = sorted({m for r in audits for m in r.extra.get("heavy_imports", [])})
+        targets.append(Target("audit x.onnx: no torch/tensorflow import", not heavy,
+                              "imported " + (", ".join(heavy) or "none")))
+    return targets
+
+
+def keras_targets(rows: list[Row]) -> list[Target]:
+    audits = [r for r in rows if r.case.endswith(".keras") and r.tool == AUDITOR and r.status == "ok"]
+    if not audits:
+        return [Target(".keras audited without loading weight data", None, "no .keras nn-auditor row")]
+    lazy = all("no weight data loaded" in r.note for r in audits)
+    return [Target(".keras audited without loading weight data", lazy,
+                   ", ".join(f"{r.case}: {r.tool_s:.1f} s, {r.peak_mb:,.0f} MB" for r in audits))]
+
+
+def evaluate(rows: list[Row]) -> list[Target]:
+    """Every target the rows allow checking."""
+    return torch_targets(rows) + onnx_targets(rows) + cli_targets(rows) + keras_targets(rows)

@@ -1,0 +1,212 @@
+"""The tools measured: nn-auditor and the peers, each as one function from a built model to its `Numbers`.
+
+Every function imports its own library (that import is part of what the user pays) and converts
+units explicitly: torchinfo "mult-adds", fvcore "flops" and onnx-tool "MACs" are all MACs.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from benchmarks.measure import Numbers, heavy_imports, quiet_env
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    run: Callable[[Any], Numbers]
+    description: str
+
+
+# ---- nn-auditor ---------------------------------------------------------------------------------
+
+
+def _audit_numbers(result: Any) -> Numbers:
+    totals = result.totals
+    note = f"{totals.mismatches} mismatch, {totals.unverified_layers} unverified of {totals.layers} layers"
+    if totals.shared:
+        note += f"; tied {totals.shared:,} counted once"
+    if not totals.macs_complete:
+        note += "; MACs incomplete"
+    stopped = [n for n in result.model.notes if "stopped early" in n]
+    if stopped:
+        note += "; " + stopped[0].replace("later layers have no shapes: ", "")
+    return Numbers(totals.reported, totals.macs, note, {"analytic": totals.analytic, "notes": result.model.notes})
+
+
+def auditor_torch(model: Any) -> Numbers:
+    """auditor.audit on a module with its example inputs."""
+    import auditor
+
+    return _audit_numbers(auditor.audit(model.module, example_inputs=model.inputs))
+
+
+def auditor_torch_fake(model: Any) -> Numbers:
+    """auditor.audit run inside FakeTensorMode: the user-side workaround for models that call `.item()` on meta."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    import auditor
+
+    with FakeTensorMode(allow_non_fake_inputs=True):
+        return _audit_numbers(auditor.audit(model.module, example_inputs=model.inputs))
+
+
+def auditor_object(model: Any) -> Numbers:
+    """auditor.audit on an in-memory Keras model."""
+    import auditor
+
+    return _audit_numbers(auditor.audit(model))
+
+
+def auditor_file(path: str) -> Numbers:
+    """auditor.audit on a model file; notes which heavy frameworks the process imported."""
+    import auditor
+
+    numbers = _audit_numbers(auditor.audit(path))
+    heavy = heavy_imports()
+    numbers.extra["heavy_imports"] = heavy
+    if path.endswith(".onnx"):
+        numbers.note += "; imported " + (", ".join(heavy) if heavy else "no torch/tensorflow")
+    elif any("no weight data loaded" in n for n in numbers.extra["notes"]):
+        numbers.note += "; no weight data loaded"
+    return numbers
+
+
+def auditor_cli(path: str) -> Numbers:
+    """`python -m auditor FILE` in its own process: time to the first byte of output, and in total."""
+    start = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "-m", "auditor", path], stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, env=quiet_env())
+    assert process.stdout is not None
+    process.stdout.read(1)
+    first = time.perf_counter() - start
+    process.stdout.read()
+    code = process.wait()
+    total = time.perf_counter() - start
+    return Numbers(note=f"first output {first:.2f} s, exit {code}", extra={"first_output_s": round(first, 3),
+                                                                          "cli_total_s": round(total, 3),
+                                                                          "exit_code": code})
+
+
+# ---- PyTorch peers ------------------------------------------------------------------------------
+
+
+def forward_pass(model: Any) -> Numbers:
+    """One plain forward pass under no_grad on the model's device (the baseline).
+
+    On meta the pass runs under FakeTensorMode: transformers >= 5 calls `.item()` on mask tensors
+    unless it sees fake tensors (its `is_tracing`), and a bare meta pass stops there.
+    """
+    import contextlib
+
+    import torch
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    fake = model.device == "meta"
+    with torch.no_grad(), FakeTensorMode(allow_non_fake_inputs=True) if fake else contextlib.nullcontext():
+        model.module(model.inputs)
+    return Numbers(note="forward on meta under FakeTensorMode" if fake else f"plain forward on {model.device}")
+
+
+def torchinfo_summary(model: Any) -> Numbers:
+    """torchinfo.summary(model, input_data=...); total_mult_adds are MACs."""
+    from torchinfo import summary
+
+    stats = summary(model.module, input_data=[model.inputs], verbose=0, device=model.device)
+    return Numbers(int(stats.total_params), int(stats.total_mult_adds), "mult-adds = MACs")
+
+
+def fvcore_flops(model: Any) -> Numbers:
+    """fvcore FlopCountAnalysis (its "flops" count one per multiply-accumulate) and parameter_count."""
+    from fvcore.nn import FlopCountAnalysis, parameter_count
+
+    analysis = FlopCountAnalysis(model.module, (model.inputs,))
+    analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+    macs = int(analysis.total())
+    skipped = analysis.unsupported_ops()
+    note = "flops = MACs"
+    if skipped:
+        note += f"; skipped {sum(skipped.values())} ops: " + ", ".join(sorted(skipped)[:4])
+    return Numbers(int(parameter_count(model.module)[""]), macs, note)
+
+
+# ---- Keras peers --------------------------------------------------------------------------------
+
+
+def _summary(model: Any) -> Numbers:
+    lines: list[str] = []
+    model.summary(print_fn=lambda line, *a, **k: lines.append(line), line_length=200)
+    return Numbers(int(model.count_params()), None, f"summary() printed {sum(map(len, lines)):,} chars; no MACs")
+
+
+def keras_summary(model: Any) -> Numbers:
+    """model.summary() and count_params() on the in-memory model."""
+    return _summary(model)
+
+
+def keras_load_summary(path: str) -> Numbers:
+    """keras.saving.load_model (reads every weight) then summary()."""
+    import keras
+
+    return _summary(keras.saving.load_model(path))
+
+
+# ---- ONNX peers ---------------------------------------------------------------------------------
+
+
+def onnx_floor(path: str) -> Numbers:
+    """onnx.load(load_external_data=False) + onnx.shape_inference.infer_shapes: the least a tool can do."""
+    import onnx
+
+    model = onnx.load(path, load_external_data=False)
+    onnx.shape_inference.infer_shapes(model)
+    params = sum(math.prod(t.dims) for t in model.graph.initializer)
+    return Numbers(params, None, "initializer elements; no MACs")
+
+
+def onnx_tool_profile(path: str) -> Numbers:
+    """onnx-tool's model_profile steps (load, reorder, shape_infer, profile) without printing the table."""
+    import onnx_tool
+
+    model = onnx_tool.Model(path)
+    graph = model.graph
+    graph.graph_reorder_nodes()
+    graph.shape_infer(None)
+    graph.profile(exclude_ops=onnx_tool.NoMacsOps)
+    if not graph.valid_profile:
+        raise RuntimeError("profile() did not produce a valid profile")
+    return Numbers(int(graph.params), int(round(graph.macs[0])), "MACs")
+
+
+AUDITOR = "nn-auditor"
+
+TOOLS: dict[str, dict[str, Tool]] = {
+    "torch": {t.name: t for t in (
+        Tool(AUDITOR, auditor_torch, "auditor.audit(module, example_inputs=...)"),
+        Tool(AUDITOR + " (fake mode)", auditor_torch_fake, "auditor.audit(...) inside FakeTensorMode"),
+        Tool("forward", forward_pass, "one plain forward pass under torch.no_grad()"),
+        Tool("torchinfo", torchinfo_summary, "torchinfo.summary(model, input_data=...)"),
+        Tool("fvcore", fvcore_flops, "fvcore FlopCountAnalysis + parameter_count"),
+    )},
+    "keras": {t.name: t for t in (
+        Tool(AUDITOR, auditor_object, "auditor.audit(keras_model)"),
+        Tool("keras-summary", keras_summary, "model.summary() + count_params()"),
+    )},
+    "keras-file": {t.name: t for t in (
+        Tool(AUDITOR, auditor_file, "auditor.audit(path)"),
+        Tool("keras-load+summary", keras_load_summary, "keras.saving.load_model(path) + summary()"),
+    )},
+    "onnx": {t.name: t for t in (
+        Tool(AUDITOR, auditor_file, "auditor.audit(path)"),
+        Tool("audit-cli", auditor_cli, "python -m auditor FILE in its own process"),
+        Tool("onnx-floor", onnx_floor, "onnx.load(load_external_data=False) + infer_shapes"),
+        Tool("onnx-tool", onnx_tool_profile, "onnx_tool.Model + shape_infer + profile"),
+    )},
+}
+"""Family -> tool name -> Tool; every family's first tool is nn-auditor."""

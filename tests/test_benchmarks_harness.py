@@ -1,0 +1,54 @@
+"""Smoke test of the benchmark harness: one tiny ONNX case, end to end, in child processes (seconds)."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("onnx")
+
+from benchmarks import report  # noqa: E402
+from benchmarks.cases import CASES, select  # noqa: E402
+from benchmarks.measure import Row  # noqa: E402
+from benchmarks.runner import Limits, run_case  # noqa: E402
+from benchmarks.targets import evaluate  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[Row]:
+    limits = Limits(timeout_s=120, tools=("nn-auditor", "onnx-floor"))
+    return list(run_case(CASES["tiny-mlp.onnx"], limits, lambda row: None))
+
+
+def test_prepare_then_each_tool_gives_one_row(rows: list[Row]) -> None:
+    assert [r.tool for r in rows] == ["prepare", "nn-auditor", "onnx-floor"]
+    assert all(r.status == "ok" for r in rows), [r.error for r in rows]
+
+
+def test_auditor_row_is_well_formed(rows: list[Row]) -> None:
+    audit = rows[1]
+    assert audit.params == 2 * (64 * 64 + 64) == rows[2].params
+    assert audit.macs == 2 * 64 * 64
+    assert audit.tool_s is not None and audit.tool_s > 0
+    assert audit.process_s is not None and audit.process_s >= audit.tool_s
+    assert audit.peak_mb is not None and audit.peak_mb > 0
+    assert audit.extra["heavy_imports"] == []
+
+
+def test_table_and_targets_render(rows: list[Row]) -> None:
+    table = report.render_table(rows)
+    assert "tiny-mlp.onnx" in table and "nn-auditor" in table and "prepare" not in table
+    verdicts = {t.name: t.verdict for t in evaluate(rows)}
+    assert verdicts["audit x.onnx: no torch/tensorflow import"] == "met"
+
+
+def test_a_failing_tool_becomes_a_failed_row(tmp_path) -> None:
+    from benchmarks.runner import run_child
+
+    row = run_child("tiny-mlp.onnx", "nn-auditor", str(tmp_path), timeout_s=60)  # no model file prepared
+    assert row.status == "failed" and "no such file" in row.error
+
+
+def test_selection() -> None:
+    assert "tiny-mlp.onnx" not in [c.name for c in select(None, quick=False)]
+    assert all(c.quick for c in select(None, quick=True))
+    assert [c.name for c in select(["llama-70b"], quick=False)] == ["llama-70b-meta"]

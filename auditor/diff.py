@@ -2,8 +2,28 @@
 and explain every row that differs.
 
 Alignment is by order and kind, never by name (Keras 2 calls the U-Net's 11th conv `conv2d_11`,
-Keras 3 `conv2d_10`): a Needleman-Wunsch alignment scored by kind equality and count closeness, so
-one missing or extra layer leaves the rows after it in place.  Names only break ties.
+Keras 3 `conv2d_10`).  Three steps (`match`):
+
+1. Needleman-Wunsch, scored by kind equality and count closeness, so one missing or extra layer
+   leaves the rows after it in place; names only break ties.  Counts are compared convention-free:
+   each layer is recounted by its own rule with the counting-convention attributes set to a neutral
+   value (`CONVENTIONS`: BatchNorm statistics left out, RNN bias vectors left out), and two layers
+   count as equal when their convention-free counts agree (a table row, whose convention is
+   unknown, also when its number equals the layer's reported count).  A Keras
+   BatchNorm (4*C) and a PyTorch one (2*C + buffers) thus pair as equals; the row still shows the
+   reported numbers and the `bn_convention` finding.
+2. Reordered branches: a branched model has many valid topological orders (Keras lists a
+   Functional model by depth, PyTorch by call order), so a ResNet shortcut or an Inception branch
+   sits elsewhere on each side and step 1 pairs wrong layers.  Rows left unsettled by step 1
+   (one-sided, or paired with a different convention-free count) are searched for a left and a
+   right entry of the same kind family and equal count; pairs within `WINDOW` rows of each other,
+   nearest first, or anywhere when both are each other's only candidate, are taken out of both
+   sequences.  Step 1 then realigns what is left, and step 2 repeats until it finds nothing new
+   (at most `MAX_PASSES` times).
+3. The taken pairs are put back at their left entry's place.  Of all paired rows, the heaviest
+   chain that is in order on both sides (every step-1 pair outweighs all taken pairs together) is
+   "in place"; the taken pairs outside it are marked `moved`: listed in a different order, not a
+   difference in counts.
 """
 
 from __future__ import annotations
@@ -18,6 +38,7 @@ from auditor.explain import (
     Wording,
     compare_hyper,
     count_text,
+    count_with,
     explain_count,
     rule_count,
     stated_attrs,
@@ -33,6 +54,12 @@ FAMILIES = {"conv": "conv", "conv_transpose": "conv", "separable_conv": "conv", 
 FLATTENERS = ("flatten", "reshape")
 TRANSPARENT = ("activation", "dropout", "identity", "cast", "softmax")
 """Param-free kinds skipped when looking for the flatten in front of a dense layer."""
+CONVENTIONS: dict[str, Any] = {"stats": "none", "bias_vectors": 0}
+"""Attributes that are a framework's counting convention, and the neutral value both sides are compared at."""
+WINDOW = 12
+"""How many rows apart two entries of a reordered branch may be listed and still be paired as moved."""
+MAX_PASSES = 4
+"""Rounds of pairing moved entries and realigning the rest."""
 
 
 class RowStatus(enum.StrEnum):
@@ -53,10 +80,17 @@ class Entry:
     check: LayerCheck | None = None
     row: ExpectedRow | None = None
     after_flatten: bool = False
+    norm: int | None = None
+    """The count with framework conventions set aside (see `CONVENTIONS`); None: the reported count."""
 
     @property
     def layer(self) -> Layer | None:
         return self.check.layer if self.check is not None else None
+
+    @property
+    def compared(self) -> int:
+        """The count alignment compares: convention-free when known, else as reported."""
+        return self.params if self.norm is None else self.norm
 
 
 @dataclass
@@ -65,6 +99,8 @@ class DiffRow:
     right: Entry | None
     status: RowStatus = RowStatus.SAME
     findings: list[Finding] = field(default_factory=list)
+    moved: bool = False
+    """The pair is listed in a different order on the two sides (a reordered branch)."""
 
     @property
     def left_params(self) -> int | None:
@@ -92,6 +128,7 @@ class DiffRow:
             "left_formula": self.left.formula if self.left else None,
             "right_formula": self.right.formula if self.right else None,
             "findings": [{"code": f.code, "message": f.message} for f in self.findings],
+            "moved": self.moved,
         }
 
 
@@ -127,6 +164,7 @@ class Diff:
                 "right": self.right_total,
                 "delta": self.right_total - self.left_total,
                 "rows": counts,
+                "moved": sum(row.moved for row in self.rows),
             },
             "rows": [row.to_dict() for row in self.rows],
             "findings": [{"code": f.code, "message": f.message} for f in self.findings],
@@ -147,13 +185,24 @@ def _kind_score(a: str | None, b: str | None) -> float:
     return -1.0
 
 
+def same_count(a: Entry, b: Entry) -> bool:
+    """Equal once counting conventions are set aside; a table row (its convention unknown) may also match as reported."""
+    if a.norm is not None and b.norm is not None:
+        return a.norm == b.norm
+    return a.params == b.params or a.compared == b.compared
+
+
+def _family(kind: str | None) -> str | None:
+    return FAMILIES.get(kind, kind) if kind is not None else None
+
+
 def score(a: Entry, b: Entry) -> float:
     """How well two entries pair up: kind agreement, then count closeness; equal names break ties."""
     total = _kind_score(a.kind, b.kind)
-    if a.params == b.params:
+    if same_count(a, b):
         total += 2.0
     else:
-        total += min(a.params, b.params) / max(a.params, b.params, 1)
+        total += min(a.compared, b.compared) / max(a.compared, b.compared, 1)
     if a.name == b.name:
         total += 0.1
     return total
@@ -186,6 +235,123 @@ def align(left: list[Entry], right: list[Entry]) -> list[tuple[int | None, int |
     return pairs[::-1]
 
 
+@dataclass(frozen=True)
+class Match:
+    """One aligned row: indices into the left and right entries (None: no counterpart)."""
+
+    left: int | None
+    right: int | None
+    moved: bool = False
+
+
+def match(left: list[Entry], right: list[Entry]) -> list[Match]:
+    """Align, pair reordered branches and realign the rest, then mark pairs listed out of order."""
+    taken: dict[int, int] = {}
+    rest = align(left, right)
+    for _ in range(MAX_PASSES):
+        found = _moved_pairs(left, right, rest)
+        if not found:
+            break
+        taken.update(found)
+        rest = _align_rest(left, right, taken)
+    return _merge(rest, taken, len(right))
+
+
+def _align_rest(left: list[Entry], right: list[Entry], taken: dict[int, int]) -> list[tuple[int | None, int | None]]:
+    """Needleman-Wunsch over the entries not yet taken, as indices into the full sequences."""
+    used = set(taken.values())
+    lefts = [i for i in range(len(left)) if i not in taken]
+    rights = [j for j in range(len(right)) if j not in used]
+    pairs = align([left[i] for i in lefts], [right[j] for j in rights])
+    return [(None if i is None else lefts[i], None if j is None else rights[j]) for i, j in pairs]
+
+
+def _unsettled(left: list[Entry], right: list[Entry], rows: list[tuple[int | None, int | None]]) -> tuple[
+        list[tuple[int, int]], list[tuple[int, int]]]:
+    """(row position, entry index) of left and right entries that are one-sided or paired with another count."""
+    lefts, rights = [], []
+    for at, (i, j) in enumerate(rows):
+        if i is not None and j is not None and same_count(left[i], right[j]):
+            continue
+        if i is not None and left[i].compared > 0:
+            lefts.append((at, i))
+        if j is not None and right[j].compared > 0:
+            rights.append((at, j))
+    return lefts, rights
+
+
+def _movable(a: Entry, b: Entry) -> bool:
+    """Same kind family (a table row without a kind fits any) and the same count."""
+    kinds_fit = a.kind is None or b.kind is None or _family(a.kind) == _family(b.kind)
+    return kinds_fit and same_count(a, b)
+
+
+def _moved_pairs(left: list[Entry], right: list[Entry], rows: list[tuple[int | None, int | None]]) -> dict[int, int]:
+    """Unsettled left and right entries of the same kind and count: nearby, or each other's only candidate."""
+    lefts, rights = _unsettled(left, right, rows)
+    by_count: dict[int, list[tuple[int, int]]] = {}
+    for at, j in rights:
+        for count in {right[j].params, right[j].compared}:
+            by_count.setdefault(count, []).append((at, j))
+    edges = []
+    for p, i in lefts:
+        seen = {cand for count in {left[i].params, left[i].compared} for cand in by_count.get(count, [])}
+        edges += [(abs(p - q), p, i, j) for q, j in seen if _movable(left[i], right[j])]
+    left_degree = _degrees(edge[2] for edge in edges)
+    right_degree = _degrees(edge[3] for edge in edges)
+    found: dict[int, int] = {}
+    for distance, _, i, j in sorted(edges):
+        near = distance <= WINDOW or (left_degree[i] == 1 and right_degree[j] == 1)
+        if near and i not in found and j not in found.values():
+            found[i] = j
+    return found
+
+
+def _degrees(indices: Any) -> dict[int, int]:
+    out: dict[int, int] = {}
+    for index in indices:
+        out[index] = out.get(index, 0) + 1
+    return out
+
+
+def _merge(rest: list[tuple[int | None, int | None]], taken: dict[int, int], width: int) -> list[Match]:
+    """The realigned rows with each taken pair put back before the first row of a later left entry."""
+    out = [Match(i, j) for i, j in rest]
+    for i, j in sorted(taken.items()):
+        at = next((k for k, row in enumerate(out) if row.left is not None and row.left > i), len(out))
+        out.insert(at, Match(i, j))
+    paired = [(k, row.left, row.right) for k, row in enumerate(out) if row.left is not None and row.right is not None]
+    heavy = len(taken) + 1
+    weights = [1 if taken.get(i) == j else heavy for _, i, j in paired]
+    in_order = _heaviest_chain([j for _, _, j in paired], weights, width)
+    for n, (k, i, j) in enumerate(paired):
+        if n not in in_order:
+            out[k] = Match(i, j, moved=True)
+    return out
+
+
+def _heaviest_chain(values: list[int], weights: list[int], width: int) -> set[int]:
+    """Positions of the heaviest subsequence of `values` (distinct ints below width) that increases."""
+    tree = [(0, -1)] * (width + 1)
+    back = [-1] * len(values)
+    for n, value in enumerate(values):
+        best, k = (0, -1), value
+        while k > 0:
+            best, k = max(best, tree[k]), k - (k & -k)
+        back[n] = best[1]
+        total, k = (best[0] + weights[n], n), value + 1
+        while k <= width:
+            tree[k], k = max(tree[k], total), k + (k & -k)
+    best, k = (0, -1), width
+    while k > 0:
+        best, k = max(best, tree[k]), k - (k & -k)
+    chain, n = set(), best[1]
+    while n >= 0:
+        chain.add(n)
+        n = back[n]
+    return chain
+
+
 # --- entries ----------------------------------------------------------------------------------
 
 
@@ -210,10 +376,20 @@ def model_entries(audit: Audit) -> list[Entry]:
         if not _weighted(check.layer):
             continue
         formula = check.formula if check.analytic == check.reported else None
-        entries.append(
-            Entry(check.path, check.kind, check.reported, formula, check=check, after_flatten=_after_flatten(layers, index))
-        )
+        entries.append(Entry(check.path, check.kind, check.reported, formula, check=check,
+                             after_flatten=_after_flatten(layers, index), norm=convention_free(check.layer, check.reported)))
     return entries
+
+
+def convention_free(layer: Layer, reported: int) -> int:
+    """`reported` less what the layer's counting conventions add, as its own rule counts them."""
+    neutral = {a: v for a, v in CONVENTIONS.items() if a in layer.attrs and layer.attrs[a] != v}
+    if not neutral:
+        return reported
+    mine, plain = rule_count(layer), count_with(layer, neutral)
+    if mine is None or plain is None:
+        return reported
+    return reported - (mine.params - plain.params)
 
 
 def table_entries(table: Expectation) -> list[Entry]:
@@ -281,19 +457,21 @@ def diff_expectation(audit: Audit, table: Expectation) -> Diff:
     """The audited model (left) against a hand-written or published table (right)."""
     left, right = model_entries(audit), table_entries(table)
     rows = []
-    for i, j in align(left, right):
-        if i is not None and j is not None:
-            rows.append(_table_row(left[i], right[j]))
-        elif i is not None:
-            rows.append(_missing_from_table(left[i]))
-        elif j is not None:
-            rows.append(_extra_in_table(right[j]))
+    for m in match(left, right):
+        if m.left is not None and m.right is not None:
+            rows.append(_table_row(left[m.left], right[m.right]))
+            rows[-1].moved = m.moved
+        elif m.left is not None:
+            rows.append(_missing_from_table(left[m.left]))
+        elif m.right is not None:
+            rows.append(_extra_in_table(right[m.right]))
     right_total = table.total if table.total is not None else table.rows_sum
     diff = Diff(_describe(audit), {"name": table.name, "source": table.source, "framework": "table"},
                 rows, audit.totals.reported, right_total)
     _table_totals(diff, table, audit)
     if table.unused_columns:
         diff.notes.append(f"columns not used: {', '.join(table.unused_columns)}")
+    _moved_note(diff)
     return diff
 
 
@@ -383,18 +561,31 @@ def diff_audits(left: Audit, right: Audit) -> Diff:
     labels = _labels(left, right)
     a, b = model_entries(left), model_entries(right)
     rows = []
-    for i, j in align(a, b):
-        if i is not None and j is not None:
-            rows.append(_pair_row(a[i], b[j], labels))
-        elif i is not None:
-            rows.append(_only(a[i], labels, True))
-        elif j is not None:
-            rows.append(_only(b[j], labels, False))
+    for m in match(a, b):
+        if m.left is not None and m.right is not None:
+            rows.append(_pair_row(a[m.left], b[m.right], labels))
+            rows[-1].moved = m.moved
+        elif m.left is not None:
+            rows.append(_only(a[m.left], labels, True))
+        elif m.right is not None:
+            rows.append(_only(b[m.right], labels, False))
     rows = [row for row in rows if _counts(row)]
     diff = Diff(_describe(left), _describe(right), rows, left.totals.reported, right.totals.reported)
     _fold_pass(diff, labels)
     _tied_pass(diff, left, right, labels)
+    _moved_note(diff)
     return diff
+
+
+def _moved_note(diff: Diff) -> None:
+    """Say once why some rows are listed out of order."""
+    moved = sum(row.moved for row in diff.rows)
+    if moved:
+        diff.notes.append(
+            f"{moved} row{'s' if moved > 1 else ''} marked moved: the two sides list {'these layers' if moved > 1 else 'this layer'} "
+            f"in a different order (parallel branches, e.g. a residual shortcut or an Inception branch, in another "
+            f"valid order); paired by kind and count, not a difference"
+        )
 
 
 def _counts(row: DiffRow) -> bool:
@@ -472,4 +663,7 @@ def _shared_tensors(audit: Audit) -> dict[int, tuple[str, str]]:
     return out
 
 
-__all__ = ["Diff", "DiffRow", "Entry", "RowStatus", "SCHEMA", "align", "diff_audits", "diff_expectation"]
+__all__ = [
+    "Diff", "DiffRow", "Entry", "Match", "RowStatus", "SCHEMA", "align", "convention_free", "diff_audits",
+    "diff_expectation", "match", "same_count",
+]

@@ -47,7 +47,7 @@ def _cells(number: int, row: DiffRow) -> list[str]:
         row.right.name if row.right else "-",
         count_text(row.right_params),
         _delta(row.delta) if row.left and row.right else "",
-        str(row.status),
+        f"{row.status}, moved" if row.moved else str(row.status),
     ]
 
 
@@ -85,7 +85,7 @@ def _csv(diff: Diff) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["left", "left_kind", "left_params", "right", "right_kind", "right_params", "delta", "status",
-                     "codes", "findings"])
+                     "codes", "findings", "moved"])
     for row in diff.rows:
         data = row.to_dict()
         writer.writerow([
@@ -93,10 +93,11 @@ def _csv(diff: Diff) -> str:
             data["right"] or "", data["right_kind"] or "", _blank(data["right_params"]),
             data["delta"], data["status"],
             " ".join(f.code for f in row.findings), " | ".join(f.message for f in row.findings),
+            "yes" if row.moved else "",
         ])
     writer.writerow(["TOTAL", "", diff.left_total, "", "", diff.right_total, diff.right_total - diff.left_total,
                      "differs" if diff.differs else "same", " ".join(f.code for f in diff.findings),
-                     " | ".join(f.message for f in diff.findings)])
+                     " | ".join(f.message for f in diff.findings), ""])
     return out.getvalue()
 
 

@@ -15,9 +15,10 @@ NAMES = [ref.name for ref in rm.list_references()]
 TABLED = [ref.name for ref in rm.list_references() if ref.table]
 COUNTED = {"lenet5-1998": "trainable"}
 """The published headline number counts trainable parameters only (the RBF centres are fixed)."""
-SAME_IN_BOTH = ["lasagne-mnist", "lenet5-1998", "lenet5", "alexnet", "alexnet-2gpu", "vgg16", "unet"]
-"""Built identically in PyTorch and Keras, in the same layer order.  (GoogLeNet's and ResNet's branches
-come out of the two adapters in different orders, which the order-based diff cannot pair up yet.)"""
+SAME_IN_BOTH = ["lasagne-mnist", "lenet5-1998", "lenet5", "alexnet", "alexnet-2gpu", "vgg16", "unet", "googlenet"]
+"""Built identically in PyTorch and Keras, layer for layer."""
+WITH_BATCHNORM = ["googlenet-torchvision", "resnet50", "resnet50-keras"]
+"""Keras counts BatchNorm's moving mean and variance as parameters, PyTorch keeps them as buffers."""
 
 
 def spec(name: str, framework: str | None = None) -> str:
@@ -43,6 +44,16 @@ def test_per_layer_snapshot(audited):
 @pytest.mark.audit_models([spec(n, "torch") for n in SAME_IN_BOTH])
 def test_torch_and_keras_builds_agree_layer_by_layer(audited, audit):
     assert audited == audit(spec(audited.name, "keras"))
+
+
+@pytest.mark.audit_models([spec(n, "torch") for n in WITH_BATCHNORM])
+def test_torch_and_keras_builds_differ_only_by_the_batchnorm_convention(audited, audit):
+    channels = sum(c.layer.attrs["num_features"] for c in audited.audit.checks if c.kind == "batch_norm")
+    with pytest.raises(AssertionError) as failed:
+        audited.assert_matches(spec(audited.name, "keras"))
+    lines = str(failed.value).splitlines()
+    assert lines[0].endswith(f"(+{2 * channels:,})")  # two statistics per channel
+    assert {line.split("]")[0] for line in lines if line.startswith("  [")} == {"  [bn_convention"}
 
 
 def test_two_gpu_alexnet_differs_from_the_single_tower_by_groups_in_three_convs(audit):

@@ -285,13 +285,15 @@ def test_audit_api_dispatches_keras_objects() -> None:
     assert ir.framework == "keras" and ir.name == "cnn" and ir.framework_total == 217_706
 
 
-def test_batch_size_option_makes_macs_countable(unet_audit: auditor.Audit) -> None:
-    assert not unet_audit.totals.macs_complete
+def test_macs_are_per_sample_until_a_batch_size_is_given(unet_audit: auditor.Audit) -> None:
+    assert unet_audit.totals.macs_complete and unet_audit.totals.macs_per_sample
+    assert unet_audit.checks[0].macs == 256 * 256 * 64 * 9
     with keras_adapter.deferred_variables():
-        result = auditor.audit(seed_unet(), input_shape=(1, 256, 256, 1))
+        result = auditor.audit(seed_unet(), input_shape=(2, 256, 256, 1))
     first = result.checks[0]
-    assert first.layer.input_shapes == [(1, 256, 256, 1)]
-    assert first.macs == 256 * 256 * 64 * 9 and result.totals.macs_complete
+    assert first.layer.input_shapes == [(2, 256, 256, 1)]
+    assert first.macs == 2 * 256 * 256 * 64 * 9 and result.totals.macs_complete
+    assert not result.totals.macs_per_sample
     assert result.totals.reported == 31_031_685
 
 

@@ -16,10 +16,14 @@ Keras 3 `conv2d_10`).  Three steps (`match`):
    Functional model by depth, PyTorch by call order), so a ResNet shortcut or an Inception branch
    sits elsewhere on each side and step 1 pairs wrong layers.  Rows left unsettled by step 1
    (one-sided, or paired with a different convention-free count) are searched for a left and a
-   right entry of the same kind family and equal count; pairs within `WINDOW` rows of each other,
-   nearest first, or anywhere when both are each other's only candidate, are taken out of both
+   right entry of the same kind family and equal count, within `WINDOW` rows of each other or
+   anywhere when both are each other's only candidate.  Entries of one kind and count keep their
+   relative order (the most such pairs, then the nearest).  These pairs are taken out of both
    sequences.  Step 1 then realigns what is left, and step 2 repeats until it finds nothing new
-   (at most `MAX_PASSES` times).
+   (at most `MAX_PASSES` times).  Last, one-sided layers left within `WINDOW` rows of each other
+   that are one layer with one attribute changed (same kind; setting that one rule attribute to the
+   other's value gives the other's count, e.g. a shortcut conv with and without a bias) are paired
+   the same way, so the row explains the change instead of reporting a lost and an extra layer.
 3. The taken pairs are put back at their left entry's place.  Of all paired rows, the heaviest
    chain that is in order on both sides (every step-1 pair outweighs all taken pairs together) is
    "in place"; the taken pairs outside it are marked `moved`: listed in a different order, not a
@@ -41,6 +45,7 @@ from auditor.explain import (
     count_with,
     explain_count,
     rule_count,
+    same_value,
     stated_attrs,
 )
 from auditor.ir import Layer
@@ -164,7 +169,6 @@ class Diff:
                 "right": self.right_total,
                 "delta": self.right_total - self.left_total,
                 "rows": counts,
-                "moved": sum(row.moved for row in self.rows),
             },
             "rows": [row.to_dict() for row in self.rows],
             "findings": [{"code": f.code, "message": f.message} for f in self.findings],
@@ -197,12 +201,16 @@ def _family(kind: str | None) -> str | None:
 
 
 def score(a: Entry, b: Entry) -> float:
-    """How well two entries pair up: kind agreement, then count closeness; equal names break ties."""
+    """How well two entries pair up: kind agreement, then count closeness; equal names break ties.
+
+    Unequal counts cost a point, so a run of exact pairs shifted by a reordered branch beats pairing
+    every row of the run with its neighbour (the branch is left to the moved pass).
+    """
     total = _kind_score(a.kind, b.kind)
     if same_count(a, b):
         total += 2.0
     else:
-        total += min(a.compared, b.compared) / max(a.compared, b.compared, 1)
+        total += min(a.compared, b.compared) / max(a.compared, b.compared, 1) - 1.0
     if a.name == b.name:
         total += 0.1
     return total
@@ -254,6 +262,10 @@ def match(left: list[Entry], right: list[Entry]) -> list[Match]:
             break
         taken.update(found)
         rest = _align_rest(left, right, taken)
+    changed = _changed_pairs(left, right, rest)
+    if changed:
+        taken.update(changed)
+        rest = _align_rest(left, right, taken)
     return _merge(rest, taken, len(right))
 
 
@@ -287,24 +299,84 @@ def _movable(a: Entry, b: Entry) -> bool:
 
 
 def _moved_pairs(left: list[Entry], right: list[Entry], rows: list[tuple[int | None, int | None]]) -> dict[int, int]:
-    """Unsettled left and right entries of the same kind and count: nearby, or each other's only candidate."""
+    """Unsettled left and right entries of the same kind and count: nearby, or each other's only candidate.
+
+    Entries of one kind and count keep their relative order (two equal BatchNorms of a block are not swapped).
+    """
     lefts, rights = _unsettled(left, right, rows)
     by_count: dict[int, list[tuple[int, int]]] = {}
-    for at, j in rights:
+    for q, j in rights:
         for count in {right[j].params, right[j].compared}:
-            by_count.setdefault(count, []).append((at, j))
+            by_count.setdefault(count, []).append((q, j))
     edges = []
     for p, i in lefts:
         seen = {cand for count in {left[i].params, left[i].compared} for cand in by_count.get(count, [])}
-        edges += [(abs(p - q), p, i, j) for q, j in seen if _movable(left[i], right[j])]
-    left_degree = _degrees(edge[2] for edge in edges)
+        edges += [(p, i, q, j) for q, j in sorted(seen) if _movable(left[i], right[j])]
+    left_degree = _degrees(edge[1] for edge in edges)
     right_degree = _degrees(edge[3] for edge in edges)
+    classes: dict[tuple[str | None, int], list[tuple[int, int, int, int]]] = {}
+    for p, i, q, j in edges:
+        if abs(p - q) <= WINDOW or (left_degree[i] == 1 and right_degree[j] == 1):
+            classes.setdefault((_family(left[i].kind), right[j].compared), []).append((p, i, q, j))
     found: dict[int, int] = {}
-    for distance, _, i, j in sorted(edges):
-        near = distance <= WINDOW or (left_degree[i] == 1 and right_degree[j] == 1)
-        if near and i not in found and j not in found.values():
-            found[i] = j
+    for group in classes.values():
+        for i, j in _ordered_matching(group):
+            if i not in found and j not in found.values():
+                found[i] = j
     return found
+
+
+def _ordered_matching(edges: list[tuple[int, int, int, int]]) -> list[tuple[int, int]]:
+    """The most (p, i, q, j) edges with p and q both increasing, then the least total |p - q|: (i, j) pairs."""
+    ps = sorted({(p, i) for p, i, _, _ in edges})
+    qs = sorted({(q, j) for _, _, q, j in edges})
+    allowed = {((p, i), (q, j)) for p, i, q, j in edges}
+    best = [[(0, 0)] * (len(qs) + 1) for _ in range(len(ps) + 1)]
+    for x, a in enumerate(ps):
+        for y, b in enumerate(qs):
+            take = (best[x][y][0] + 1, best[x][y][1] - abs(a[0] - b[0])) if (a, b) in allowed else (-1, 0)
+            best[x + 1][y + 1] = max(take, best[x][y + 1], best[x + 1][y])
+    pairs, x, y = [], len(ps), len(qs)
+    while x and y:
+        if best[x][y] == best[x - 1][y]:
+            x -= 1
+        elif best[x][y] == best[x][y - 1]:
+            y -= 1
+        else:
+            pairs.append((ps[x - 1][1], qs[y - 1][1]))
+            x, y = x - 1, y - 1
+    return pairs[::-1]
+
+
+def _changed_pairs(left: list[Entry], right: list[Entry], rows: list[tuple[int | None, int | None]]) -> dict[int, int]:
+    """One-sided layers, near each other, that are one layer with one attribute changed (a bias dropped ...)."""
+    lefts = [(at, i) for at, (i, j) in enumerate(rows) if i is not None and j is None]
+    rights = [(at, j) for at, (i, j) in enumerate(rows) if j is not None and i is None]
+    edges = [(p, i, q, j) for p, i in lefts for q, j in rights
+             if abs(p - q) <= WINDOW and _one_change(left[i], right[j])]
+    classes: dict[str, list[tuple[int, int, int, int]]] = {}
+    for edge in edges:
+        classes.setdefault(str(left[edge[1]].kind), []).append(edge)
+    found: dict[int, int] = {}
+    for group in classes.values():
+        for i, j in _ordered_matching(group):
+            if i not in found and j not in found.values():
+                found[i] = j
+    return found
+
+
+def _one_change(a: Entry, b: Entry) -> bool:
+    """Same kind, one of the rule's attributes differs, and setting it to b's value gives b's count."""
+    this, other = a.layer, b.layer
+    rule = get_rule(this.kind) if this is not None else None
+    if this is None or other is None or rule is None or this.kind != other.kind:
+        return False
+    differing = {x: other.attrs[x] for x in rule.perturbable
+                 if x in this.attrs and x in other.attrs and not same_value(this.attrs[x], other.attrs[x])}
+    if len(differing) != 1:
+        return False
+    changed, theirs = count_with(this, differing), rule_count(other)
+    return changed is not None and theirs is not None and changed.params == theirs.params == b.params
 
 
 def _degrees(indices: Any) -> dict[int, int]:

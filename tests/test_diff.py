@@ -11,9 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from auditor.count import audit_ir
-from auditor.diff import SCHEMA, Entry, RowStatus, align, diff_audits, diff_expectation
+from auditor.diff import SCHEMA, Entry, RowStatus, align, diff_audits, diff_expectation, match
 from auditor.expect import read_table
 from auditor.ir import Layer, ParamTensor
+from auditor.report.diff import render_diff
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 SEED_001 = os.path.join(FIXTURES, "unet_seed001_hand.csv")
@@ -260,6 +261,159 @@ def test_to_dict_carries_the_schema_rows_and_totals():
     assert data["totals"]["rows"] == {"same": 5, "differs": 3, "only-left": 0, "only-right": 0}
 
 
+# --- branched models listed in different topological orders --------------------------------------
+
+
+def one_sided(diff):
+    return [row for row in diff.rows if row.status in (RowStatus.ONLY_LEFT, RowStatus.ONLY_RIGHT)]
+
+
+def names(row):
+    return (row.left.name, row.right.name)
+
+
+def bottleneck(stats, shortcut_at, cin=256, mid=128, cout=512, prefix=""):
+    """A ResNet bottleneck with a projection shortcut; the shortcut conv+BN pair sits at `shortcut_at`."""
+    main = [M.conv(f"{prefix}conv1", cin, mid, 1), M.bn(f"{prefix}bn1", mid, stats=stats),
+            M.conv(f"{prefix}conv2", mid, mid, 3), M.bn(f"{prefix}bn2", mid, stats=stats),
+            M.conv(f"{prefix}conv3", mid, cout, 1), M.bn(f"{prefix}bn3", cout, stats=stats)]
+    shortcut = [M.conv(f"{prefix}sc_conv", cin, cout, 1), M.bn(f"{prefix}sc_bn", cout, stats=stats)]
+    return main[:shortcut_at] + shortcut + main[shortcut_at:]
+
+
+def keras_depth_order(prefix=""):
+    """Keras's depth order: the shortcut conv beside conv3, its BN beside bn3."""
+    layers = bottleneck("params", 6, prefix=prefix)
+    conv3, bn3, sc_conv, sc_bn = layers[4:]
+    return layers[:4] + [sc_conv, conv3, sc_bn, bn3]
+
+
+@pytest.mark.parametrize("keras_layers", [keras_depth_order(), bottleneck("params", 6), bottleneck("params", 0)],
+                         ids=["keras-depth-order", "shortcut-last", "shortcut-first"])
+def test_a_residual_block_in_another_valid_order_pairs_every_row(keras_layers):
+    keras_ir = M.model("block", keras_layers, "keras")
+    torch_ir = M.model("block", bottleneck("buffers", 0), "torch")
+    diff = diff_audits(audit_ir(keras_ir), audit_ir(torch_ir))
+    assert not one_sided(diff) and len(diff.rows) == 8
+    assert all(row.left.name == row.right.name for row in diff.rows)
+    assert {code for row in diff.rows for code in codes(row)} == {"bn_convention"}
+    assert [row.left.name for row in differing(diff)] == [e.path for e in keras_layers if e.kind == "batch_norm"]
+    assert diff.right_total - diff.left_total == -2 * (128 + 128 + 512 + 512)
+    moved = [row.left.name for row in diff.rows if row.moved]
+    assert moved == ([] if keras_layers[0].path == "sc_conv" else ["sc_conv", "sc_bn"])
+
+
+def test_a_moved_pair_is_marked_in_json_csv_table_and_notes():
+    diff = diff_audits(audit_ir(M.model("b", keras_depth_order(), "keras")),
+                       audit_ir(M.model("b", bottleneck("buffers", 0), "torch")))
+    data = diff.to_dict()
+    assert [(row["left"], row["status"]) for row in data["rows"] if row["moved"]] == [
+        ("sc_conv", "same"), ("sc_bn", "differs")]
+    assert all(row["moved"] is False for row in data["rows"] if row["left"] not in ("sc_conv", "sc_bn"))
+    assert data["totals"]["rows"] == {"same": 4, "differs": 4, "only-left": 0, "only-right": 0}
+    assert any("2 rows marked moved" in note for note in data["notes"])
+    table = render_diff(diff, "table")
+    assert "same, moved" in table and "differs, moved" in table
+    header, *lines = render_diff(diff, "csv").splitlines()
+    assert header.endswith(",moved") and sum(line.endswith(",yes") for line in lines) == 2
+
+
+def test_identical_branches_pair_by_position():
+    """A stride-1 block: shortcut and conv3 are both 64->256 1x1 convs, indistinguishable by kind and count."""
+    keras_ir = M.model("b", keras_depth_order_for(bottleneck("params", 6, cin=64, mid=64, cout=256)), "keras")
+    torch_ir = M.model("b", bottleneck("buffers", 0, cin=64, mid=64, cout=256), "torch")
+    diff = diff_audits(audit_ir(keras_ir), audit_ir(torch_ir))
+    assert not one_sided(diff) and all(row.left.params == row.right.params or codes(row) == ["bn_convention"]
+                                       for row in diff.rows)
+
+
+def keras_depth_order_for(layers):
+    conv3, bn3, sc_conv, sc_bn = layers[4:]
+    return layers[:4] + [sc_conv, conv3, sc_bn, bn3]
+
+
+def test_raw_counts_equal_only_across_conventions_do_not_pair():
+    """Keras BN(256) has 4*256 = 1,024 like PyTorch BN(512)'s 2*512: the convention-free counts decide."""
+    keras_ir = M.model("n", [M.conv("c", 3, 256, 3), M.bn("bn", 256, stats="params")], "keras")
+    torch_ir = M.model("n", [M.conv("c", 3, 256, 3), M.bn("bn_wide", 512, stats="buffers"),
+                             M.bn("bn", 256, stats="buffers")], "torch")
+    diff = diff_audits(audit_ir(keras_ir), audit_ir(torch_ir))
+    assert [(str(row.status), codes(row)) for row in diff.rows] == [
+        ("same", []), ("only-right", ["extra_layer"]), ("differs", ["bn_convention"])]
+    assert names(diff.rows[2]) == ("bn", "bn")
+
+
+def test_a_moved_layer_with_one_change_is_paired_and_explained():
+    """Keras convs with biases vs bias-free PyTorch convs: the moved shortcut conv differs by its bias."""
+    keras_ir = M.model("b", keras_depth_order(), "keras")
+    torch_layers = bottleneck("buffers", 0)
+    torch_layers = [M.conv(c.path, c.attrs["in_channels"], c.attrs["out_channels"], c.attrs["kernel_size"][0],
+                           bias=False) if c.kind == "conv" else c for c in torch_layers]
+    diff = diff_audits(audit_ir(keras_ir), audit_ir(M.model("b", torch_layers, "torch")))
+    assert not one_sided(diff) and all(row.left.name == row.right.name for row in diff.rows)
+    by_name = {row.left.name: (codes(row), row.moved) for row in diff.rows}
+    assert by_name["sc_conv"] == (["bias"], True) and by_name["sc_bn"] == (["bn_convention"], True)
+    assert {tuple(c) for c, _ in by_name.values()} == {("bias",), ("bn_convention",)}
+
+
+def test_one_sided_layers_pair_only_when_one_attribute_explains_the_change():
+    left = M.model("n", [M.conv("a", 3, 8, 3), M.conv("x", 8, 16, 3), M.dense("fc", 16, 4)], "keras")
+
+    def diff_with(last):
+        return diff_audits(audit_ir(left), audit_ir(M.model("n", [M.conv("a", 3, 8, 3), M.dense("fc", 16, 4), last],
+                                                               "torch")))
+
+    bias_dropped = diff_with(M.conv("x", 8, 16, 3, bias=False))
+    assert not one_sided(bias_dropped)
+    assert [(row.left.name, codes(row), row.moved) for row in differing(bias_dropped)] == [("x", ["bias"], True)]
+    unrelated = diff_with(M.conv("y", 3, 32, 5))
+    assert sorted(str(row.status) for row in one_sided(unrelated)) == ["only-left", "only-right"]
+
+
+def inception(order, prefix="mixed"):
+    """GoogLeNet's inception (3a): four parallel branches, listed in `order` (indices of the six convs)."""
+    convs = [M.conv(f"{prefix}.b1", 192, 64, 1), M.conv(f"{prefix}.b2_reduce", 192, 96, 1),
+             M.conv(f"{prefix}.b2", 96, 128, 3), M.conv(f"{prefix}.b3_reduce", 192, 16, 1),
+             M.conv(f"{prefix}.b3", 16, 32, 5), M.conv(f"{prefix}.b4_proj", 192, 32, 1)]
+    return [convs[k] for k in order]
+
+
+def test_inception_branches_in_another_order_are_all_paired():
+    keras_order = [1, 3, 0, 2, 4, 5]  # Keras: both reduce convs (depth 1) before the 1x1 branch
+    left = M.model("g", [M.conv("stem", 3, 192, 3), *inception(keras_order), M.dense("fc", 256, 10)], "keras")
+    right = M.model("g", [M.conv("stem", 3, 192, 3), *inception(range(6)), M.dense("fc", 256, 10)], "torch")
+    diff = diff_audits(audit_ir(left), audit_ir(right))
+    assert not diff.differs and len(diff.rows) == 8
+    assert all(row.left.name == row.right.name for row in diff.rows)
+    assert sum(row.moved for row in diff.rows) == 2
+
+
+def test_a_table_in_another_branch_order_and_in_keras_convention(tmp_path):
+    layers = [M.conv("stem", 3, 192, 3), M.bn("bn", 192, stats="params"), *inception(range(6))]
+    order = [0, 1, 4, 6, 2, 3, 5, 7]
+    rows = [(layers[k].path, audit_ir(M.model("m", [layers[k]])).checks[0].reported) for k in order]
+    path = write(tmp_path, "t.csv", "layer,params\n" + "".join(f"{n},{c}\n" for n, c in rows))
+    diff = diff_expectation(audit_ir(M.model("m", layers, "keras")), read_table(path))
+    assert not diff.differs and all(row.left.name == row.right.name for row in diff.rows)
+    assert diff.rows[1].right_params == 4 * 192
+
+
+@settings(max_examples=60, deadline=None)
+@given(ENTRIES, st.data())
+def test_a_shuffled_stretch_of_distinct_counts_pairs_every_row(entries, data):
+    left = [Entry(f"l{i}", kind, n, norm=n) for i, (kind, n) in enumerate(entries)]
+    start = data.draw(st.integers(0, len(left) - 2))
+    stop = data.draw(st.integers(start + 2, min(len(left), start + 8)))
+    stretch = data.draw(st.permutations(range(start, stop)))
+    order = [*range(start), *stretch, *range(stop, len(left))]
+    right = [Entry(f"r{k}", left[k].kind, left[k].params, norm=left[k].params) for k in order]
+    rows = match(left, right)
+    assert all(m.left is not None and m.right is not None and order[m.right] == m.left for m in rows)
+    assert [m.left for m in rows] == list(range(len(left)))
+    assert all(start <= m.left < stop for m in rows if m.moved)
+    assert sum(m.moved for m in rows) < stop - start
+
+
 # --- end to end through the framework adapters ----------------------------------------------------
 
 
@@ -391,3 +545,34 @@ def test_tied_embedding_duplicated_by_the_legacy_exporter(tmp_path):
     diff = diff_audits(audit_ir(from_module(model, example_inputs=(ids,))), audit_ir(read_onnx(path)))
     assert [codes(row) for row in differing(diff)] == [["tied_weights"]]
     assert diff.right_total - diff.left_total == 96 * 32
+
+
+# --- reference models: Keras depth order vs PyTorch call order (built without weights) -------------
+
+
+def reference_pair(name):
+    """`reference:NAME@keras` and `@torch` audited; skipped when a framework is missing."""
+    pytest.importorskip("keras")
+    pytest.importorskip("torch")
+    import auditor
+
+    return auditor.audit(f"reference:{name}@keras"), auditor.audit(f"reference:{name}@torch")
+
+
+def test_resnet50_keras_vs_torch_pairs_every_row_and_differs_only_by_bn_statistics():
+    keras_audit, torch_audit = reference_pair("resnet50-keras")
+    diff = diff_audits(keras_audit, torch_audit)
+    assert not one_sided(diff)
+    assert all(codes(row) == ["bn_convention"] and row.left.kind == "batch_norm" for row in differing(diff))
+    assert [row.right.name for row in diff.rows if row.moved] == [
+        f"blocks.{b}.shortcut.{k}" for b in (0, 3, 7, 13) for k in (0, 1)]
+    statistics = sum(2 * layer.attrs["num_features"] for layer in keras_audit.model.layers
+                     if layer.kind == "batch_norm")
+    assert diff.left_total - diff.right_total == statistics == 53_120
+
+
+def test_googlenet_keras_vs_torch_pairs_the_inception_branches():
+    diff = diff_audits(*reference_pair("googlenet"))
+    assert not diff.differs and not one_sided(diff) and len(diff.rows) == 58
+    moved = [row for row in diff.rows if row.moved]
+    assert moved and all(".branch" in row.right.name and row.left.params == row.right.params for row in moved)

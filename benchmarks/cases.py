@@ -24,6 +24,8 @@ class Case:
     prepare: Callable[[str], Any] | None = None
     full: bool = True
     """Part of a plain `python -m benchmarks` run (the smoke-test case is not)."""
+    repeat: int = 1
+    """Fresh processes per tool; the median by tool time is kept (for the cases the targets compare)."""
 
 
 def _torch(make: Callable[[], models.TorchModel]) -> Callable[[str], Any]:
@@ -66,7 +68,7 @@ CASES: dict[str, Case] = {
         Case("llama-7b-meta", "torch", _torch(partial(models.llama, models.LLAMA_7B)),
              "LlamaForCausalLM, Llama-2-7B sizes, built on the meta device", quick=True),
         Case("llama-70b-meta", "torch", _torch(partial(models.llama, models.LLAMA_70B)),
-             "LlamaForCausalLM, Llama-2-70B sizes (GQA 8 kv heads), built on the meta device"),
+             "LlamaForCausalLM, Llama-2-70B sizes (GQA 8 kv heads), built on the meta device", repeat=3),
         Case("resnet50", "keras", _keras("ResNet50"), "keras.applications.ResNet50(weights=None), in memory"),
         Case("efficientnetb0", "keras", _keras("EfficientNetB0"), "keras.applications.EfficientNetB0, in memory",
              quick=True),
@@ -75,11 +77,11 @@ CASES: dict[str, Case] = {
         Case("efficientnetb0.keras", "keras-file", _file("model.keras", "keras"), "EfficientNetB0 saved as .keras",
              quick=True, prepare=_saved_keras("EfficientNetB0")),
         Case("bert-base.onnx", "onnx", _file("model.onnx"), "BERT-base, torch.onnx.export(dynamo=True), external data",
-             prepare=_exported(models.bert_base)),
+             prepare=_exported(models.bert_base), repeat=3),
         Case("mlp-256mb.onnx", "onnx", _file("model.onnx"), "4 MatMul+Add layers of 4096², 256 MB external data",
              quick=True, prepare=_mlp(4096, 4)),
         Case("mlp-3gb.onnx", "onnx", _file("model.onnx"), "12 MatMul+Add layers of 8192², 3.0 GB external data",
-             prepare=_mlp(8192, 12)),
+             prepare=_mlp(8192, 12), repeat=3),
         Case("tiny-mlp.onnx", "onnx", _file("model.onnx"), "2 MatMul+Add layers of 64² (smoke test)",
              prepare=_mlp(64, 2), full=False),
     )

@@ -33,6 +33,7 @@ Keras 3 `conv2d_10`).  Three steps (`match`):
 from __future__ import annotations
 
 import enum
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,6 +66,8 @@ WINDOW = 12
 """How many rows apart two entries of a reordered branch may be listed and still be paired as moved."""
 MAX_PASSES = 4
 """Rounds of pairing moved entries and realigning the rest."""
+Edge = tuple[int, int, int, int]
+"""A candidate pair: (left row position, left entry index, right row position, right entry index)."""
 
 
 class RowStatus(enum.StrEnum):
@@ -253,7 +256,8 @@ class Match:
 
 
 def match(left: list[Entry], right: list[Entry]) -> list[Match]:
-    """Align, pair reordered branches and realign the rest, then mark pairs listed out of order."""
+    """Align; pair reordered branches (equal counts, then one attribute apart) and realign the rest; mark
+    the pairs listed out of order.  See the module docstring."""
     taken: dict[int, int] = {}
     rest = align(left, right)
     for _ in range(MAX_PASSES):
@@ -308,16 +312,21 @@ def _moved_pairs(left: list[Entry], right: list[Entry], rows: list[tuple[int | N
     for q, j in rights:
         for count in {right[j].params, right[j].compared}:
             by_count.setdefault(count, []).append((q, j))
-    edges = []
+    edges: list[Edge] = []
     for p, i in lefts:
         seen = {cand for count in {left[i].params, left[i].compared} for cand in by_count.get(count, [])}
         edges += [(p, i, q, j) for q, j in sorted(seen) if _movable(left[i], right[j])]
-    left_degree = _degrees(edge[1] for edge in edges)
-    right_degree = _degrees(edge[3] for edge in edges)
-    classes: dict[tuple[str | None, int], list[tuple[int, int, int, int]]] = {}
+    left_degree = Counter(edge[1] for edge in edges)
+    right_degree = Counter(edge[3] for edge in edges)
+    classes: dict[Any, list[Edge]] = {}
     for p, i, q, j in edges:
         if abs(p - q) <= WINDOW or (left_degree[i] == 1 and right_degree[j] == 1):
             classes.setdefault((_family(left[i].kind), right[j].compared), []).append((p, i, q, j))
+    return _pick(classes)
+
+
+def _pick(classes: dict[Any, list[Edge]]) -> dict[int, int]:
+    """Within each class the most pairs that keep their order; each entry used once over all classes."""
     found: dict[int, int] = {}
     for group in classes.values():
         for i, j in _ordered_matching(group):
@@ -326,7 +335,7 @@ def _moved_pairs(left: list[Entry], right: list[Entry], rows: list[tuple[int | N
     return found
 
 
-def _ordered_matching(edges: list[tuple[int, int, int, int]]) -> list[tuple[int, int]]:
+def _ordered_matching(edges: list[Edge]) -> list[tuple[int, int]]:
     """The most (p, i, q, j) edges with p and q both increasing, then the least total |p - q|: (i, j) pairs."""
     ps = sorted({(p, i) for p, i, _, _ in edges})
     qs = sorted({(q, j) for _, _, q, j in edges})
@@ -354,15 +363,10 @@ def _changed_pairs(left: list[Entry], right: list[Entry], rows: list[tuple[int |
     rights = [(at, j) for at, (i, j) in enumerate(rows) if j is not None and i is None]
     edges = [(p, i, q, j) for p, i in lefts for q, j in rights
              if abs(p - q) <= WINDOW and _one_change(left[i], right[j])]
-    classes: dict[str, list[tuple[int, int, int, int]]] = {}
+    classes: dict[Any, list[Edge]] = {}
     for edge in edges:
-        classes.setdefault(str(left[edge[1]].kind), []).append(edge)
-    found: dict[int, int] = {}
-    for group in classes.values():
-        for i, j in _ordered_matching(group):
-            if i not in found and j not in found.values():
-                found[i] = j
-    return found
+        classes.setdefault(left[edge[1]].kind, []).append(edge)
+    return _pick(classes)
 
 
 def _one_change(a: Entry, b: Entry) -> bool:
@@ -377,13 +381,6 @@ def _one_change(a: Entry, b: Entry) -> bool:
         return False
     changed, theirs = count_with(this, differing), rule_count(other)
     return changed is not None and theirs is not None and changed.params == theirs.params == b.params
-
-
-def _degrees(indices: Any) -> dict[int, int]:
-    out: dict[int, int] = {}
-    for index in indices:
-        out[index] = out.get(index, 0) + 1
-    return out
 
 
 def _merge(rest: list[tuple[int | None, int | None]], taken: dict[int, int], width: int) -> list[Match]:

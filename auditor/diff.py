@@ -653,7 +653,8 @@ def _moved_note(diff: Diff) -> None:
         diff.notes.append(
             f"{moved} row{'s' if moved > 1 else ''} marked moved: the two sides list {'these layers' if moved > 1 else 'this layer'} "
             f"in a different order (parallel branches, e.g. a residual shortcut or an Inception branch, in another "
-            f"valid order); paired by kind and count, not a difference"
+            f"valid order); paired by kind and count, or as one layer with one attribute changed; the order "
+            f"alone is not a difference"
         )
 
 

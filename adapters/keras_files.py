@@ -24,7 +24,12 @@ from adapters.keras import deferred_variables, from_model
 from auditor.errors import InputError
 from auditor.ir import ModelIR
 
-_READ_ERRORS = (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile, json.JSONDecodeError)
+_READ_ERRORS = (OSError, ValueError, KeyError, TypeError, EOFError, RuntimeError, zipfile.BadZipFile,
+                json.JSONDecodeError)
+"""What h5py, zipfile and json raise on damaged files (h5py: RuntimeError for a corrupt heap)."""
+
+MAX_CONFIG_BYTES = 64 * 1024 * 1024
+"""A config.json larger than this is refused before it is decompressed (a zip bomb, not a model)."""
 
 
 def read_keras_file(path: str, **options: Any) -> ModelIR:
@@ -45,10 +50,22 @@ def _is_hdf5(path: str) -> bool:
         return handle.read(8) == b"\x89HDF\r\n\x1a\n"
 
 
+def _read_member(archive: zipfile.ZipFile, name: str, limit: int) -> bytes:
+    """A member's bytes, refused (ValueError) when its declared size is over `limit`; never inflated past it."""
+    info = archive.getinfo(name)
+    if info.file_size > limit:
+        raise ValueError(f"{name} would inflate to {info.file_size:,} bytes (limit {limit:,})")
+    with archive.open(info) as member:
+        data = member.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"{name} inflates past {limit:,} bytes")
+    return data
+
+
 def _read_archive(path: str, options: dict[str, Any]) -> ModelIR:
     try:
         with zipfile.ZipFile(path) as archive:
-            config = json.loads(archive.read("config.json"))
+            config = json.loads(_read_member(archive, "config.json", MAX_CONFIG_BYTES))
             stored = _weight_shapes(archive) if "model.weights.h5" in archive.namelist() else None
     except _READ_ERRORS as err:
         raise InputError(f"{path}: not a readable Keras archive ({_reason(err)})") from None

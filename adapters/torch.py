@@ -10,6 +10,7 @@ Tied parameters are listed at every layer that uses them and counted at the firs
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import zipfile
 from collections.abc import Iterator
@@ -320,6 +321,18 @@ def _from_script(module: Any, path: str, **options: Any) -> ModelIR:
 
 
 @contextlib.contextmanager
+def _quiet_export_logs() -> Iterator[None]:
+    """torch.export logs a full traceback before raising on a bad archive; our one-line error says it all."""
+    logger = logging.getLogger("torch.export")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+@contextlib.contextmanager
 def _weights_only_loads() -> Iterator[None]:
     """Make every torch.load inside the block refuse pickled Python objects (weights_only=True)."""
     original = torch.load
@@ -344,7 +357,7 @@ def read_exported_program(path: str, **options: Any) -> ModelIR:
     if not os.path.exists(path):
         raise InputError(f"{path}: no such file")
     try:
-        with _weights_only_loads():
+        with _weights_only_loads(), _quiet_export_logs():
             program = torch.export.load(path)
     except Exception as err:  # unpickling refused, wrong format, damaged archive
         raise InputError(f"{path}: not a loadable torch.export archive ({type(err).__name__}: {err})"[:300]) from None

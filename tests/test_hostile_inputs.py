@@ -8,7 +8,6 @@ never code from the file run (the marker file), never a read outside the model's
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 import subprocess
@@ -29,52 +28,13 @@ from auditor.cli import main  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 FAMILIES = families()
 
-TORCH_LOGS_TRACEBACK = (
-    "adapters/torch.py read_exported_program: torch.export.load logs 'Ran into the following error when "
-    "deserializing' with a full Traceback to stderr (logger torch.export, exc_info) before the adapter's "
-    "one-line InputError; the load must run with that logger silenced"
-)
-H5_RUNTIME_ERROR = (
-    "adapters/keras_files.py _read_legacy: h5py raises RuntimeError on a damaged HDF5 heap, which is not in "
-    "_READ_ERRORS, so the CLI prints 'RuntimeError: ... (rerun with --debug)' without naming the file "
-    "instead of 'FILE: not a readable Keras HDF5 file (...)'"
-)
-KERAS_BOMB = (
-    "adapters/keras_files.py _read_archive: archive.read('config.json') inflates the whole member (256 MiB "
-    "here) before parsing; check ZipInfo.file_size against a limit and refuse before reading"
-)
-KNOWN_BUGS: dict[str, str] = {
-    "bit-flipped/h5-0": H5_RUNTIME_ERROR,
-    "bit-flipped/h5-1": H5_RUNTIME_ERROR,
-    "bit-flipped/h5-2": H5_RUNTIME_ERROR,
-    "zip-bomb/keras-config": KERAS_BOMB,
-}
-"""Case id -> the exact bug (in a file this suite's owner may not edit) that makes it fail today."""
-
-
-@pytest.fixture(autouse=True)
-def quiet_torch_export_logger() -> Any:
-    """In-process runs silence torch.export's logger, whose output depends on what earlier tests configured;
-    the fresh-process test below checks what a user sees (TORCH_LOGS_TRACEBACK)."""
-    try:
-        import torch  # noqa: F401  (torch configures its loggers on import: import it before quieting)
-    except ImportError:
-        pass
-    logger = logging.getLogger("torch.export")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
-    yield
-    logger.setLevel(level)
-
-
 @pytest.fixture(scope="session")
 def seeds(tmp_path_factory: pytest.TempPathFactory) -> Seeds:
     return Seeds(tmp_path_factory.mktemp("seeds"))
 
 
 def _params(family: str) -> list[Any]:
-    marks = lambda case: [pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[case.id])] if case.id in KNOWN_BUGS else []  # noqa: E731
-    return [pytest.param(case, id=case.name, marks=marks(case)) for case in FAMILIES[family]]
+    return [pytest.param(case, id=case.name) for case in FAMILIES[family]]
 
 
 def _needs(case: Case) -> None:
@@ -264,11 +224,6 @@ def _subprocess_audit(files: list[Path], log: Path, *extra: str) -> subprocess.C
     return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
 
 
-def _audit_lines(stderr: str) -> list[str]:
-    """stderr without torch.export's logged traceback (TORCH_LOGS_TRACEBACK, asserted per case above)."""
-    return [line for line in stderr.splitlines() if not re.match(r"[WIE]\d{4} .*torch/export/", line)]
-
-
 def _build(cases: list[Case], root: Path, seeds: Seeds) -> list[tuple[Case, Path]]:
     built = []
     for index, case in enumerate(cases):
@@ -290,7 +245,7 @@ def test_pickles_and_escaping_paths_run_nothing_and_read_nothing_outside_their_f
     built = _build(cases, root, seeds)
     log = tmp_path / "opened.json"
     done = _subprocess_audit([p for _, p in built], log)
-    lines = _audit_lines(done.stderr)
+    lines = done.stderr.splitlines()
     assert done.returncode == 2 and len(lines) == len(built), lines
     assert all(line.startswith("audit: error: ") for line in lines), lines
     reports = json.loads(done.stdout)["reports"]
@@ -307,7 +262,6 @@ def test_pickles_and_escaping_paths_run_nothing_and_read_nothing_outside_their_f
     assert "/etc/passwd" not in opened and not any(p.endswith("outside_secret.bin") for p in opened)
 
 
-@pytest.mark.xfail(strict=True, reason=TORCH_LOGS_TRACEBACK)
 def test_an_unreadable_pt2_gives_one_line_in_a_fresh_process(tmp_path: Path, seeds: Seeds) -> None:
     pytest.importorskip("torch")
     path = tmp_path / "empty.pt2"
@@ -338,6 +292,6 @@ def test_a_folder_of_the_whole_corpus_reports_every_file_and_continues(tmp_path:
     names = [os.path.basename(r.get("source") or r["model"]["source"]) for r in reports]
     assert names == expected and done.returncode == 2
     assert reports[-1]["totals"]["reported"] == 260, "the good file after the bad ones is still audited"
-    lines = _audit_lines(done.stderr)
+    lines = done.stderr.splitlines()
     assert len(lines) == sum("error" in r for r in reports), lines
     assert all(line.startswith("audit: error: ") for line in lines), lines

@@ -67,7 +67,8 @@ def render_targets(targets: list[Target], fmt: str = "simple") -> str:
 def machine(load_before: str, load_after: str) -> list[str]:
     """Lines describing where the numbers were taken."""
     cpu = _proc_field("/proc/cpuinfo", "model name") or platform.processor()
-    memory = _proc_field("/proc/meminfo", "MemTotal")
+    total_kb = _proc_field("/proc/meminfo", "MemTotal").split()
+    memory = f"{int(total_kb[0]) / 2**20:.1f} GB" if total_kb else "unknown"
     versions = ", ".join(f"{p} {_version(p)}" for p in PACKAGES)
     return [
         f"- {platform.system()} {platform.release()}, {os.cpu_count()} cores ({cpu}), memory {memory}",

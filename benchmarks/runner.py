@@ -56,6 +56,7 @@ def median_row(runs: list[Row]) -> Row:
     ordered = sorted(runs, key=lambda r: r.tool_s or 0.0)
     chosen = ordered[len(ordered) // 2]
     chosen.extra["runs_s"] = [r.tool_s for r in runs]
+    chosen.note += f"; median of {len(runs)}: " + ", ".join(f"{r.tool_s:.2f}" for r in runs) + " s"
     return chosen
 
 

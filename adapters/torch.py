@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from adapters.torch_trace import Call, Op, Trace, meta_copy, run_pass, tensor_shapes, to_meta
+from adapters.torch_trace import Call, Op, Trace, fake_tensors, meta_copy, run_pass, tensor_shapes, to_meta
 from adapters.torch_types import DuplicateModuleError, lookup, register_module, unregister_module
 from auditor.errors import InputError
 from auditor.ir import Layer, ModelIR, ParamTensor, Shape
@@ -202,13 +202,14 @@ def _trace(
     notes: list[str],
 ) -> Trace:
     """One pass on a meta copy of the model; a failure becomes a note, never a traceback."""
-    try:
-        copy = meta_copy(model)
-    except Exception as err:  # deepcopy runs arbitrary __deepcopy__ code of user classes
-        notes.append(f"shapes not captured: the model cannot be copied to the meta device ({err})")
-        return Trace()
-    mapped = {path for path, site in sites.items() if site.mapped}
-    trace = run_pass(copy, mapped, lambda m: m(*to_meta(args), **to_meta(kwargs)))
+    with fake_tensors():
+        try:
+            copy = meta_copy(model)
+        except Exception as err:  # deepcopy runs arbitrary __deepcopy__ code of user classes
+            notes.append(f"shapes not captured: the model cannot be copied to the meta device ({err})")
+            return Trace()
+        mapped = {path for path, site in sites.items() if site.mapped}
+        trace = run_pass(copy, mapped, lambda m: m(*to_meta(args), **to_meta(kwargs)))
     notes.append("shapes and MACs from one forward pass on a meta-device copy (no weights allocated)")
     if trace.error:
         notes.append(f"forward pass stopped early, later layers have no shapes: {trace.error}")

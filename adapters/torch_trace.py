@@ -225,6 +225,15 @@ class _DispatchRecorder(TorchDispatchMode):
         return out
 
 
+def fake_tensors() -> Any:
+    """A mode in which the meta copy and its inputs are fake tensors: model code that asks `.item()`
+    of a mask (transformers' packed-sequence and causal-mask checks) sees a traced value instead of
+    failing on meta.  No memory is allocated either way."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    return FakeTensorMode(allow_non_fake_inputs=True)
+
+
 def run_pass(model: torch.nn.Module, mapped: set[str], call: Callable[[torch.nn.Module], Any]) -> Trace:
     """Run `call(model)` once under the hooks and modes; `mapped` are the paths of layer modules."""
     paths = {id(m): path for path, m in model.named_modules()}

@@ -169,6 +169,17 @@ def test_transformers_totals_and_verified_share(name, build, options):
                                           if c.status == Status.MISMATCH]
     assert _verified_share(audit) >= 0.99
     assert audit.totals.macs > 0
+    assert not [n for n in audit.model.notes if "stopped early" in n], audit.model.notes
+
+
+def test_model_code_that_asks_item_of_a_mask_still_runs_the_whole_pass():
+    """transformers' packed-sequence check calls `.item()` (use_cache=False): fake tensors answer it."""
+    with torch.device("meta"):
+        model = transformers.GPT2LMHeadModel(transformers.GPT2Config(n_layer=2, use_cache=False))
+    audit = auditor.audit(model, input_shape=(1, 16), input_dtype="int64")
+    assert not [n for n in audit.model.notes if "stopped early" in n], audit.model.notes
+    head = next(c for c in audit.checks if c.path == "lm_head")
+    assert head.macs == 16 * 768 * 50257 and audit.totals.macs_complete
 
 
 def test_gpt2_tied_head_is_counted_once_and_shown_shared():

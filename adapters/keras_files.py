@@ -11,8 +11,10 @@ does) and the dataset shapes under model_weights.  Files whose config cannot be 
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import struct
 import zipfile
 from collections import Counter
 from collections.abc import Callable
@@ -124,8 +126,58 @@ def _weight_shapes(archive: zipfile.ZipFile) -> Counter[tuple[int, ...]]:
     """The shape of every weight stored in model.weights.h5, read from the dataset headers only."""
     import h5py
 
-    with archive.open("model.weights.h5") as raw, h5py.File(raw, "r") as store:
+    info = archive.getinfo("model.weights.h5")
+    stored = info.compress_type == zipfile.ZIP_STORED and archive.filename is not None
+    opener = (lambda: _StoredMember(str(archive.filename), info)) if stored else (lambda: archive.open(info))
+    with opener() as raw, h5py.File(raw, "r") as store:
         return _dataset_shapes(store)
+
+
+class _StoredMember(io.RawIOBase):
+    """An uncompressed zip member as a seekable window on the archive file.
+
+    h5py seeks back and forth to read dataset headers; through `ZipFile.open` every backward seek
+    re-reads and re-checksums the member from its start (seconds for a ResNet50). Here a seek is free,
+    and only the header bytes h5py asks for are read.
+    """
+
+    def __init__(self, path: str, info: zipfile.ZipInfo) -> None:
+        self._file = open(path, "rb")  # noqa: SIM115  (closed by close())
+        self._file.seek(info.header_offset)
+        header = self._file.read(30)
+        if len(header) < 30 or header[:4] != b"PK\x03\x04":
+            self._file.close()
+            raise ValueError(f"damaged local header for {info.filename}")
+        name_length, extra_length = struct.unpack("<HH", header[26:30])
+        self._start = info.header_offset + 30 + name_length + extra_length
+        self._size = info.file_size
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._size}[whence]
+        self._position = max(0, base + offset)
+        return self._position
+
+    def readinto(self, buffer: Any) -> int:
+        wanted = max(0, min(len(buffer), self._size - self._position))
+        self._file.seek(self._start + self._position)
+        data = self._file.read(wanted)
+        buffer[: len(data)] = data
+        self._position += len(data)
+        return len(data)
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
 
 
 def _dataset_shapes(group: Any) -> Counter[tuple[int, ...]]:

@@ -173,3 +173,24 @@ def test_unknown_custom_class_is_input_error(tmp_path: Path) -> None:
 def test_missing_file_is_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no such file"):
         auditor.audit(str(tmp_path / "absent.keras"))
+
+
+def test_weight_shapes_read_through_the_stored_window_equal_zipfiles(saved: tuple[dict[str, Any], Path],
+                                                                      tmp_path: Path) -> None:
+    """The seek-free window over an uncompressed member reads the same dataset shapes as ZipFile.open;
+    a deflated member (some zip tools recompress) still goes through ZipFile.open."""
+    from adapters import keras_files
+
+    path = saved[1] / "mixed.keras"
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo("model.weights.h5")
+        assert info.compress_type == zipfile.ZIP_STORED, "Keras stores weights uncompressed"
+        through_window = keras_files._weight_shapes(archive)
+    recompressed = tmp_path / "deflated.keras"
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(recompressed, "w", zipfile.ZIP_DEFLATED) as target:
+        for member in source.infolist():
+            target.writestr(member.filename, source.read(member))
+    with zipfile.ZipFile(recompressed) as archive:
+        assert keras_files._weight_shapes(archive) == through_window
+    assert sum(through_window.values()) == len(mixed_model().weights)
+    assert comparable(auditor.audit(str(recompressed))) == saved[0]

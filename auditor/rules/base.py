@@ -43,6 +43,15 @@ class ParamCount:
 NO_PARAMS = ParamCount(0, 0, "0")
 
 
+def per_output_count(per_output: int, per_output_text: str, outputs: int, use_bias: bool) -> ParamCount:
+    """Weights per output unit, times the units, plus one bias each: "(3*3*32+1)*32 = 9,248" or "800*10 = 8,000"."""
+    if use_bias:
+        total = (per_output + 1) * outputs
+        return ParamCount(total, total, f"({per_output_text}+1)*{outputs} = {fmt(total)}")
+    total = per_output * outputs
+    return ParamCount(total, total, f"{per_output_text}*{outputs} = {fmt(total)}")
+
+
 def fmt(n: int) -> str:
     """Thousands-separated integer, as people write counts: 9,248."""
     return f"{n:,}"

@@ -20,6 +20,7 @@ from auditor.rules.base import (
     attr,
     first_input,
     fmt,
+    per_output_count,
     product_text,
     static_numel,
 )
@@ -86,13 +87,8 @@ class ConvRule(Rule):
     def count(self, layer: Layer) -> ParamCount:
         cin, cout, groups = _channels(layer)
         kernel = tuple(attr(layer, "kernel_size"))
-        per_filter = math.prod(kernel) * (cin // groups)
         taps = f"{product_text(kernel)}*{_per_group(cin, groups)}"
-        if layer.attrs.get("use_bias", True):
-            total = (per_filter + 1) * cout
-            return ParamCount(total, total, f"({taps}+1)*{cout} = {fmt(total)}")
-        total = per_filter * cout
-        return ParamCount(total, total, f"{taps}*{cout} = {fmt(total)}")
+        return per_output_count(math.prod(kernel) * (cin // groups), taps, cout, bool(layer.attrs.get("use_bias", True)))
 
     def output_shapes(self, layer: Layer) -> list[Shape]:
         return [conv_output_shape(layer, int(attr(layer, "out_channels")))]

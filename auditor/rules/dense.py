@@ -12,7 +12,16 @@ from __future__ import annotations
 import math
 
 from auditor.ir import Dim, Layer, Shape
-from auditor.rules.base import ParamCount, Rule, RuleError, attr, first_input, fmt, product_text, static_numel
+from auditor.rules.base import (
+    ParamCount,
+    Rule,
+    RuleError,
+    attr,
+    first_input,
+    per_output_count,
+    product_text,
+    static_numel,
+)
 from auditor.rules.registry import register
 from auditor.rules.shapes import broadcast
 
@@ -40,12 +49,7 @@ class DenseRule(Rule):
 
     def count(self, layer: Layer) -> ParamCount:
         fin, fout = self._features(layer)
-        text = _features_text(layer, fin)
-        if layer.attrs.get("use_bias", True):
-            total = (fin + 1) * fout
-            return ParamCount(total, total, f"({text}+1)*{fout} = {fmt(total)}")
-        total = fin * fout
-        return ParamCount(total, total, f"{text}*{fout} = {fmt(total)}")
+        return per_output_count(fin, _features_text(layer, fin), fout, bool(layer.attrs.get("use_bias", True)))
 
     def output_shapes(self, layer: Layer) -> list[Shape]:
         _, fout = self._features(layer)

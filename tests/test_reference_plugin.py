@@ -74,3 +74,34 @@ def test_seed001_hand_table_fails_on_the_four_up_convs(audit):
     findings = [line for line in str(failed.value).splitlines() if line.startswith("  [kernel_size]")]
     assert len(findings) == 4
     assert all("its kernel is 2x2, not 3x3" in line for line in findings)
+
+
+WITHOUT_BATCHNORM_SMALL = ["lasagne-mnist", "lenet5", "alexnet-2gpu"]
+"""Reference models whose ONNX export keeps every layer (no BatchNorm to fold, no custom layer the exporter
+decomposes into primitive ops, as it does LeNet-1998's); small enough to export here."""
+
+
+@pytest.fixture(scope="module")
+def onnx_exports(tmp_path_factory):
+    """Each model's PyTorch build exported with the dynamo exporter, with non-zero random weights."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnxscript")
+    folder = tmp_path_factory.mktemp("reference_exports")
+    paths = {}
+    for name in WITHOUT_BATCHNORM_SMALL:
+        module = rm.build(name, "torch", meta=False).eval()
+        with torch.no_grad():
+            for p in module.parameters():
+                p.uniform_(0.5, 1.0)  # exporters drop all-zero tensors
+        shape = rm.get_reference(name).input_shape
+        paths[name] = str(folder / f"{name}.onnx")
+        torch.onnx.export(module, (torch.randn(*shape),), paths[name], dynamo=True, verbose=False)
+    return paths
+
+
+@pytest.mark.parametrize("name", WITHOUT_BATCHNORM_SMALL)
+def test_onnx_export_agrees_with_the_pytorch_and_keras_builds(name, onnx_exports, audit):
+    exported = audit(onnx_exports[name]).assert_verified()
+    exported.assert_matches(spec(name, "torch")).assert_matches(spec(name, "keras"))
+    if rm.get_reference(name).table:
+        exported.assert_matches_table(rm.published_table(name))

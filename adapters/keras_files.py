@@ -71,13 +71,7 @@ def _read_archive(path: str, options: dict[str, Any]) -> ModelIR:
             stored = _weight_shapes(archive) if "model.weights.h5" in archive.namelist() else None
     except _READ_ERRORS as err:
         raise InputError(f"{path}: not a readable Keras archive ({_reason(err)})") from None
-    model, ir = _rebuild(path, lambda: _from_archive_config(config), options)
-    if model is None or ir is None:
-        return _with_loaded_model(path, options)
-    if stored is not None:
-        _check_stored_shapes(path, model, stored, "model.weights.h5")
-    ir.notes.append("read from the archive's config and weight shapes (no weight data loaded)")
-    return ir
+    return _from_config(path, lambda: _from_archive_config(config), stored, "model.weights.h5", options)
 
 
 def _rebuild(path: str, build: Callable[[], Any], options: dict[str, Any]) -> tuple[Any, ModelIR | None]:
@@ -206,11 +200,20 @@ def _read_legacy(path: str, options: dict[str, Any]) -> ModelIR:
             stored = _dataset_shapes(store["model_weights"]) if "model_weights" in store else None
     except _READ_ERRORS as err:
         raise InputError(f"{path}: not a readable Keras HDF5 file ({_reason(err)})") from None
-    model, ir = _rebuild(path, lambda: _from_legacy_config(config), options)
+    return _from_config(path, lambda: _from_legacy_config(config), stored, "model_weights", options)
+
+
+def _from_config(
+    path: str, build: Callable[[], Any], stored: Counter[tuple[int, ...]] | None, where: str,
+    options: dict[str, Any],
+) -> ModelIR:
+    """The IR of the model `build` rebuilds from the file's config, checked against the stored weight
+    shapes; a config Keras cannot rebuild that way goes through `load_model` (safe_mode on)."""
+    model, ir = _rebuild(path, build, options)
     if model is None or ir is None:
         return _with_loaded_model(path, options)
     if stored is not None:
-        _check_stored_shapes(path, model, stored, "model_weights")
+        _check_stored_shapes(path, model, stored, where)
     ir.notes.append("read from the file's config and weight shapes (no weight data loaded)")
     return ir
 

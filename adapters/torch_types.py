@@ -90,13 +90,11 @@ def _pairs(padding: Any, rank: int) -> list[tuple[int, int]]:
 
 
 def _conv_padding(m: Any, rank: int) -> Any:
-    """PyTorch's padding as canonical (begin, end) pairs; "same" puts the odd pad at the end."""
+    """PyTorch's padding in canonical form; its "same" (stride 1 only) puts the odd pad at the end."""
     if m.padding == "valid":
         return "valid"
     if m.padding == "same":
-        kernel, dilation = _tuple(m.kernel_size, rank), _tuple(m.dilation, rank)
-        totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
-        return [(t // 2, t - t // 2) for t in totals]
+        return "same_upper"
     return _pairs(m.padding, rank)
 
 

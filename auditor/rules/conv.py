@@ -2,8 +2,9 @@
 
 Canonical attrs: in_channels, out_channels, kernel_size, stride, dilation, padding, groups,
 use_bias, layout (see `spatial`); conv_transpose adds output_padding (a tuple, or "auto": Keras's
-None, the smallest output the stride allows); separable_conv adds
-depth_multiplier.  Parameters: weight prod(kernel)*(in/groups)*out, plus one bias per output channel.
+None, the smallest output the stride allows) and reads "same" padding as output = input*stride (ONNX's
+auto_pad, Keras's output_padding=None; Keras's "same" with an explicit output_padding is a different
+thing, which its adapter writes out as explicit pads); separable_conv adds depth_multiplier.  Parameters: weight prod(kernel)*(in/groups)*out, plus one bias per output channel.
 MACs: every output element costs prod(kernel)*in/groups multiply-accumulates (bias excluded);
 a transposed conv is measured on its input: every input element feeds prod(kernel)*out/groups.
 """
@@ -132,10 +133,10 @@ class ConvTransposeRule(ConvRule):
         lead, _, spatial = split_channels(first_input(layer), len(kernel), layout)
         out_pad = _output_padding(layer.attrs.get("output_padding"), kernel, stride, dilation, attr(layer, "padding"))
         padding = attr(layer, "padding")
-        if padding in ("same_upper", "same_lower") and not any(out_pad):
+        if padding in ("same_upper", "same_lower"):
             out_spatial = tuple(same_transposed_output(n, s) for n, s in zip(spatial, stride))
         else:
-            pads = _transposed_pads(padding, kernel, dilation)
+            pads = _transposed_pads(padding, kernel)
             out_spatial = tuple(
                 transposed_output(n, k, s, d, b, e, p)
                 for n, k, s, d, (b, e), p in zip(spatial, kernel, stride, dilation, pads, out_pad)
@@ -164,16 +165,10 @@ def _output_padding(
     return tuple(int(p) for p in value)
 
 
-def _transposed_pads(padding: object, kernel: tuple[int, ...], dilation: tuple[int, ...]) -> list[tuple[int, int]]:
-    """Pads of a transposed conv; "same" with output_padding follows Keras (pad = extent // 2)."""
+def _transposed_pads(padding: object, kernel: tuple[int, ...]) -> list[tuple[int, int]]:
+    """Explicit pads of a transposed conv ("same" never gets here: its output is n*s)."""
     if padding == "valid":
         return [(0, 0)] * len(kernel)
-    if padding in ("same_upper", "same_lower"):
-        pads = []
-        for k, d in zip(kernel, dilation):
-            half = (d * (k - 1) + 1) // 2
-            pads.append((half, half))
-        return pads
     if isinstance(padding, (tuple, list)) and len(padding) == len(kernel):
         return [(int(b), int(e)) for b, e in padding]
     raise RuleError(f"padding {padding!r} is not canonical for a transposed conv")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import os
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import diff_models as M
 
 from auditor.count import audit_ir
 from auditor.diff import SCHEMA, Entry, RowStatus, align, diff_audits, diff_expectation, match
@@ -21,14 +21,6 @@ SEED_001 = os.path.join(FIXTURES, "unet_seed001_hand.csv")
 UP_CONV_ROWS = ["conv2d_11", "conv2d_14", "conv2d_17", "conv2d_20"]
 
 
-def _load_models():
-    spec = importlib.util.spec_from_file_location("diff_models", os.path.join(FIXTURES, "diff_models.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
-
-
-M = _load_models()
 
 
 def codes(row):

@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-import os
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import diff_models as M
 
 from auditor.explain import Wording, count_text, count_with, explain_count, perturbations
 from auditor.rules import get_rule
 
-
-def _load_models():
-    path = os.path.join(os.path.dirname(__file__), "fixtures", "diff_models.py")
-    spec = importlib.util.spec_from_file_location("diff_models", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
-
-
-M = _load_models()
 TABLE = Wording("layer", "your table expects", "the layer has")
 PAIR = Wording("layer", "right has", "left has", "left", "right", table=False)
 

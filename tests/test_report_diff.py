@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import io
 import json
 import os
 
 import pytest
+from support import diff_models as M
 
 from auditor.count import audit_ir
 from auditor.diff import diff_audits, diff_expectation
@@ -18,14 +18,6 @@ from auditor.report.diff import render_diff
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 
 
-def _load_models():
-    spec = importlib.util.spec_from_file_location("diff_models", os.path.join(FIXTURES, "diff_models.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
-
-
-M = _load_models()
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,10 @@ import os
 import numpy as np
 import pytest
 from onnx import TensorProto, helper, numpy_helper
+from support.onnx_graphs import conv_dense_graph, model, point_first_weight_at, save, value, weight
 
 import auditor
 from auditor import InputError, Status
-from support.onnx_graphs import conv_dense_graph, model, save, value, weight
 
 onnx = pytest.importorskip("onnx")
 
@@ -164,12 +164,7 @@ def test_external_data_is_never_read_and_sizes_come_from_dims(tmp_path):
 
 @pytest.mark.parametrize("location", ["../outside.bin", "/etc/passwd", "sub/../../escape.bin"])
 def test_external_data_outside_the_model_folder_is_refused(tmp_path, location):
-    proto = conv_dense_graph()
-    tensor = proto.graph.initializer[0]
-    tensor.ClearField("raw_data")
-    tensor.ClearField("float_data")
-    tensor.data_location = TensorProto.EXTERNAL
-    tensor.external_data.add(key="location", value=location)
+    proto = point_first_weight_at(conv_dense_graph(), location)
     folder = tmp_path / "models"
     folder.mkdir()
     with pytest.raises(InputError, match="outside the model's folder"):
@@ -177,12 +172,7 @@ def test_external_data_outside_the_model_folder_is_refused(tmp_path, location):
 
 
 def test_missing_external_data_file_is_named(tmp_path):
-    proto = conv_dense_graph()
-    tensor = proto.graph.initializer[0]
-    tensor.ClearField("float_data")
-    tensor.ClearField("raw_data")
-    tensor.data_location = TensorProto.EXTERNAL
-    tensor.external_data.add(key="location", value="weights.bin")
+    proto = point_first_weight_at(conv_dense_graph(), "weights.bin")
     with pytest.raises(InputError, match="weights.bin.*missing"):
         _audit(proto, tmp_path)
 

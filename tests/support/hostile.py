@@ -20,7 +20,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
-from support.onnx_graphs import conv_dense_graph, model, value, weight
+from support.onnx_graphs import conv_dense_graph, model, point_first_weight_at, value, weight
 
 MARKER_NAME = "PWNED_MARKER"
 HUGE = 2**62
@@ -233,12 +233,7 @@ def _pt2_with_pickle(folder: Path, seeds: Seeds) -> Path:
 
 def _external(location: str, create: bool = False) -> Builder:
     def build(folder: Path, seeds: Seeds) -> Path:
-        proto = conv_dense_graph()
-        tensor = proto.graph.initializer[0]
-        tensor.ClearField("float_data")
-        tensor.ClearField("raw_data")
-        tensor.data_location = TensorProto.EXTERNAL
-        tensor.external_data.add(key="location", value=location)
+        proto = point_first_weight_at(conv_dense_graph(), location)
         if create:
             target = folder.parent / "outside_secret.bin"
             target.write_bytes(b"\0" * 1024)

@@ -43,3 +43,13 @@ def conv_dense_graph(batch: int | str = 1) -> onnx.ModelProto:
     ]
     inits = [weight("w", (8, 3, 3, 3)), weight("b", (8,)), weight("fc.weight", (8, 4)), weight("fc.bias", (4,))]
     return model(nodes, [value("x", [batch, 3, 16, 16])], [value("y", None)], inits)
+
+
+def point_first_weight_at(proto: onnx.ModelProto, location: str) -> onnx.ModelProto:
+    """Make the graph's first initializer external data at `location` (its own bytes dropped)."""
+    tensor = proto.graph.initializer[0]
+    tensor.ClearField("float_data")
+    tensor.ClearField("raw_data")
+    tensor.data_location = TensorProto.EXTERNAL
+    tensor.external_data.add(key="location", value=location)
+    return proto

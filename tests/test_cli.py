@@ -8,9 +8,9 @@ import subprocess
 import sys
 
 import pytest
+from support.onnx_graphs import conv_dense_graph, save
 
 from auditor.cli import main, parse_shape
-from support.onnx_graphs import conv_dense_graph, save
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -1,17 +1,20 @@
 """Adapters translate a model from a framework into the common `ModelIR`, and do nothing else.
 
 Each framework's adapter is imported only when a model of that framework is loaded, so auditing an
-ONNX file never imports torch or tensorflow.
+ONNX file never imports torch or tensorflow.  Every reader takes one `AuditOptions` (keyword
+arguments are parsed into one by `auditor.options.resolve`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import os
 from typing import Any
 
 from auditor.errors import InputError
 from auditor.ir import ModelIR
+from auditor.options import AuditOptions, resolve
 
 FILE_READERS: dict[str, tuple[str, str]] = {
     ".onnx": ("adapters.onnx", "read_onnx"),
@@ -33,15 +36,16 @@ def _reader(module: str, function: str) -> Any:
         raise InputError(f"reading this model needs {err.name or module}, which is not installed") from None
 
 
-def load(spec: str, **options: Any) -> ModelIR:
+def load(spec: str, options: AuditOptions | None = None, **values: Any) -> ModelIR:
     """Read `spec` (a model file, `reference:NAME`, or `package.module:factory`) into the IR."""
+    parsed = resolve(options, values)
     if spec.startswith("reference:"):
-        return _reader("reference_models", "load_reference")(spec.split(":", 1)[1], **options)
+        return _reader("reference_models", "load_reference")(spec.split(":", 1)[1], parsed)
     extension = os.path.splitext(spec)[1].lower()
     if extension in FILE_READERS:
-        return _reader(*FILE_READERS[extension])(spec, **options)
+        return _reader(*FILE_READERS[extension])(spec, parsed)
     if ":" in spec and not os.path.exists(spec):
-        return from_factory(spec, **options)
+        return from_factory(spec, parsed)
     if not os.path.exists(spec):
         raise InputError(f"{spec}: no such file")
     raise InputError(
@@ -59,23 +63,25 @@ def framework_of(obj: Any) -> str | None:
     return None
 
 
-def from_object(obj: Any, **options: Any) -> ModelIR:
+def from_object(obj: Any, options: AuditOptions | None = None, **values: Any) -> ModelIR:
     """Translate an in-memory model object (or a (module, example_inputs) pair) into the IR."""
+    parsed = resolve(options, values)
     if isinstance(obj, ModelIR):
         return obj
     target = obj[0] if isinstance(obj, tuple) and len(obj) == 2 else obj
     framework = framework_of(target)
     if framework == "torch":
-        if target is not obj:
-            options.setdefault("example_inputs", obj[1])
-        return _reader("adapters.torch", "from_module")(target, **options)
+        if target is not obj and parsed.example_inputs is None:
+            parsed = dataclasses.replace(parsed, example_inputs=obj[1])
+        return _reader("adapters.torch", "from_module")(target, parsed)
     if framework == "keras":
-        return _reader("adapters.keras", "from_model")(target, **options)
+        return _reader("adapters.keras", "from_model")(target, parsed)
     raise InputError(f"cannot audit a {type(obj).__module__}.{type(obj).__qualname__}: not a PyTorch or Keras model")
 
 
-def from_factory(spec: str, **options: Any) -> ModelIR:
+def from_factory(spec: str, options: AuditOptions | None = None, **values: Any) -> ModelIR:
     """Import `package.module:factory`, call it (the user asked to run it) and translate the result."""
+    parsed = resolve(options, values)
     module_name, _, attr_name = spec.partition(":")
     try:
         module = importlib.import_module(module_name)
@@ -85,6 +91,5 @@ def from_factory(spec: str, **options: Any) -> ModelIR:
     if factory is None:
         raise InputError(f"{spec}: {module_name} has no attribute {attr_name!r}")
     model = factory() if callable(factory) else factory
-    options.setdefault("name", attr_name)
-    options.setdefault("source", spec)
-    return from_object(model, **options)
+    named = dataclasses.replace(parsed, name=parsed.name or attr_name, source=parsed.source or spec)
+    return from_object(model, named)

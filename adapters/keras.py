@@ -34,18 +34,25 @@ from adapters.keras_layers import (
     default_type_map,
     first_node,
     input_shapes,
+    lookup_type,
     to_shape,
 )
 from auditor.errors import InputError
 from auditor.ir import Layer, ModelIR, ParamTensor, Shape
+from auditor.options import AuditOptions, resolve
 
 TYPES = default_type_map()
-"""The Keras class -> kind registry (the adapter's one global, like the rule registry)."""
+"""The Keras class -> kind registry (an `auditor.registry.Registry`, the adapter's one global)."""
 
 
-def register_layer(cls: type, kind: str, attrs: AttrsFn) -> None:
+def register_layer(cls: type, kind: str, attrs: AttrsFn, *, replace: bool = False) -> None:
     """Translate Keras layer class `cls` (and its subclasses) as `kind`, with canonical `attrs(layer)`."""
-    TYPES.register(cls, kind, attrs)
+    TYPES.register(cls, LayerType(kind, attrs), replace=replace)
+
+
+def unregister_layer(cls: type) -> None:
+    """Forget the translation of `cls`, if it has one."""
+    TYPES.unregister(cls, missing_ok=True)
 
 
 @dataclass
@@ -58,20 +65,13 @@ class _Walk:
     notes: list[str] = field(default_factory=list)
 
 
-def from_model(
-    model: Any,
-    *,
-    name: str | None = None,
-    source: str | None = None,
-    batch_size: int | None = None,
-    input_shape: Any = None,
-    **_: Any,
-) -> ModelIR:
+def from_model(model: Any, options: AuditOptions | None = None, **values: Any) -> ModelIR:
     """Translate a built Keras model into the IR (the model is only read, never changed).
 
-    Keras leaves the batch dim open ("batch" in the IR); `batch_size`, or the first dim of
-    `input_shape`, fixes it so MACs and activation memory can be counted.
+    Keras leaves the batch dim open ("batch" in the IR); `batch_size`, or the first dim of the
+    `input_shapes`, fixes it so MACs and activation memory can be counted.
     """
+    options = resolve(options, values)
     if not isinstance(model, keras.layers.Layer):
         raise InputError(f"not a Keras model: {type(model).__module__}.{type(model).__qualname__}")
     if not model.built:
@@ -81,35 +81,37 @@ def from_model(
     walk = _Walk({id(v) for v in model.trainable_weights})
     _walk_container(walk, model, "")
     ir = ModelIR(
-        name=name or model.name,
+        name=options.name or model.name,
         framework="keras",
-        source=source or f"<keras {type(model).__name__}>",
+        source=options.source or f"<keras {type(model).__name__}>",
         layers=walk.layers,
         input_shapes=_model_inputs(model),
         framework_total=int(model.count_params()),
         path_separator=".",
         notes=walk.notes,
     )
-    batch = batch_size if batch_size is not None else _batch_of(input_shape, ir.input_shapes)
+    batch = options.batch_size if options.batch_size is not None else _batch_of(options.input_shapes, ir.input_shapes)
     if batch is not None:
         _fix_batch(ir, batch)
     return ir
 
 
-def _batch_of(input_shape: Any, model_inputs: list[Shape]) -> int | None:
-    """The batch size an `input_shape` option asks for; InputError when it does not fit the model."""
-    if input_shape is None:
+def _batch_of(input_shapes: tuple[tuple[int, ...], ...] | None, model_inputs: list[Shape]) -> int | None:
+    """The batch size the `input_shapes` option asks for; InputError when a shape does not fit its input."""
+    if not input_shapes:
         return None
-    shape = tuple(input_shape[0]) if input_shape and isinstance(input_shape[0], (tuple, list)) else tuple(input_shape)
-    if not model_inputs or len(shape) != len(model_inputs[0]):
-        raise InputError(f"input_shape {shape} does not fit the model's input {model_inputs[:1]}")
-    known = [(want, have) for want, have in zip(shape[1:], model_inputs[0][1:]) if isinstance(have, int)]
-    if any(int(want) != have for want, have in known):
-        raise InputError(
-            f"input_shape {shape} differs from the model's input {model_inputs[0]}: Keras models fix their "
-            "shapes when built; rebuild the model with the Input shape you want"
-        )
-    return int(shape[0])
+    if len(input_shapes) > max(len(model_inputs), 1):
+        raise InputError(f"{len(input_shapes)} input shapes given but the model has {len(model_inputs)} input(s)")
+    for shape, model_input in zip(input_shapes, model_inputs or [()]):
+        if len(shape) != len(model_input):
+            raise InputError(f"input_shape {shape} does not fit the model's input {model_input}")
+        known = [(want, have) for want, have in zip(shape[1:], model_input[1:]) if isinstance(have, int)]
+        if any(want != have for want, have in known):
+            raise InputError(
+                f"input_shape {shape} differs from the model's input {model_input}: Keras models fix their "
+                "shapes when built; rebuild the model with the Input shape you want"
+            )
+    return input_shapes[0][0]
 
 
 def _fix_batch(ir: ModelIR, batch: int) -> None:
@@ -168,7 +170,7 @@ def _walk_operation(walk: _Walk, op: Any, path: str) -> None:
     if not isinstance(op, keras.layers.Layer):
         walk.layers.append(_layer(op, path, "tensor_op", {}, []))
         return
-    layer_type = TYPES.lookup(type(op))
+    layer_type = lookup_type(TYPES, type(op))
     if layer_type is not None:
         walk.layers.append(_leaf(walk, op, path, layer_type))
     elif isinstance(op, keras.Model) or _sublayers(op):
@@ -251,7 +253,7 @@ def _flattened_from(layer: Any) -> dict[str, Any]:
     """{"flattened_from": shape} when the Dense's input is a Flatten's output (dropout/activation between)."""
     producer = _producer(layer)
     while producer is not None and not isinstance(producer, keras.layers.Flatten):
-        layer_type = TYPES.lookup(type(producer))
+        layer_type = lookup_type(TYPES, type(producer))
         producer = _producer(producer) if layer_type is not None and layer_type.kind in _PASS_THROUGH else None
     if producer is None:
         return {}
@@ -336,11 +338,12 @@ def _pending_variables() -> list[Any]:
     return pending if isinstance(pending, list) else []
 
 
-def read_keras_file(path: str, **options: Any) -> ModelIR:
+def read_keras_file(path: str, options: AuditOptions | None = None, **values: Any) -> ModelIR:
     """Read a `.keras` archive or a legacy `.h5` file into the IR (see the module docstring)."""
     from adapters.keras_files import read_keras_file as read
 
-    return read(path, **options)
+    return read(path, resolve(options, values))
 
 
-__all__ = ["DuplicateLayerError", "TYPES", "deferred_variables", "from_model", "read_keras_file", "register_layer"]
+__all__ = ["DuplicateLayerError", "TYPES", "deferred_variables", "from_model", "read_keras_file", "register_layer",
+           "unregister_layer"]

@@ -11,6 +11,7 @@ does) and the dataset shapes under model_weights.  Files whose config cannot be 
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -25,6 +26,7 @@ import keras
 from adapters.keras import deferred_variables, from_model
 from auditor.errors import InputError
 from auditor.ir import ModelIR
+from auditor.options import AuditOptions, resolve
 
 _READ_ERRORS = (OSError, ValueError, KeyError, TypeError, EOFError, RuntimeError, zipfile.BadZipFile,
                 json.JSONDecodeError)
@@ -34,11 +36,12 @@ MAX_CONFIG_BYTES = 64 * 1024 * 1024
 """A config.json larger than this is refused before it is decompressed (a zip bomb, not a model)."""
 
 
-def read_keras_file(path: str, **options: Any) -> ModelIR:
+def read_keras_file(path: str, options: AuditOptions | None = None, **values: Any) -> ModelIR:
     """A `.keras` or `.h5` file as a ModelIR; InputError (one line) when it cannot be read."""
+    options = resolve(options, values)
     if not os.path.isfile(path):
         raise InputError(f"{path}: no such file")
-    options.setdefault("source", path)
+    options = dataclasses.replace(options, source=options.source or path)
     if zipfile.is_zipfile(path):
         return _read_archive(path, options)
     if path.lower().endswith((".h5", ".hdf5")) or _is_hdf5(path):
@@ -64,7 +67,7 @@ def _read_member(archive: zipfile.ZipFile, name: str, limit: int) -> bytes:
     return data
 
 
-def _read_archive(path: str, options: dict[str, Any]) -> ModelIR:
+def _read_archive(path: str, options: AuditOptions) -> ModelIR:
     try:
         with zipfile.ZipFile(path) as archive:
             config = json.loads(_read_member(archive, "config.json", MAX_CONFIG_BYTES))
@@ -74,7 +77,7 @@ def _read_archive(path: str, options: dict[str, Any]) -> ModelIR:
     return _from_config(path, lambda: _from_archive_config(config), stored, "model.weights.h5", options)
 
 
-def _rebuild(path: str, build: Callable[[], Any], options: dict[str, Any]) -> tuple[Any, ModelIR | None]:
+def _rebuild(path: str, build: Callable[[], Any], options: AuditOptions) -> tuple[Any, ModelIR | None]:
     """(model, IR) built by `build` with deferred (never allocated) variables; (None, None) if Keras cannot."""
     with deferred_variables():
         try:
@@ -83,7 +86,7 @@ def _rebuild(path: str, build: Callable[[], Any], options: dict[str, Any]) -> tu
             raise InputError(_unsafe_message(path, err)) from None
         except Exception:  # noqa: BLE001 - the caller falls back to Keras's own loader
             return None, None
-        return model, from_model(model, **options)
+        return model, from_model(model, options)
 
 
 def _safe(build: Callable[[], Any]) -> Any:
@@ -187,7 +190,7 @@ def _dataset_shapes(group: Any) -> Counter[tuple[int, ...]]:
     return shapes
 
 
-def _read_legacy(path: str, options: dict[str, Any]) -> ModelIR:
+def _read_legacy(path: str, options: AuditOptions) -> ModelIR:
     """A legacy .h5 file: its model_config attribute and the dataset shapes under model_weights."""
     import h5py
 
@@ -205,7 +208,7 @@ def _read_legacy(path: str, options: dict[str, Any]) -> ModelIR:
 
 def _from_config(
     path: str, build: Callable[[], Any], stored: Counter[tuple[int, ...]] | None, where: str,
-    options: dict[str, Any],
+    options: AuditOptions,
 ) -> ModelIR:
     """The IR of the model `build` rebuilds from the file's config, checked against the stored weight
     shapes; a config Keras cannot rebuild that way goes through `load_model` (safe_mode on)."""
@@ -227,14 +230,14 @@ def _check_stored_shapes(path: str, model: Any, stored: Counter[tuple[int, ...]]
         raise InputError(f"{path}: the weights in {where} do not match the model config ({detail})")
 
 
-def _with_loaded_model(path: str, options: dict[str, Any]) -> ModelIR:
+def _with_loaded_model(path: str, options: AuditOptions) -> ModelIR:
     try:
         model = keras.saving.load_model(path, safe_mode=True, compile=False)
     except Exception as err:  # noqa: BLE001 - Keras raises many types for unreadable files
         if "safe_mode" in str(err):
             raise InputError(_unsafe_message(path, err)) from None
         raise InputError(f"{path}: Keras cannot load this model ({_reason(err)})") from None
-    return from_model(model, **options)
+    return from_model(model, options)
 
 
 def _unsafe_message(path: str, err: Exception) -> str:

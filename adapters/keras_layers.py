@@ -15,6 +15,7 @@ import keras
 from keras import layers as kl
 
 from auditor.ir import Dim, Shape
+from auditor.registry import Registry, RegistryError
 
 AttrsFn = Callable[[Any], dict[str, Any]]
 
@@ -27,26 +28,16 @@ class LayerType:
     attrs: AttrsFn
 
 
-class DuplicateLayerError(ValueError):
-    """A translation for this Keras class is already registered."""
+DuplicateLayerError = RegistryError
+"""The registry's one error class, under the name this module has always exported."""
+
+TypeMap = Registry[type, LayerType]
+"""Keras class -> LayerType; `lookup_type` walks the MRO so subclasses inherit their parent's kind."""
 
 
-class TypeMap:
-    """Keras class -> LayerType; lookup walks the MRO so subclasses inherit their parent's kind."""
-
-    def __init__(self) -> None:
-        self._types: dict[type, LayerType] = {}
-
-    def register(self, cls: type, kind: str, attrs: AttrsFn) -> None:
-        if cls in self._types:
-            raise DuplicateLayerError(f"{cls.__module__}.{cls.__qualname__} is already registered")
-        self._types[cls] = LayerType(kind, attrs)
-
-    def lookup(self, cls: type) -> LayerType | None:
-        for base in cls.__mro__:
-            if base in self._types:
-                return self._types[base]
-        return None
+def lookup_type(types: TypeMap, cls: type) -> LayerType | None:
+    """The translation of the most specific class in `cls`'s MRO that has one."""
+    return types.first(cls.__mro__)
 
 
 # ---------------------------------------------------------------- shapes -----------------------------
@@ -473,10 +464,8 @@ def _application_types() -> list[tuple[type, str, AttrsFn]]:
 
 
 def default_type_map() -> TypeMap:
-    types = TypeMap()
-    for cls, kind, attrs in builtin_types():
-        types.register(cls, kind, attrs)
-    return types
+    """A registry holding the built-in translations (registering a class twice there is an error)."""
+    return Registry("Keras layer translation", ((cls, LayerType(kind, attrs)) for cls, kind, attrs in builtin_types()))
 
 
-__all__ = ["DuplicateLayerError", "LayerType", "TypeMap", "default_type_map", "keras"]
+__all__ = ["DuplicateLayerError", "LayerType", "TypeMap", "default_type_map", "keras", "lookup_type"]

@@ -4,6 +4,10 @@ Loading is safe by construction: protobuf parsing runs no code; external data is
 (tensor sizes come from the TensorProto dims) and every external-data path must stay inside the
 model's folder.  Shape inference runs on a copy whose initializers are turned into typed graph
 inputs, so a multi-GB model is inferred without copying its weights.
+
+Custom domains: `register_op("com.example", "FusedDense", translate)` makes the graph walk call
+`translate(node, graph, is_constant) -> Translation` for that op (see `adapters.onnx_ops`), so its
+weights land on a layer of a kind a rule knows.
 """
 
 from __future__ import annotations
@@ -11,38 +15,52 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from adapters.onnx_graph import Graph, build_layers, ordered_nodes
+from adapters.onnx_graph import Graph, build_layers, op_domain, ordered_nodes
+from adapters.onnx_ops import OP_TRANSLATORS, Translation, Translator
 from auditor.errors import InputError
 from auditor.ir import ModelIR, Shape
+from auditor.options import AuditOptions, resolve
+
+__all__ = ["OP_TRANSLATORS", "Translation", "Translator", "read_onnx", "register_op", "unregister_op"]
 
 SMALL_TENSOR = 64
 """Initializers with at most this many elements keep their data for shape inference (Reshape targets)."""
 
 
-def read_onnx(path: str, *, input_shape: Any = None, name: str | None = None, source: str | None = None,
-              **_options: Any) -> ModelIR:
-    """Read the ONNX model at `path`; `input_shape` (e.g. (1, 3, 224, 224)) fixes the first input's dims."""
+def read_onnx(path: str, options: AuditOptions | None = None, **values: Any) -> ModelIR:
+    """Read the ONNX model at `path`; `input_shapes` (e.g. (1, 3, 224, 224)) fix the inputs' dims, in order."""
+    options = resolve(options, values)
     model = _load(path)
     _check_external_data(model, path)
     _check_dims(model, path)
     try:
         nodes = ordered_nodes(model)
-        inferred = _infer_shapes(model, nodes, input_shape, path)
+        inferred = _infer_shapes(model, nodes, options.input_shapes, path)
         graph = Graph.from_model(model, inferred)
         layers, notes = build_layers(graph)
     except InputError as err:
         message = str(err)
         raise InputError(message if message.startswith(f"{path}: ") else f"{path}: {message}") from None
     return ModelIR(
-        name=name or os.path.basename(path),
+        name=options.name or os.path.basename(path),
         framework="onnx",
-        source=source or path,
+        source=options.source or path,
         layers=layers,
         input_shapes=graph.input_shapes(),
         framework_total=None,
         path_separator=".",
         notes=notes,
     )
+
+
+def register_op(domain: str, op_type: str, translator: Translator, *, replace: bool = False) -> Translator:
+    """Translate nodes of `op_type` in `domain` with `translator`; RegistryError when one is registered already."""
+    return OP_TRANSLATORS.register((op_domain(domain), op_type), translator, replace=replace)
+
+
+def unregister_op(domain: str, op_type: str) -> None:
+    """Forget the translator of `op_type` in `domain` (RegistryError when there is none)."""
+    OP_TRANSLATORS.unregister((op_domain(domain), op_type))
 
 
 def _load(path: str) -> Any:
@@ -106,7 +124,7 @@ def _check_dims(model: Any, path: str) -> None:
             raise InputError(f"{path}: value {value.name!r} is declared with a negative dim; not a valid model")
 
 
-def _infer_shapes(model: Any, nodes: list[Any], input_shape: Any, path: str) -> Any:
+def _infer_shapes(model: Any, nodes: list[Any], input_shapes: tuple[Shape, ...] | None, path: str) -> Any:
     """Shape-inferred copy of the graph (`nodes` in topological order) with weights as shaped inputs.
 
     No weight bytes are copied.  InputError when ONNX's own strict inference finds shapes or types that
@@ -129,8 +147,8 @@ def _infer_shapes(model: Any, nodes: list[Any], input_shape: Any, path: str) -> 
             light.graph.initializer.append(tensor)
         elif tensor.name not in declared:
             light.graph.input.append(helper.make_tensor_value_info(tensor.name, tensor.data_type, list(tensor.dims)))
-    if input_shape is not None:
-        _fix_input_shape(light, tuple(input_shape), path)
+    if input_shapes is not None:
+        _fix_input_shapes(light, input_shapes, {t.name for t in model.graph.initializer}, path)
     try:
         return shape_inference.infer_shapes(light, strict_mode=True, data_prop=True)
     except shape_inference.InferenceError as err:
@@ -157,16 +175,15 @@ def _numel(dims: Any) -> int:
     return total
 
 
-def _fix_input_shape(model: Any, shape: Shape, path: str) -> None:
-    """Replace the first real input's dims by `shape` (resolves symbolic batch/sequence dims)."""
-    weights = {t.name for t in model.graph.initializer}
-    for value in model.graph.input:
-        if value.name in weights:
-            continue
+def _fix_input_shapes(model: Any, shapes: tuple[Shape, ...], weights: set[str], path: str) -> None:
+    """Replace the dims of the first real inputs (not `weights`), in order, by `shapes` (resolves symbolic dims)."""
+    inputs = [value for value in model.graph.input if value.name not in weights]
+    if len(shapes) > len(inputs):
+        raise InputError(f"{path}: {len(shapes)} input shapes given but the model has {len(inputs)} input(s)")
+    for value, shape in zip(inputs, shapes):
         dims = value.type.tensor_type.shape.dim
         if len(dims) != len(shape):
             raise InputError(f"{path}: --input-shape has {len(shape)} dims but input {value.name!r} has {len(dims)}")
         for dim, size in zip(dims, shape):
             dim.Clear()
             dim.dim_value = int(size)
-        return

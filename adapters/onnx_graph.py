@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapters.onnx_ops import TRANSLATORS, Translation, tensor_op_names
+from adapters.onnx_ops import OP_TRANSLATORS, Translation, tensor_op_names
 from auditor.errors import InputError
 from auditor.ir import Layer, ParamTensor, Shape
 
@@ -225,7 +225,7 @@ def _is_weight_chain(node: Any, walk: _Walk) -> bool:
 
 def _translate(node: Any, walk: _Walk) -> list[Layer]:
     graph = walk.graph
-    translator = TRANSLATORS.get((node.domain or "", node.op_type))
+    translator = OP_TRANSLATORS.get((op_domain(node.domain), node.op_type))
     is_const = {name: name in walk.constant_values for name in node.input if name}
     translation = translator(node, graph, is_const) if translator else _unknown(node)
     fused_add = _fused_bias_add(node, translation, walk)
@@ -342,6 +342,11 @@ def _subgraph_params(node: Any, path: str, walk: _Walk) -> list[ParamTensor]:
         )
     return [ParamTensor(_text(t.name), tuple(int(d) for d in t.dims), dtype=ONNX_DTYPES.get(t.data_type, "float32"))
             for t in weights]
+
+
+def op_domain(domain: str) -> str:
+    """The registry's spelling of an op domain: the default domain is "" however a file names it."""
+    return "" if domain in ("", "ai.onnx") else domain
 
 
 def _unknown(node: Any) -> Translation:

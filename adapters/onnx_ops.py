@@ -2,7 +2,8 @@
 
 Each translator reads one node's attributes and the shapes around it and says which inputs are data,
 which are weights (and which of those are statistics rather than trainable weights).  No counting
-happens here.
+happens here.  `OP_TRANSLATORS` maps (domain, op_type) to a translator: the built-ins below, plus
+what users register for their own domains (`adapters.onnx.register_op`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from auditor.errors import InputError
 from auditor.ir import Shape
+from auditor.registry import Registry
 
 ACTIVATIONS = {
     "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Elu", "Selu", "Celu", "HardSigmoid", "HardSwish", "Softplus",
@@ -54,6 +56,8 @@ class Translation:
 
 
 Translator = Callable[[Any, Any, dict[str, bool]], Translation]
+"""(node, graph, is_constant) -> Translation: an onnx NodeProto; the graph index (`shape(name)`,
+`tensor(name)`, `int_values(name)`); which of the node's inputs are constants (weights)."""
 
 
 def _attr(node: Any, name: str, default: Any) -> Any:
@@ -369,3 +373,6 @@ TRANSLATORS: dict[tuple[str, str], Translator] = {
     **{("", op): _simple("activation") for op in ACTIVATIONS},
     **{("", op): _simple("elementwise") for op in ELEMENTWISE},
 }
+
+OP_TRANSLATORS: Registry[tuple[str, str], Translator] = Registry("ONNX op translator", TRANSLATORS)
+"""(domain, op_type) -> translator ("" is the default ai.onnx domain): the one table the graph walk reads."""

@@ -23,6 +23,7 @@ from adapters.torch_trace import Call, Op, Trace, fake_tensors, meta_copy, run_p
 from adapters.torch_types import DuplicateModuleError, lookup, register_module, unregister_module
 from auditor.errors import InputError
 from auditor.ir import Layer, ModelIR, ParamTensor, Shape
+from auditor.options import AuditOptions, resolve
 
 __all__ = [
     "DuplicateModuleError",
@@ -43,28 +44,19 @@ class _Site:
     mapped: bool
 
 
-def from_module(
-    module: Any,
-    *,
-    input_shape: Any = None,
-    example_inputs: Any = None,
-    input_dtype: Any = None,
-    dtype: Any = None,
-    name: str | None = None,
-    source: str | None = None,
-    depth: int | None = None,
-) -> ModelIR:
-    """Translate `module` into the IR; shapes and MACs need `input_shape` or `example_inputs`.
+def from_module(module: Any, options: AuditOptions | None = None, **values: Any) -> ModelIR:
+    """Translate `module` into the IR; shapes and MACs need `input_shapes` or `example_inputs`.
 
-    `dtype` is a synonym of `input_dtype` (the dtype of the generated input, e.g. "int64" for token
-    ids).  `depth` is accepted for the CLI's sake; folding is the reporter's job.
+    `input_dtypes` is the dtype of the generated inputs (e.g. "int64" for token ids; default: the
+    dtype of the model's first floating-point parameter).
     """
+    options = resolve(options, values)
     if not isinstance(module, torch.nn.Module):
         raise InputError(f"expected a torch.nn.Module, got {type(module).__module__}.{type(module).__qualname__}")
     _refuse_lazy(module)
     sites = _sites(module)
     notes: list[str] = []
-    args, kwargs, input_shapes = _inputs(module, input_shape, example_inputs, _dtype(input_dtype, dtype))
+    args, kwargs, input_shapes = _inputs(module, options)
     trace = Trace()
     if args is None:
         notes.append("no input_shape or example_inputs given: shapes and MACs were not computed")
@@ -72,9 +64,9 @@ def from_module(
         trace = _trace(module, sites, args, kwargs, notes)
     layers = _layers(module, sites, trace, notes)
     return ModelIR(
-        name=name or type(module).__name__,
+        name=options.name or type(module).__name__,
         framework="torch",
-        source=source or "python object",
+        source=options.source or "python object",
         layers=layers,
         input_shapes=input_shapes,
         framework_total=sum(p.numel() for p in module.parameters()),
@@ -216,33 +208,12 @@ def _trace(
     return trace
 
 
-def _dtype(input_dtype: Any, dtype: Any) -> torch.dtype | None:
-    if input_dtype is not None and dtype is not None and _as_dtype(input_dtype) != _as_dtype(dtype):
-        raise InputError(f"input_dtype={input_dtype} and dtype={dtype} disagree; give one of them")
-    chosen = input_dtype if input_dtype is not None else dtype
-    return None if chosen is None else _as_dtype(chosen)
-
-
-def _as_dtype(value: Any) -> torch.dtype:
-    if isinstance(value, torch.dtype):
-        return value
-    found = getattr(torch, str(value).removeprefix("torch."), None)
+def _as_dtype(name: str) -> torch.dtype:
+    """The torch dtype an option names (already checked to be a dtype name by AuditOptions)."""
+    found = getattr(torch, name, None)
     if not isinstance(found, torch.dtype):
-        raise InputError(f"unknown dtype {value!r}; expected e.g. float32, float16, bfloat16, int64")
+        raise InputError(f"dtype {name!r} has no PyTorch equivalent; expected e.g. float32, float16, bfloat16, int64")
     return found
-
-
-def _parse_shapes(input_shape: Any) -> list[tuple[int, ...]]:
-    """"1x3x224x224" or "1x16,1x16" or (1, 3, 224, 224) or [(1, 16), (1, 16)] -> list of shapes."""
-    try:
-        if isinstance(input_shape, str):
-            return [tuple(int(d) for d in part.strip().split("x")) for part in input_shape.split(",")]
-        items = list(input_shape)
-        if all(isinstance(d, int) for d in items):  # one shape; () is a scalar input
-            return [tuple(items)]
-        return [tuple(int(d) for d in shape) for shape in items]
-    except (TypeError, ValueError):
-        raise InputError(f"input shape {input_shape!r} is not like 1x3x224x224 or (1, 3, 224, 224)") from None
 
 
 def _default_dtype(model: torch.nn.Module) -> torch.dtype:
@@ -253,9 +224,10 @@ def _default_dtype(model: torch.nn.Module) -> torch.dtype:
 
 
 def _inputs(
-    model: torch.nn.Module, input_shape: Any, example_inputs: Any, dtype: torch.dtype | None
+    model: torch.nn.Module, options: AuditOptions
 ) -> tuple[tuple[Any, ...] | None, dict[str, Any], list[Shape]]:
     """(positional inputs, keyword inputs, their shapes); inputs stay as given until moved to meta."""
+    example_inputs = options.example_inputs
     if example_inputs is not None:
         args: tuple[Any, ...]
         if isinstance(example_inputs, dict):
@@ -265,13 +237,12 @@ def _inputs(
         else:
             args, kwargs = (example_inputs,), {}
         return args, kwargs, tensor_shapes((args, kwargs))
-    if input_shape is None:
+    if options.input_shapes is None:
         return None, {}, []
-    shapes = _parse_shapes(input_shape)
-    if any(d < 0 for shape in shapes for d in shape):
-        raise InputError(f"input shape {input_shape!r} has a negative dim")
-    chosen = dtype or _default_dtype(model)
-    return tuple(torch.empty(s, dtype=chosen, device="meta") for s in shapes), {}, list(shapes)
+    shapes = list(options.input_shapes)
+    default = _default_dtype(model)
+    dtypes = [default if options.dtype_of(i) is None else _as_dtype(str(options.dtype_of(i))) for i in range(len(shapes))]
+    return tuple(torch.empty(s, dtype=d, device="meta") for s, d in zip(shapes, dtypes)), {}, list(shapes)
 
 
 # ---- files ----------------------------------------------------------------------------------------
@@ -289,12 +260,13 @@ def _is_torchscript(names: list[str]) -> bool:
     return any(n.endswith("/constants.pkl") for n in names) and any("/code/" in n for n in names)
 
 
-def read_torch_file(path: str, **options: Any) -> ModelIR:
+def read_torch_file(path: str, options: AuditOptions | None = None, **values: Any) -> ModelIR:
     """A TorchScript archive (torch.jit.save); a plain pickle (torch.save) is refused.
 
     torch.jit.load reads TorchScript code and tensors without Python's unpickler running user
     classes; a torch.save pickle can execute arbitrary code when loaded, so it is never loaded.
     """
+    options = resolve(options, values)
     if not os.path.exists(path):
         raise InputError(f"{path}: no such file")
     if not _is_torchscript(_zip_names(path)):
@@ -307,15 +279,13 @@ def read_torch_file(path: str, **options: Any) -> ModelIR:
         module = torch.jit.load(path, map_location="cpu")
     except Exception as err:  # a damaged archive fails in many ways
         raise InputError(f"{path}: not a readable TorchScript archive ({type(err).__name__})") from None
-    return _from_script(module, path, **options)
+    return _from_script(module, path, options)
 
 
-def _from_script(module: Any, path: str, **options: Any) -> ModelIR:
+def _from_script(module: Any, path: str, options: AuditOptions) -> ModelIR:
     """TorchScript modules keep their tree and tensors, not their Python classes: counts only."""
-    options.pop("input_shape", None)
-    options.pop("example_inputs", None)
-    ir = from_module(module, **{k: v for k, v in options.items() if k in ("name", "source")})
-    ir.source = options.get("source") or path
+    ir = from_module(module, AuditOptions(name=options.name, source=options.source))
+    ir.source = options.source or path
     ir.notes = [n for n in ir.notes if not n.startswith("no input_shape")]
     ir.notes.append("TorchScript archive: layer classes are not kept, so layers are listed by their own tensors")
     return ir
@@ -349,12 +319,13 @@ def _weights_only_loads() -> Iterator[None]:
         torch.load = original  # type: ignore[assignment]
 
 
-def read_exported_program(path: str, **options: Any) -> ModelIR:
+def read_exported_program(path: str, options: AuditOptions | None = None, **values: Any) -> ModelIR:
     """A `torch.export.save` archive, read with every embedded pickle restricted to plain tensors.
 
     torch.export.load falls back to full unpickling for custom objects; that fallback is disabled
     here, so a .pt2 that needs it is refused instead of executing code.
     """
+    options = resolve(options, values)
     if not os.path.exists(path):
         raise InputError(f"{path}: no such file")
     try:
@@ -364,4 +335,4 @@ def read_exported_program(path: str, **options: Any) -> ModelIR:
         raise InputError(f"{path}: not a loadable torch.export archive ({type(err).__name__}: {err})"[:300]) from None
     from adapters.torch_export import from_exported_program
 
-    return from_exported_program(program, path, **options)
+    return from_exported_program(program, path, options)

@@ -16,6 +16,7 @@ import torch
 
 from adapters.torch_types import BUILTIN, Mapping
 from auditor.ir import Layer, ModelIR, ParamTensor, Shape
+from auditor.options import AuditOptions
 
 
 @dataclass
@@ -161,8 +162,9 @@ def _owner(fqn: str, paths: list[str]) -> str:
     return best if best is not None else fqn.rpartition(".")[0]
 
 
-def from_exported_program(program: Any, path: str, **options: Any) -> ModelIR:
+def from_exported_program(program: Any, path: str, options: AuditOptions | None = None) -> ModelIR:
     """Translate a loaded ExportedProgram; shapes come from the example inputs it was exported with."""
+    options = options or AuditOptions()
     groups = _groups(program)
     tensors = _tensors(program)
     paths = [g.path for g in groups]
@@ -188,9 +190,9 @@ def from_exported_program(program: Any, path: str, **options: Any) -> ModelIR:
         layers.append(Layer(owner or "(root)", "torch:parameters", "torch.export", {}, [], [], params))
     user_inputs = [n for n in program.graph.nodes if n.op == "placeholder" and n.name in program.graph_signature.user_inputs]
     return ModelIR(
-        name=options.get("name") or path.rsplit("/", 1)[-1],
+        name=options.name or path.rsplit("/", 1)[-1],
         framework="torch",
-        source=options.get("source") or path,
+        source=options.source or path,
         layers=layers,
         input_shapes=[s for s in (_shape(n) for n in user_inputs) if s is not None],
         framework_total=sum(t.numel() for t, is_buffer, _ in tensors.values() if not is_buffer),

@@ -1,9 +1,10 @@
 """The PyTorch type map: module class -> canonical kind and canonical attrs (explicit defaults).
 
-Built-in entries are keyed by the class's qualified name ("torch.nn.modules.conv.Conv2d",
-"transformers.pytorch_utils.Conv1D") so nothing is imported to build the table; users add their own
-classes with `register_module`.  Lookup walks the module's MRO, so subclasses follow their base and
-the most specific class wins.  Attrs translate PyTorch's conventions into the IR; no math here.
+`MODULE_TYPES` (an `auditor.registry.Registry`) is keyed by the class's qualified name
+("torch.nn.modules.conv.Conv2d", "transformers.pytorch_utils.Conv1D") so nothing is imported to build
+the table; users add their own classes with `register_module`.  Lookup walks the module's MRO, so
+subclasses follow their base and the most specific class wins.  Attrs translate PyTorch's
+conventions into the IR; no math here.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from auditor.ir import Shape
+from auditor.registry import Registry, RegistryError
 
 AttrsFn = Callable[[Any, "Shape | None"], dict[str, Any]]
 """(module, first input shape or None) -> canonical attrs."""
@@ -27,12 +29,8 @@ class Mapping:
     attrs: AttrsFn
 
 
-class DuplicateModuleError(ValueError):
-    """The class already has a mapping (built-in or registered)."""
-
-
-_USER_TYPES: dict[type, Mapping] = {}
-"""Classes users registered with `register_module` (the extension registry)."""
+DuplicateModuleError = RegistryError
+"""The registry's one error class, under the name this module has always exported."""
 
 
 def register_module(
@@ -41,14 +39,12 @@ def register_module(
     """Map `cls` (and its subclasses) to canonical `kind`; `attrs(module)` returns the canonical attrs."""
     if not isinstance(cls, type):
         raise TypeError(f"register_module needs a class, not {cls!r}")
-    if not replace and (cls in _USER_TYPES or qualified_name(cls) in BUILTIN):
-        raise DuplicateModuleError(f"{qualified_name(cls)} is already mapped; pass replace=True to change it")
-    _USER_TYPES[cls] = Mapping(kind, lambda module, _shape: attrs(module))
+    MODULE_TYPES.register(qualified_name(cls), Mapping(kind, lambda module, _shape: attrs(module)), replace=replace)
 
 
 def unregister_module(cls: type) -> None:
-    """Forget a user mapping (for tests and for users replacing their own)."""
-    _USER_TYPES.pop(cls, None)
+    """Forget the mapping of `cls`, if it has one (for tests and for users replacing their own)."""
+    MODULE_TYPES.unregister(qualified_name(cls), missing_ok=True)
 
 
 def qualified_name(cls: type) -> str:
@@ -58,9 +54,7 @@ def qualified_name(cls: type) -> str:
 def lookup(module: Any) -> Mapping | None:
     """The mapping of the most specific class in `module`'s MRO that has one."""
     for cls in type(module).__mro__:
-        if cls in _USER_TYPES:
-            return _USER_TYPES[cls]
-        found = BUILTIN.get(qualified_name(cls))
+        found = MODULE_TYPES.get(qualified_name(cls))
         if found is not None:
             return found
         found = _by_module(cls, module)
@@ -342,3 +336,6 @@ for _model, _cls in (
 
 MODULE_KINDS: dict[str, Mapping] = {"transformers.activations": Mapping("activation", _plain)}
 """Python module -> mapping for its weight-free classes."""
+
+MODULE_TYPES: Registry[str, Mapping] = Registry("PyTorch module mapping", BUILTIN)
+"""Qualified class name -> mapping: the built-ins above and every class users register."""

@@ -21,6 +21,11 @@ _EXPORTS = {
     "Totals": "auditor.count",
     "audit_ir": "auditor.count",
     "InputError": "auditor.errors",
+    "AuditOptions": "auditor.options",
+    "OptionError": "auditor.options",
+    "Registry": "auditor.registry",
+    "RegistryError": "auditor.registry",
+    "RULES": "auditor.rules",
     "Layer": "auditor.ir",
     "ModelIR": "auditor.ir",
     "ParamTensor": "auditor.ir",
@@ -34,7 +39,9 @@ if TYPE_CHECKING:
     from auditor.count import Audit, Finding, LayerCheck, Status, Totals, audit_ir
     from auditor.errors import InputError
     from auditor.ir import Layer, ModelIR, ParamTensor
-    from auditor.rules import ParamCount, Rule, RuleError, register
+    from auditor.options import AuditOptions, OptionError
+    from auditor.registry import Registry, RegistryError
+    from auditor.rules import RULES, ParamCount, Rule, RuleError, register
 
 
 def __getattr__(name: str) -> Any:
@@ -43,29 +50,44 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'auditor' has no attribute {name!r}")
 
 
-def to_ir(model: Any, **options: Any) -> ModelIR:
-    """Translate `model` (object, path or spec string) into the IR through the matching adapter."""
+def to_ir(model: Any, options: AuditOptions | None = None, **values: Any) -> ModelIR:
+    """Translate `model` (object, path or spec string) into the IR through the matching adapter.
+
+    `values` are options by name (input_shape=(1, 3, 224, 224), example_inputs=, dtype= ...; see
+    `AuditOptions`), parsed once here: an unknown name or a bad value is an `OptionError`.
+    """
     import adapters
     from auditor.ir import ModelIR
+    from auditor.options import resolve
 
+    parsed = resolve(options, values)
     if isinstance(model, ModelIR):
         return model
     if isinstance(model, str):
-        return adapters.load(model, **options)
+        return adapters.load(model, parsed)
     if hasattr(model, "__fspath__"):
-        return adapters.load(str(model), **options)
-    return adapters.from_object(model, **options)
+        return adapters.load(str(model), parsed)
+    return adapters.from_object(model, parsed)
 
 
-def audit(model: Any, **options: Any) -> Audit:
-    """Audit `model`: options such as input_shape=(1, 3, 224, 224), example_inputs=, dtype= go to the adapter."""
+def audit(model: Any, options: AuditOptions | None = None, *, rules: Registry[str, Rule] | None = None,
+          **values: Any) -> Audit:
+    """Audit `model` with `rules` (default: the global `RULES`; pass `RULES.copy()` with your own
+    rules to leave the global one alone).  Options as for `to_ir`."""
     from auditor.count import audit_ir
+    from auditor.options import resolve
 
-    return audit_ir(to_ir(model, **options))
+    parsed = resolve(options, values)
+    return audit_ir(to_ir(model, parsed), rules, parsed)
 
 
 __all__ = [
     "Audit",
+    "AuditOptions",
+    "OptionError",
+    "RULES",
+    "Registry",
+    "RegistryError",
     "Finding",
     "InputError",
     "Layer",

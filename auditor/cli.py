@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from auditor.errors import InputError
+from auditor.options import AuditOptions, OptionError, parse_shapes
 
 EXIT_OK, EXIT_MISMATCH, EXIT_BAD_INPUT = 0, 1, 2
 MODEL_SUFFIXES = (".onnx", ".keras", ".h5", ".hdf5", ".pt2")
@@ -47,16 +48,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_shape(text: str | None) -> tuple[int, ...] | None:
-    """"1x3x224x224" (or "1,3,224,224") -> (1, 3, 224, 224)."""
+    """"1x3x224x224" (or "1,3,224,224") -> (1, 3, 224, 224), read as every option is (`AuditOptions`)."""
     if text is None:
         return None
     try:
-        dims = tuple(int(d) for d in text.replace(",", "x").lower().split("x"))
-    except ValueError:
-        raise UsageError(f"--input-shape {text!r} is not like 1x3x224x224") from None
-    if not dims or min(dims) < 0:
-        raise UsageError(f"--input-shape {text!r} is not like 1x3x224x224")
-    return dims
+        shapes = parse_shapes(text)
+    except ValueError as err:
+        raise UsageError(f"--input-shape {text!r} {err}") from None
+    if len(shapes) != 1:
+        raise UsageError(f"--input-shape {text!r} gives {len(shapes)} shapes, not one")
+    return shapes[0]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -71,6 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(args)
     except UsageError as err:
         print(f"audit: usage error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OptionError as err:
+        print(f"audit: usage error: {err.flag} {err.value!r} {err.problem}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except InputError as err:
         print(f"audit: error: {error_line(err)}", file=sys.stderr)
@@ -110,14 +114,10 @@ def _run(args: argparse.Namespace) -> int:
     return _audit_one(specs[0], args, options)
 
 
-def _adapter_options(args: argparse.Namespace) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    shape = parse_shape(args.input_shape)
-    if shape is not None:
-        options["input_shape"] = shape
-    if args.input_dtype:
-        options["input_dtype"] = args.input_dtype
-    return options
+def _adapter_options(args: argparse.Namespace) -> AuditOptions:
+    """The command line's options, parsed once, as the API parses keyword arguments."""
+    return AuditOptions.parse(input_shape=args.input_shape, input_dtype=args.input_dtype, depth=args.depth,
+                              strict=args.strict)
 
 
 def _expand(models: list[str]) -> list[str]:
@@ -136,18 +136,18 @@ def _expand(models: list[str]) -> list[str]:
     return specs
 
 
-def _audit(spec: str, options: dict[str, Any]) -> Any:
+def _audit(spec: str, options: AuditOptions) -> Any:
     import auditor
 
-    return auditor.audit(spec, **options)
+    return auditor.audit(spec, options)
 
 
-def _audit_one(spec: str, args: argparse.Namespace, options: dict[str, Any]) -> int:
+def _audit_one(spec: str, args: argparse.Namespace, options: AuditOptions) -> int:
     from auditor.report import render_audit
 
     result = _audit(spec, options)
-    sys.stdout.write(render_audit(result, args.format, depth=args.depth))
-    return _exit_code(result, args.strict)
+    sys.stdout.write(render_audit(result, args.format, depth=options.depth))
+    return _exit_code(result, options.strict)
 
 
 def _exit_code(result: Any, strict: bool) -> int:
@@ -158,7 +158,7 @@ def _exit_code(result: Any, strict: bool) -> int:
     return EXIT_OK
 
 
-def _audit_each(specs: list[str], args: argparse.Namespace, options: dict[str, Any]) -> int:
+def _audit_each(specs: list[str], args: argparse.Namespace, options: AuditOptions) -> int:
     """Audit every model on its own; a bad file is reported and the rest still run."""
     import json
 
@@ -175,18 +175,18 @@ def _audit_each(specs: list[str], args: argparse.Namespace, options: dict[str, A
             documents.append({"source": spec, "error": error_line(err)})
             worst = max(worst, EXIT_BAD_INPUT)
             continue
-        code = _exit_code(result, args.strict)
+        code = _exit_code(result, options.strict)
         worst = max(worst, code)
         if args.format == "json":
             documents.append(audit_to_dict(result))
         else:
-            sys.stdout.write(render_audit(result, args.format, depth=args.depth) + "\n")
+            sys.stdout.write(render_audit(result, args.format, depth=options.depth) + "\n")
     if args.format == "json":
         sys.stdout.write(json.dumps({"schema": "nn-auditor/batch@1", "reports": documents}, indent=2) + "\n")
     return worst
 
 
-def _diff_table(spec: str, args: argparse.Namespace, options: dict[str, Any]) -> int:
+def _diff_table(spec: str, args: argparse.Namespace, options: AuditOptions) -> int:
     from auditor.diff import diff_expectation
     from auditor.expect import read_table
     from auditor.report.diff import render_diff
@@ -197,7 +197,7 @@ def _diff_table(spec: str, args: argparse.Namespace, options: dict[str, Any]) ->
     return EXIT_MISMATCH if result.differs else EXIT_OK
 
 
-def _diff_models(left: str, right: str, args: argparse.Namespace, options: dict[str, Any]) -> int:
+def _diff_models(left: str, right: str, args: argparse.Namespace, options: AuditOptions) -> int:
     from auditor.diff import diff_audits
     from auditor.report.diff import render_diff
 

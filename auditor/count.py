@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from auditor.ir import DTYPE_BYTES, Layer, ModelIR, Shape, numel
-from auditor.rules import RuleError, SymbolicShape, get_rule
+from auditor.options import AuditOptions
+from auditor.registry import Registry
+from auditor.rules import RULES, RuleError, SymbolicShape
 from auditor.rules.base import ParamCount, Rule
 
 MAC_CONVENTION = (
@@ -105,6 +108,9 @@ class Audit:
     findings: list[Finding] = field(default_factory=list)
     """Model-level findings (e.g. the framework's own total differs from the layer sum)."""
     convention: str = MAC_CONVENTION
+    rules: Registry[str, Rule] = field(default=RULES, repr=False, compare=False)
+    """The rules the layers were checked with (a diff explains with the same ones)."""
+    options: AuditOptions = field(default_factory=AuditOptions, repr=False, compare=False)
 
     @property
     def consistent(self) -> bool:
@@ -122,18 +128,44 @@ def _shape_text(shape: Shape) -> str:
     return "x".join(str(d) for d in shape)
 
 
-def check_layer(layer: Layer, batch: str | None = None) -> LayerCheck:
+def rule_failure(rule: Rule, method: str, err: Exception) -> str:
+    """Why a rule that raised something other than a RuleError (a bug in it) verified nothing."""
+    text = " ".join(str(err).split())
+    return f"rule {type(rule).__name__}.{method} raised {type(err).__name__}" + (f": {text}" if text else "")
+
+
+def check_layer(layer: Layer, batch: str | None = None, rules: Registry[str, Rule] = RULES) -> LayerCheck:
     """Recompute one layer with its rule and compare with what the framework reported.
 
     `batch` names the model's symbolic batch dim: MACs that need it are then counted per sample.
+    A rule that raises (a RuleError, or any bug in a user's rule) leaves the layer unverified with the reason.
     """
-    rule = get_rule(layer.kind)
+    rule = rules.get(layer.kind)
     if rule is None:
         return LayerCheck(layer, Status.UNVERIFIED, note=f"no rule for kind {layer.kind!r} ({layer.source_type})")
     try:
-        counted = rule.count(layer)
+        return _check(layer, rule, batch)
     except RuleError as err:
         return LayerCheck(layer, Status.UNVERIFIED, note=str(err))
+    except _RuleBug as bug:
+        return LayerCheck(layer, Status.UNVERIFIED, note=str(bug))
+
+
+class _RuleBug(Exception):
+    """A rule method raised something other than a RuleError; the message says which and what."""
+
+
+def _call(rule: Rule, method: str, layer: Layer) -> Any:
+    try:
+        return getattr(rule, method)(layer)
+    except RuleError:
+        raise
+    except Exception as err:  # noqa: BLE001 - a user's rule may raise anything; the audit goes on
+        raise _RuleBug(rule_failure(rule, method, err)) from None
+
+
+def _check(layer: Layer, rule: Rule, batch: str | None) -> LayerCheck:
+    counted = _call(rule, "count", layer)
     check = LayerCheck(
         layer,
         Status.OK,
@@ -182,7 +214,7 @@ def _check_counts(check: LayerCheck, counted: ParamCount) -> None:
 def _check_shape(check: LayerCheck, rule: Rule) -> None:
     layer = check.layer
     try:
-        shapes = rule.output_shapes(layer)
+        shapes = _call(rule, "output_shapes", layer)
     except SymbolicShape:
         return
     except RuleError as err:
@@ -204,14 +236,14 @@ def _check_shape(check: LayerCheck, rule: Rule) -> None:
 def _macs(check: LayerCheck, rule: Rule, batch: str | None) -> tuple[int | None, bool]:
     """(MACs, counted per sample): a symbolic batch dim is taken as 1 when that is all that is missing."""
     try:
-        return rule.macs(check.layer), False
+        return _call(rule, "macs", check.layer), False
     except SymbolicShape:
         if batch is None:
             return None, False
     except RuleError:
         return None, False
     try:
-        return rule.macs(_one_sample(check.layer, batch)), True
+        return _call(rule, "macs", _one_sample(check.layer, batch)), True
     except RuleError:
         return None, False
 
@@ -235,16 +267,18 @@ def batch_symbol(model: ModelIR) -> str | None:
 
 def _extras(layer: Layer, rule: Rule) -> tuple[str, dict[str, int]]:
     try:
-        return rule.describe(layer), rule.metrics(layer)
+        return _call(rule, "describe", layer), _call(rule, "metrics", layer)
     except RuleError:
         return "", {}
 
 
-def audit_ir(model: ModelIR) -> Audit:
-    """Check every layer of `model` and add up the totals."""
+def audit_ir(model: ModelIR, rules: Registry[str, Rule] | None = None,
+             options: AuditOptions | None = None) -> Audit:
+    """Check every layer of `model` with `rules` (default: the global `RULES`) and add up the totals."""
+    rules = RULES if rules is None else rules
     batch = batch_symbol(model)
-    checks = [check_layer(layer, batch) for layer in model.layers]
-    totals = _totals(model, checks)
+    checks = [check_layer(layer, batch, rules) for layer in model.layers]
+    totals = _totals(model, checks, rules)
     findings = []
     if model.framework_total is not None and model.framework_total != totals.reported:
         findings.append(
@@ -254,10 +288,10 @@ def audit_ir(model: ModelIR) -> Audit:
                 f"but its layers add up to {totals.reported:,}",
             )
         )
-    return Audit(model, checks, totals, findings)
+    return Audit(model, checks, totals, findings, rules=rules, options=options or AuditOptions())
 
 
-def _totals(model: ModelIR, checks: list[LayerCheck]) -> Totals:
+def _totals(model: ModelIR, checks: list[LayerCheck], rules: Registry[str, Rule]) -> Totals:
     totals = Totals(layers=len(checks))
     for check in checks:
         layer = check.layer
@@ -275,7 +309,7 @@ def _totals(model: ModelIR, checks: list[LayerCheck]) -> Totals:
         else:
             totals.macs += check.macs
             totals.macs_per_sample = totals.macs_per_sample or check.macs_per_sample
-        totals.activation_elements += _activation_elements(check)
+        totals.activation_elements += _activation_elements(check, rules)
         totals.mismatches += check.status == Status.MISMATCH
         totals.unverified_layers += check.status == Status.UNVERIFIED
     totals.non_trainable = totals.reported - totals.trainable
@@ -283,8 +317,8 @@ def _totals(model: ModelIR, checks: list[LayerCheck]) -> Totals:
     return totals
 
 
-def _activation_elements(check: LayerCheck) -> int:
-    rule = get_rule(check.kind)
+def _activation_elements(check: LayerCheck, rules: Registry[str, Rule]) -> int:
+    rule = rules.get(check.kind)
     if rule is not None and not rule.allocates_output:
         return 0
     shape = check.output_shape

@@ -17,7 +17,7 @@ from typing import Any
 
 from auditor.count import Finding
 from auditor.ir import Layer
-from auditor.rules import ParamCount, RuleError, fmt, get_rule
+from auditor.rules import ParamCount, fmt, get_rule
 
 MAX_EXPLANATIONS = 3
 """At most this many alternative single changes are reported for one difference."""
@@ -108,7 +108,7 @@ def rule_count(layer: Layer) -> ParamCount | None:
         return None
     try:
         return rule.count(layer)
-    except RuleError:
+    except Exception:  # noqa: BLE001 - a RuleError, or a bug in a user's rule: not recountable
         return None
 
 
@@ -120,11 +120,11 @@ def count_with(layer: Layer, changes: dict[str, Any]) -> ParamCount | None:
     trial = dataclasses.replace(layer, attrs={**layer.attrs, **changes})
     try:
         return rule.count(trial)
-    except RuleError:
+    except Exception:  # noqa: BLE001 - retried below without the shapes that may now clash
         pass
     try:
         return rule.count(dataclasses.replace(trial, input_shapes=[], output_shapes=[]))
-    except RuleError:
+    except Exception:  # noqa: BLE001 - a RuleError, or a bug in a user's rule
         return None
 
 

@@ -8,6 +8,7 @@ when a model is built, so this module (and `audit --list-references`) needs neit
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import inspect
 import os
@@ -17,6 +18,7 @@ from typing import Any
 
 from auditor.errors import InputError
 from auditor.ir import ModelIR
+from auditor.options import AuditOptions, resolve
 
 FRAMEWORKS = ("torch", "keras")
 TABLES = os.path.join(os.path.dirname(__file__), "tables")
@@ -293,22 +295,27 @@ def _framework(ref: Reference, framework: str | None) -> str:
     return chosen
 
 
-def load_reference(spec: str, **options: Any) -> ModelIR:
+def load_reference(spec: str, options: AuditOptions | None = None, **values: Any) -> ModelIR:
     """Build `NAME[@torch|@keras]` and translate it into the IR (called for `reference:NAME`).
 
-    Options the builder accepts (e.g. aux_logits=True) go to the builder, the rest to the adapter.
+    `options.builder_options` (e.g. {"aux_logits": True}) go to the builder, the rest to the adapter.
     """
+    options = resolve(options, values)
     name, framework = split_name(spec)
     ref = get_reference(name)
-    framework = _framework(ref, framework or options.pop("framework", None))
+    framework = _framework(ref, framework or options.framework)
+    builder_options = dict(options.builder_options)
     accepted = inspect.signature(ref.builder(framework)).parameters
-    builder_options = {k: options.pop(k) for k in list(options) if k in accepted}
+    unknown = sorted(set(builder_options) - set(accepted))
+    if unknown:
+        raise InputError(f"reference:{name}@{framework}: its builder takes no {', '.join(unknown)} "
+                         f"(it takes: {', '.join(accepted) or 'nothing'})")
     model = build(name, framework, **builder_options)
-    if framework == "torch":
-        options.setdefault("input_shape", ref.input_shape)
+    if framework == "torch" and options.input_shapes is None and options.example_inputs is None:
+        options = dataclasses.replace(options, input_shapes=(ref.input_shape,))
     import auditor
 
-    ir = auditor.to_ir(model, **options)
+    ir = auditor.to_ir(model, options)
     ir.name = name
     ir.source = f"reference:{name}@{framework}"
     return ir

@@ -49,3 +49,114 @@ def test_the_foundation_kinds_are_registered():
     required = {"conv", "conv_transpose", "dense", "matmul", "batch_norm", "layer_norm", "pool", "global_pool",
                 "activation", "flatten", "reshape", "concat", "elementwise", "resize", "dropout", "softmax"}
     assert required <= set(kinds())
+
+
+# ---- the one Registry type (rules, and every adapter's type map) -----------------------------------
+
+
+def test_registry_register_replace_unregister_and_one_error_class():
+    from auditor.registry import Registry, RegistryError
+
+    table: Registry[str, int] = Registry("number", {"one": 1})
+    assert table.register("two", 2) == 2 and table.get("two") == 2
+    with pytest.raises(RegistryError, match="'two' is already registered"):
+        table.register("two", 22)
+    assert table.replace("two", 22) == 2 and table.get("two") == 22
+    with pytest.raises(RegistryError, match="no number is registered for 'three'"):
+        table.replace("three", 3)
+    assert table.unregister("two") == 22 and "two" not in table
+    with pytest.raises(RegistryError):
+        table.unregister("two")
+    assert table.unregister("two", missing_ok=True) is None
+    assert DuplicateRuleError is RegistryError
+
+
+def test_registry_override_is_undone_after_the_block_even_on_error():
+    from auditor.registry import Registry
+
+    table: Registry[str, int] = Registry("number", {"one": 1})
+    with table.override("one", 10), table.override("new", 5):
+        assert table.get("one") == 10 and table.get("new") == 5
+    assert table.get("one") == 1 and "new" not in table
+    with pytest.raises(ZeroDivisionError), table.override("one", 0):
+        1 / table.get("one")  # type: ignore[operator]
+    assert table.get("one") == 1
+
+
+def test_registry_first_follows_the_order_of_the_keys_and_copies_are_independent():
+    from auditor.registry import Registry
+
+    class Base:
+        pass
+
+    class Child(Base):
+        pass
+
+    table: Registry[type, str] = Registry("class", {Base: "base", object: "anything"})
+    assert table.first(Child.__mro__) == "base" and table.first(int.__mro__) == "anything"
+    mine = table.copy()
+    mine.register(Child, "child")
+    assert mine.first(Child.__mro__) == "child" and table.first(Child.__mro__) == "base"
+
+
+def _layer(kind: str = "test_scale") -> Layer:
+    return Layer("s", kind, "user.Scale", {"channels": 6}, [(1, 6)], [(1, 6)], [ParamTensor("g", (6,))])
+
+
+def test_audit_with_a_callers_registry_leaves_the_global_one_alone():
+    import auditor
+
+    mine = auditor.RULES.copy()
+    mine.register("test_scale", ScaleRule())
+    model = ModelIR("m", "test", "x", [_layer()])
+    assert auditor.audit(model, rules=mine).checks[0].status is Status.OK
+    assert get_rule("test_scale") is None
+    assert auditor.audit(model).checks[0].status is Status.UNVERIFIED
+
+
+def test_scoped_override_of_a_built_in_rule():
+    from auditor.rules import RULES
+
+    class Doubled(Rule):
+        kind = "dense"
+
+        def count(self, layer: Layer) -> ParamCount:
+            return ParamCount(2, 2, "2 = 2")
+
+    dense = Layer("fc", "dense", "x", {"in_features": 1, "out_features": 1, "use_bias": False}, [], [],
+                  [ParamTensor("w", (1, 1))])
+    model = ModelIR("m", "test", "x", [dense])
+    with RULES.override("dense", Doubled()):
+        assert audit_ir(model).checks[0].status is Status.MISMATCH
+    assert audit_ir(model).checks[0].status is Status.OK
+
+
+class BrokenRule(Rule):
+    """A user's rule with bugs: a KeyError in one method, a ZeroDivisionError in another."""
+
+    kind = "test_broken"
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+
+    def count(self, layer: Layer) -> ParamCount:
+        if self.where == "count":
+            return ParamCount(layer.attrs["missing"], 0, "")
+        return ParamCount(6, 6, "6 = 6")
+
+    def output_shapes(self, layer: Layer) -> list[tuple[int, ...]] | None:
+        if self.where == "output_shapes":
+            raise ZeroDivisionError("division by zero")
+        return None
+
+
+@pytest.mark.parametrize("where, error", [("count", "KeyError: 'missing'"),
+                                          ("output_shapes", "ZeroDivisionError: division by zero")])
+def test_a_rule_raising_any_exception_leaves_the_layer_unverified_with_the_reason(where, error):
+    import auditor
+
+    mine = auditor.RULES.copy()
+    mine.register("test_broken", BrokenRule(where))
+    check = auditor.audit(ModelIR("m", "test", "x", [_layer("test_broken")]), rules=mine).checks[0]
+    assert check.status is Status.UNVERIFIED
+    assert check.note == f"rule BrokenRule.{where} raised {error}"

@@ -1,7 +1,8 @@
 """Analytic rules, one module per layer family, registered by canonical kind on import.
 
 Public extension API: subclass `Rule`, set `kind`, override `count` / `output_shapes` / `macs`,
-and `register(MyRule())`.  See `auditor.rules.base` for the counting convention every rule follows.
+and `register(MyRule())` (or register it in a copy of `RULES` and pass that to `audit(..., rules=)`).
+See `auditor.rules.base` for the counting convention every rule follows.
 """
 
 from auditor.rules import (  # noqa: F401  (importing registers the built-in rules)
@@ -20,12 +21,13 @@ from auditor.rules import (  # noqa: F401  (importing registers the built-in rul
     scale,
 )
 from auditor.rules.base import NO_PARAMS, ParamCount, Rule, RuleError, SymbolicShape, fmt
-from auditor.rules.registry import DuplicateRuleError, get_rule, kinds, register, unregister
+from auditor.rules.registry import RULES, DuplicateRuleError, get_rule, kinds, register, unregister
 
 __all__ = [
     "NO_PARAMS",
     "DuplicateRuleError",
     "ParamCount",
+    "RULES",
     "Rule",
     "RuleError",
     "SymbolicShape",

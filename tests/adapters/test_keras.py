@@ -274,10 +274,19 @@ def test_register_layer_follows_subclasses_and_refuses_duplicates() -> None:
             return x * self.gamma
 
     keras_adapter.register_layer(Scale, "scale", lambda layer: {"shape": (int(layer.gamma.shape[0]),)})
-    with pytest.raises(DuplicateLayerError):
-        keras_adapter.register_layer(Scale, "scale", lambda layer: {})
-    result = auditor.audit(keras.Sequential([keras.Input((5,)), Scale()]))
-    assert result.checks[0].kind == "scale" and str(result.checks[0].status) == "ok"
+    try:
+        with pytest.raises(DuplicateLayerError):
+            keras_adapter.register_layer(Scale, "scale", lambda layer: {})
+        result = auditor.audit(keras.Sequential([keras.Input((5,)), Scale()]))
+        assert result.checks[0].kind == "scale" and str(result.checks[0].status) == "ok"
+    finally:
+        keras_adapter.unregister_layer(Scale)
+    assert keras_adapter.TYPES.first(Scale.__mro__) is None
+
+
+def test_an_unknown_option_is_refused_for_keras_models_too() -> None:
+    with pytest.raises(auditor.OptionError, match="did you mean input_shape"):
+        keras_adapter.from_model(lasagne_cnn(), input_shap=(1, 28, 28, 1))
 
 
 def test_audit_api_dispatches_keras_objects() -> None:

@@ -258,3 +258,42 @@ def test_vgg16_export_matches_the_seed003_breakdown(exported):
     assert result.totals.reported == result.totals.analytic == 138_357_544
     assert all(c.status is Status.OK for c in result.checks if c.reported)
     assert result.totals.param_bytes == 138_357_544 * 4
+
+
+def test_a_custom_domain_op_translated_through_the_public_registry(tmp_path):
+    """A FusedDense op of a custom domain: no built-in translator, so its weights are unverified `parameter`
+    rows until a translator says they are a dense layer's weight and bias; then the dense rule verifies them."""
+    from adapters.onnx import Translation, register_op, unregister_op
+    from auditor.registry import RegistryError
+
+    nodes = [helper.make_node("FusedDense", ["x", "k", "b"], ["y"], domain="com.example", name="fused")]
+    proto = model(nodes, [value("x", [1, 6])], [value("y", None)], [weight("k", (6, 3)), weight("b", (3,))])
+    proto.opset_import.append(helper.make_opsetid("com.example", 1))
+    path = save(proto, str(tmp_path))
+    before = auditor.audit(path).checks
+    assert [(c.kind, c.status, c.reported) for c in before] == [
+        ("parameter", Status.UNVERIFIED, 18), ("parameter", Status.UNVERIFIED, 3),
+        ("onnx:com.example.FusedDense", Status.UNVERIFIED, 0)]
+
+    def fused_dense(node, graph, const):
+        rows, cols = graph.shape(node.input[1])
+        attrs = {"in_features": rows, "out_features": cols, "use_bias": True}
+        return Translation("dense", attrs, [node.input[0]], [("weight", node.input[1]), ("bias", node.input[2])])
+
+    register_op("com.example", "FusedDense", fused_dense)
+    try:
+        with pytest.raises(RegistryError, match="com.example:FusedDense"):
+            register_op("com.example", "FusedDense", fused_dense)
+        (check,) = auditor.audit(path).checks
+    finally:
+        unregister_op("com.example", "FusedDense")
+    assert (check.kind, check.status, check.reported, check.formula) == ("dense", Status.OK, 21, "(6+1)*3 = 21")
+
+
+def test_several_input_shapes_fix_the_inputs_in_order(tmp_path):
+    nodes = [helper.make_node("MatMul", ["a", "b"], ["y"], name="mm")]
+    proto = model(nodes, [value("a", ["n", "k"]), value("b", ["k", "m"])], [value("y", None)], [])
+    audit = auditor.audit(save(proto, str(tmp_path)), input_shape="2x3;3x5")
+    assert audit.model.input_shapes == [(2, 3), (3, 5)] and audit.checks[0].macs == 2 * 3 * 5
+    with pytest.raises(InputError, match="3 input shapes given but the model has 2"):
+        auditor.audit(save(proto, str(tmp_path)), input_shape="2x3;3x5;1x1")

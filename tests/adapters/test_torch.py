@@ -355,6 +355,23 @@ def test_bad_options_are_input_errors(options):
         auditor.audit(nn.Linear(4, 2), **options)
 
 
+def test_a_shape_string_reads_as_on_the_command_line_and_several_inputs_get_their_own_dtypes():
+    one = auditor.audit(nn.Linear(4, 2), input_shape="1,4")
+    assert one.model.input_shapes == [(1, 4)] and one.checks[0].layer.output_shapes == [(1, 2)]
+
+    class TwoInputs(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb, self.fc = nn.Embedding(10, 4), nn.Linear(4, 2)
+
+        def forward(self, ids, scale):
+            return self.fc(self.emb(ids) * scale)
+
+    audit = auditor.audit(TwoInputs(), input_shape="1x3;1x3x1", dtype="int64,float32")
+    assert audit.model.input_shapes == [(1, 3), (1, 3, 1)]
+    assert [c.layer.output_shapes for c in audit.checks if c.kind in ("embedding", "dense")] == [[(1, 3, 4)], [(1, 3, 2)]]
+
+
 def test_uninitialised_lazy_module_is_refused():
     with pytest.raises(InputError, match="lazy"):
         auditor.audit(nn.Sequential(nn.LazyLinear(4)), input_shape=(1, 3))

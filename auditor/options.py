@@ -1,0 +1,244 @@
+"""Audit options: one frozen `AuditOptions`, parsed once from keyword arguments or the command line.
+
+Every adapter takes an `AuditOptions`.  `AuditOptions.parse(**kwargs)` is the only code that reads
+values a user typed, so an unknown option (`input_shap=`) or a malformed value (`"1xA"`) is the same
+one-line `OptionError` (an `InputError`: the CLI exits 2) from the API, the pytest plugin and the CLI.
+
+To add an option, add one field to `AuditOptions` with `option(default, parser, aliases=...)`: the
+parser turns what a user gives into the field's type and raises ValueError (its message says what
+was expected) for anything else.  Nothing else needs to change for the option to be accepted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from auditor.errors import InputError
+from auditor.ir import DTYPE_BYTES
+
+Parser = Callable[[Any], Any]
+
+SHAPE_HINT = "is not like 1x3x224x224 or (1, 3, 224, 224) (several inputs: 1x16;1x16 or [(1, 16), (1, 16)])"
+DTYPE_ALIASES = {"float": "float32", "double": "float64", "half": "float16", "long": "int64", "int": "int32",
+                 "short": "int16"}
+"""Framework spellings of dtypes, as the IR names them (torch.long is int64)."""
+
+
+class OptionError(InputError):
+    """An option nn-auditor does not have, or a value it cannot read: `option`, `value` and what is wrong."""
+
+    def __init__(self, option: str, value: Any, problem: str) -> None:
+        self.option, self.value, self.problem = option, value, problem
+        super().__init__(f"{option}={value!r} {problem}")
+
+    @property
+    def flag(self) -> str:
+        """The option as the command line spells it: --input-shape."""
+        return "--" + self.option.replace("_", "-")
+
+
+# ---- parsers: user value -> field value, ValueError("what was expected") otherwise ----------------
+
+
+def _dims(text: str) -> tuple[int, ...]:
+    parts = re.split(r"[x,×]", text.strip().lower())
+    if not parts or not all(p.strip().isdigit() for p in parts):
+        raise ValueError(SHAPE_HINT)
+    return tuple(int(p) for p in parts)
+
+
+def _int_shape(items: Any) -> tuple[int, ...]:
+    dims = tuple(items)
+    if not all(isinstance(d, int) and not isinstance(d, bool) for d in dims):
+        raise ValueError(SHAPE_HINT)
+    if any(d < 0 for d in dims):
+        raise ValueError("has a negative dim")
+    return dims
+
+
+def parse_shapes(value: Any) -> tuple[tuple[int, ...], ...]:
+    """One shape per model input.  "1x3x224x224" and "1,3,224,224" are one shape (as on the command line);
+    "1x16;1x16" or "1x16 1x16" are two; (1, 3, 224, 224) is one, [(1, 16), (1, 16)] two; () a scalar."""
+    if isinstance(value, str):
+        parts = [p for p in re.split(r"[;\s]+", value.strip()) if p]
+        if not parts:
+            raise ValueError(SHAPE_HINT)
+        return tuple(_dims(p) for p in parts)
+    try:
+        items = list(value)
+    except TypeError:
+        raise ValueError(SHAPE_HINT) from None
+    if all(isinstance(d, int) and not isinstance(d, bool) for d in items):
+        return (_int_shape(items),)
+    if not all(isinstance(s, (tuple, list)) for s in items):
+        raise ValueError(SHAPE_HINT)
+    return tuple(_int_shape(s) for s in items)
+
+
+def dtype_name(value: Any) -> str:
+    """A dtype (torch.int64, numpy's int64, "int64", "long") as the IR names it; ValueError otherwise."""
+    text = str(value).strip().lower().removeprefix("torch.").removeprefix("<dtype: '").removesuffix("'>")
+    text = DTYPE_ALIASES.get(text, text)
+    if text not in DTYPE_BYTES:
+        raise ValueError(f"is not a dtype; expected one of {', '.join(DTYPE_BYTES)}")
+    return text
+
+
+def parse_dtypes(value: Any) -> tuple[str, ...]:
+    """One dtype for every input ("int64"), or one per input ("int64,float32" or a sequence)."""
+    if isinstance(value, str):
+        parts = [p for p in re.split(r"[;,\s]+", value.strip()) if p]
+        if not parts:
+            raise ValueError("is not a dtype")
+        return tuple(dtype_name(p) for p in parts)
+    if isinstance(value, (tuple, list)):
+        if not value:
+            raise ValueError("gives no dtype")
+        return tuple(dtype_name(v) for v in value)
+    return (dtype_name(value),)
+
+
+def parse_count(value: Any) -> int:
+    """A whole number >= 0 (an int, or its digits as text)."""
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError("is not a whole number >= 0")
+    return value
+
+
+def parse_positive(value: Any) -> int:
+    number = parse_count(value)
+    if number < 1:
+        raise ValueError("must be at least 1")
+    return number
+
+
+def parse_bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("is not True or False")
+    return value
+
+
+def parse_text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("is not a string")
+    return value
+
+
+def parse_framework(value: Any) -> str:
+    if value not in ("torch", "keras"):
+        raise ValueError("is not a framework; use 'torch' or 'keras'")
+    return str(value)
+
+
+def parse_builder_options(value: Any) -> tuple[tuple[str, Any], ...]:
+    """Keyword arguments for a reference model's builder ({"aux_logits": True})."""
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+        raise ValueError("is not a mapping of keyword arguments")
+    return tuple(sorted(value.items()))
+
+
+def _anything(value: Any) -> Any:
+    return value
+
+
+def option(default: Any, parser: Parser, *aliases: str, compare: bool = True) -> Any:
+    """A field of `AuditOptions`: its default, its parser and the other names users may give it."""
+    return dataclasses.field(default=default, compare=compare, metadata={"parse": parser, "aliases": aliases})
+
+
+@dataclass(frozen=True)
+class AuditOptions:
+    """Everything a caller may say about how to read and report one model (all optional)."""
+
+    input_shapes: tuple[tuple[int, ...], ...] | None = option(None, parse_shapes, "input_shape")
+    """One shape per model input: fixes ONNX symbolic dims, builds PyTorch inputs, sets the Keras batch."""
+    input_dtypes: tuple[str, ...] | None = option(None, parse_dtypes, "input_dtype", "dtype")
+    """The dtype of the generated PyTorch inputs: one for all, or one per input ("int64" for token ids)."""
+    example_inputs: Any = option(None, _anything, compare=False)
+    """Ready-made PyTorch inputs: a tensor, a tuple of them, or a dict of keyword inputs."""
+    batch_size: int | None = option(None, parse_positive)
+    """Fixes a Keras model's open batch dim."""
+    name: str | None = option(None, parse_text)
+    source: str | None = option(None, parse_text)
+    framework: str | None = option(None, parse_framework)
+    """Which build of a `reference:NAME` model ("torch" or "keras"; also `reference:NAME@keras`)."""
+    builder_options: tuple[tuple[str, Any], ...] = option((), parse_builder_options)
+    """Keyword arguments for a reference model's builder, e.g. {"aux_logits": True}."""
+    depth: int = option(0, parse_count)
+    """Fold report rows under their first N path components (0: one row per layer)."""
+    strict: bool = option(False, parse_bool)
+    """Unverified layers count as failures."""
+
+    @classmethod
+    def parse(cls, base: AuditOptions | None = None, /, **values: Any) -> AuditOptions:
+        """`base` (default: nothing set) with `values` parsed on top; OptionError for anything unreadable."""
+        names = _names()
+        chosen: dict[str, tuple[str, Any, Any]] = {}
+        for given, value in values.items():
+            if given not in names:
+                raise OptionError(given, value, _unknown(given, names))
+            field = names[given]
+            if value is None:
+                continue
+            try:
+                parsed = field.metadata["parse"](value)
+            except ValueError as err:
+                raise OptionError(given, value, str(err)) from None
+            if field.name in chosen and chosen[field.name][2] != parsed:
+                other = chosen[field.name][0]
+                raise OptionError(given, value, f"disagrees with {other}={chosen[field.name][1]!r}; give one of them")
+            chosen[field.name] = (given, value, parsed)
+        options = dataclasses.replace(base or cls(), **{name: parsed for name, (_, _, parsed) in chosen.items()})
+        options.check()
+        return options
+
+    def check(self) -> None:
+        """Options that contradict each other."""
+        shapes, dtypes = self.input_shapes, self.input_dtypes
+        if shapes is not None and dtypes is not None and len(dtypes) not in (1, len(shapes)):
+            raise OptionError("input_dtype", ",".join(dtypes), f"gives {len(dtypes)} dtypes for {len(shapes)} input shapes")
+
+    @property
+    def input_shape(self) -> tuple[int, ...] | None:
+        """The first input's shape (most models have one input)."""
+        return self.input_shapes[0] if self.input_shapes else None
+
+    def dtype_of(self, index: int) -> str | None:
+        """The dtype asked for input `index`, if any."""
+        if not self.input_dtypes:
+            return None
+        return self.input_dtypes[0] if len(self.input_dtypes) == 1 else self.input_dtypes[index]
+
+
+def _names() -> dict[str, dataclasses.Field[Any]]:
+    """Every name an option may be given by (its field name and its aliases) -> its field."""
+    names: dict[str, dataclasses.Field[Any]] = {}
+    for field in dataclasses.fields(AuditOptions):
+        for name in (field.name, *field.metadata["aliases"]):
+            names[name] = field
+    return names
+
+
+def _unknown(given: str, names: Mapping[str, Any]) -> str:
+    close = difflib.get_close_matches(given, list(names), n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return f"is not an option{hint}; options: {', '.join(sorted(names))}"
+
+
+def resolve(options: AuditOptions | None, values: Mapping[str, Any]) -> AuditOptions:
+    """What an adapter entry point does with its `options` and keyword arguments: parse them once."""
+    if options is not None and not isinstance(options, AuditOptions):
+        raise OptionError("options", options, "is not an AuditOptions")
+    if not values and options is not None:
+        return options
+    return AuditOptions.parse(options, **values)
+
+
+__all__ = ["AuditOptions", "OptionError", "dtype_name", "option", "parse_shapes", "resolve"]

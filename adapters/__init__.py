@@ -25,8 +25,13 @@ FILE_READERS: dict[str, tuple[str, str]] = {
     ".pt": ("adapters.torch", "read_torch_file"),
     ".pth": ("adapters.torch", "read_torch_file"),
     ".ts": ("adapters.torch", "read_torch_file"),
+    ".bin": ("adapters.state_dict", "read_bin"),
+    ".safetensors": ("adapters.safetensors_file", "read_safetensors"),
+    ".gguf": ("adapters.gguf_file", "read_gguf"),
+    ".json": ("adapters.hf_json", "read_json"),
+    ".weights.h5": ("adapters.keras_weights", "read_keras_weights"),
 }
-"""File extension -> (adapter module, reader function)."""
+"""File suffix -> (adapter module, reader function); the longest matching suffix wins (`.weights.h5`)."""
 
 
 def _reader(module: str, function: str) -> Any:
@@ -41,9 +46,11 @@ def load(spec: str, options: AuditOptions | None = None, **values: Any) -> Model
     parsed = resolve(options, values)
     if spec.startswith("reference:"):
         return _reader("reference_models", "load_reference")(spec.split(":", 1)[1], parsed)
-    extension = os.path.splitext(spec)[1].lower()
+    extension = file_suffix(spec)
     if extension in FILE_READERS:
         return _reader(*FILE_READERS[extension])(spec, parsed)
+    if os.path.isdir(spec):
+        return _reader("adapters.hf_json", "read_folder")(spec, parsed)
     if ":" in spec and not os.path.exists(spec):
         return from_factory(spec, parsed)
     if not os.path.exists(spec):
@@ -52,6 +59,13 @@ def load(spec: str, options: AuditOptions | None = None, **values: Any) -> Model
         f"{spec}: unknown model format {extension or '(no extension)'}; expected one of "
         f"{', '.join(sorted(FILE_READERS))}, reference:NAME or package.module:factory"
     )
+
+
+def file_suffix(spec: str) -> str:
+    """The longest suffix of `spec` that FILE_READERS knows (".weights.h5" before ".h5"), else its extension."""
+    lowered = spec.lower()
+    known = [suffix for suffix in FILE_READERS if lowered.endswith(suffix)]
+    return max(known, key=len) if known else os.path.splitext(lowered)[1]
 
 
 def framework_of(obj: Any) -> str | None:

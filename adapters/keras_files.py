@@ -23,6 +23,7 @@ from typing import Any
 
 import keras
 
+from adapters.h5_datasets import dataset_shapes
 from adapters.keras import deferred_variables, from_model
 from auditor.errors import InputError
 from auditor.ir import ModelIR
@@ -127,7 +128,7 @@ def _weight_shapes(archive: zipfile.ZipFile) -> Counter[tuple[int, ...]]:
     stored = info.compress_type == zipfile.ZIP_STORED and archive.filename is not None
     opener = (lambda: _StoredMember(str(archive.filename), info)) if stored else (lambda: archive.open(info))
     with opener() as raw, h5py.File(raw, "r") as store:
-        return _dataset_shapes(store)
+        return dataset_shapes(store)
 
 
 class _StoredMember(io.RawIOBase):
@@ -177,19 +178,6 @@ class _StoredMember(io.RawIOBase):
         super().close()
 
 
-def _dataset_shapes(group: Any) -> Counter[tuple[int, ...]]:
-    import h5py
-
-    shapes: Counter[tuple[int, ...]] = Counter()
-
-    def visit(_: str, item: Any) -> None:
-        if isinstance(item, h5py.Dataset):
-            shapes[tuple(int(d) for d in item.shape)] += 1
-
-    group.visititems(visit)
-    return shapes
-
-
 def _read_legacy(path: str, options: AuditOptions) -> ModelIR:
     """A legacy .h5 file: its model_config attribute and the dataset shapes under model_weights."""
     import h5py
@@ -198,12 +186,20 @@ def _read_legacy(path: str, options: AuditOptions) -> ModelIR:
         with h5py.File(path, "r") as store:
             raw = store.attrs.get("model_config")
             if raw is None:
-                raise InputError(f"{path}: holds weights only, no model config; audit the model's code instead")
+                raise _WeightsOnly()
             config = json.loads(raw.decode("utf-8") if hasattr(raw, "decode") else raw)
-            stored = _dataset_shapes(store["model_weights"]) if "model_weights" in store else None
+            stored = dataset_shapes(store["model_weights"]) if "model_weights" in store else None
+    except _WeightsOnly:
+        from adapters.keras_weights import read_keras_weights
+
+        return read_keras_weights(path, options)
     except _READ_ERRORS as err:
         raise InputError(f"{path}: not a readable Keras HDF5 file ({_reason(err)})") from None
     return _from_config(path, lambda: _from_legacy_config(config), stored, "model_weights", options)
+
+
+class _WeightsOnly(Exception):
+    """The .h5 has no model_config: a weights-only file, read as a checkpoint."""
 
 
 def _from_config(

@@ -71,7 +71,31 @@ def from_module(module: Any, options: AuditOptions | None = None, **values: Any)
         input_shapes=input_shapes,
         framework_total=sum(p.numel() for p in module.parameters()),
         notes=notes,
+        tensors=state_tensors(module),
     )
+
+
+def state_tensors(model: torch.nn.Module) -> dict[str, ParamTensor]:
+    """Every parameter and buffer under its state-dict name; a tied second name is shared_with the module
+    path of the first, a buffer registered with persistent=False is marked so (state_dict skips it)."""
+    tensors: dict[str, ParamTensor] = {}
+    first: dict[int, str] = {}
+    for path, module in model.named_modules(remove_duplicate=False):
+        owned = [(leaf, t, False) for leaf, t in module._parameters.items()]
+        owned += [(leaf, t, True) for leaf, t in module._buffers.items()]
+        for leaf, tensor, is_buffer in owned:
+            if tensor is None:
+                continue
+            name = f"{path}.{leaf}" if path else leaf
+            owner = first.setdefault(id(tensor), name)
+            tensors[name] = ParamTensor(
+                name=name, shape=tuple(int(d) for d in tensor.shape),
+                trainable=bool(tensor.requires_grad) and not is_buffer, buffer=is_buffer,
+                shared_with=None if owner == name else owner.rpartition(".")[0],
+                dtype=_dtype_name(tensor),
+                persistent=not is_buffer or leaf not in module._non_persistent_buffers_set,
+            )
+    return tensors
 
 
 # ---- the module tree ----------------------------------------------------------------------------
@@ -261,20 +285,19 @@ def _is_torchscript(names: list[str]) -> bool:
 
 
 def read_torch_file(path: str, options: AuditOptions | None = None, **values: Any) -> ModelIR:
-    """A TorchScript archive (torch.jit.save); a plain pickle (torch.save) is refused.
+    """A TorchScript archive (torch.jit.save), else a state dict (`adapters.state_dict`); a pickle that
+    holds anything but tensors is refused there.
 
     torch.jit.load reads TorchScript code and tensors without Python's unpickler running user
-    classes; a torch.save pickle can execute arbitrary code when loaded, so it is never loaded.
+    classes; a torch.save pickle is only read with weights_only=True, which runs no code.
     """
     options = resolve(options, values)
     if not os.path.exists(path):
         raise InputError(f"{path}: no such file")
     if not _is_torchscript(_zip_names(path)):
-        raise InputError(
-            f"{path}: a pickled PyTorch file is not loaded, because unpickling it can run arbitrary code "
-            "(and a state dict has no architecture); export the model with torch.export.save(...) to a .pt2 "
-            "file, save it with torch.jit.save, or audit its constructor as package.module:factory"
-        )
+        from adapters.state_dict import read_state_dict
+
+        return read_state_dict(path, options)
     try:
         module = torch.jit.load(path, map_location="cpu")
     except Exception as err:  # a damaged archive fails in many ways

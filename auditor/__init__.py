@@ -36,6 +36,7 @@ _EXPORTS = {
 }
 
 if TYPE_CHECKING:
+    from auditor.checkpoint import Comparison
     from auditor.count import Audit, Finding, LayerCheck, Status, Totals, audit_ir
     from auditor.errors import InputError
     from auditor.ir import Layer, ModelIR, ParamTensor
@@ -81,6 +82,17 @@ def audit(model: Any, options: AuditOptions | None = None, *, rules: Registry[st
     return audit_ir(to_ir(model, parsed), rules, parsed)
 
 
+def compare_checkpoint(architecture: Any, checkpoint: Any, **options: Any) -> Comparison:
+    """Pair a checkpoint's tensors (a .safetensors / index / .gguf / state-dict path) with an architecture's
+    (a config.json, a model object, or an Audit) by name; findings' amounts add up to the delta."""
+    from auditor.checkpoint import compare
+    from auditor.count import Audit
+
+    arch = architecture if isinstance(architecture, Audit) else audit(architecture, **options)
+    ckpt = checkpoint if isinstance(checkpoint, Audit) else audit(checkpoint)
+    return compare(arch, ckpt)
+
+
 __all__ = [
     "Audit",
     "AuditOptions",
@@ -101,6 +113,7 @@ __all__ = [
     "Totals",
     "audit",
     "audit_ir",
+    "compare_checkpoint",
     "register",
     "to_ir",
 ]

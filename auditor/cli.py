@@ -16,7 +16,8 @@ from auditor.errors import InputError
 from auditor.options import AuditOptions, OptionError, parse_shapes
 
 EXIT_OK, EXIT_MISMATCH, EXIT_BAD_INPUT = 0, 1, 2
-MODEL_SUFFIXES = (".onnx", ".keras", ".h5", ".hdf5", ".pt2")
+MODEL_SUFFIXES = (".onnx", ".keras", ".h5", ".hdf5", ".pt2", ".pt", ".pth", ".safetensors", ".gguf")
+"""Files a folder scan audits; a `.bin` only when its content is a PyTorch file (ONNX external data is `.bin` too)."""
 
 
 class UsageError(Exception):
@@ -32,7 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="audit",
         description="Recount every layer of a model analytically and compare with what the framework says.",
-        epilog="MODEL: a .onnx, .keras, .h5 or .pt2 file, a folder of them, reference:NAME, or package.module:factory.",
+        epilog="MODEL: a .onnx, .keras, .h5, .pt2 file, a checkpoint (.safetensors, its index .json, .gguf, a state "
+        "dict .bin/.pt/.pth, .weights.h5), a config.json, a Hugging Face model folder, a folder of models, "
+        "reference:NAME, or package.module:factory.",
     )
     parser.add_argument("models", nargs="*", metavar="MODEL", help="one model; two to diff them; a folder")
     parser.add_argument("--expect", metavar="TABLE", help="compare with an expectation table (CSV, YAML or JSON)")
@@ -103,7 +106,7 @@ def _run(args: argparse.Namespace) -> int:
     specs = _expand(args.models)
     if not specs:
         raise UsageError("name a MODEL (or use --list-references)")
-    if args.each or len(specs) > 2 or (len(args.models) == 1 and os.path.isdir(args.models[0])):
+    if args.each or len(specs) > 2 or (len(args.models) == 1 and os.path.isdir(args.models[0]) and specs != args.models):
         return _audit_each(specs, args, options)
     if len(specs) == 2:
         if args.expect:
@@ -122,18 +125,30 @@ def _adapter_options(args: argparse.Namespace) -> AuditOptions:
 
 def _expand(models: list[str]) -> list[str]:
     """Folders expand to the model files inside them (sorted); everything else stays as given."""
+    from adapters.hf_json import is_model_folder
+
     specs: list[str] = []
     for spec in models:
-        if os.path.isdir(spec):
-            found = sorted(
-                os.path.join(spec, f) for f in os.listdir(spec) if f.lower().endswith(MODEL_SUFFIXES)
-            )
+        if os.path.isdir(spec) and is_model_folder(spec):
+            specs.append(spec)  # a Hugging Face folder (config.json, a sharded index) is one model
+        elif os.path.isdir(spec):
+            found = sorted(os.path.join(spec, f) for f in os.listdir(spec) if _scanned(os.path.join(spec, f)))
             if not found:
                 raise InputError(f"{spec}: folder holds no model files ({', '.join(MODEL_SUFFIXES)})")
             specs.extend(found)
         else:
             specs.append(spec)
     return specs
+
+
+def _scanned(path: str) -> bool:
+    """A file a folder scan audits: a model suffix, or a `.bin` whose content is a PyTorch file."""
+    name = path.lower()
+    if name.endswith(".bin"):
+        from adapters.state_dict import is_torch_file
+
+        return is_torch_file(path)
+    return name.endswith(MODEL_SUFFIXES) and os.path.isfile(path)
 
 
 def _audit(spec: str, options: AuditOptions) -> Any:
@@ -145,6 +160,12 @@ def _audit(spec: str, options: AuditOptions) -> Any:
 def _audit_one(spec: str, args: argparse.Namespace, options: AuditOptions) -> int:
     from auditor.report import render_audit
 
+    if os.path.isdir(spec):
+        from adapters.hf_json import folder_files
+
+        config, weights = folder_files(spec)
+        if config is not None and weights is not None:
+            return _compare_checkpoint(_audit(config, options), _audit(weights, AuditOptions()), args)
     result = _audit(spec, options)
     sys.stdout.write(render_audit(result, args.format, depth=options.depth))
     return _exit_code(result, options.strict)
@@ -198,12 +219,27 @@ def _diff_table(spec: str, args: argparse.Namespace, options: AuditOptions) -> i
 
 
 def _diff_models(left: str, right: str, args: argparse.Namespace, options: AuditOptions) -> int:
+    from auditor.checkpoint import is_checkpoint
     from auditor.diff import diff_audits
     from auditor.report.diff import render_diff
 
-    result = diff_audits(_audit(left, options), _audit(right, options))
+    left_audit, right_audit = _audit(left, options), _audit(right, options)
+    if is_checkpoint(left_audit) != is_checkpoint(right_audit):
+        architecture, checkpoint = (right_audit, left_audit) if is_checkpoint(left_audit) else (left_audit, right_audit)
+        return _compare_checkpoint(architecture, checkpoint, args)
+    result = diff_audits(left_audit, right_audit)
     sys.stdout.write(render_diff(result, args.format))
     return EXIT_MISMATCH if result.differs else EXIT_OK
+
+
+def _compare_checkpoint(architecture: Any, checkpoint: Any, args: argparse.Namespace) -> int:
+    """An architecture (config.json, a model) and a weight file: tensors paired by name, the delta explained."""
+    from auditor.checkpoint import compare
+    from auditor.report.checkpoint import render_comparison
+
+    result = compare(architecture, checkpoint)
+    sys.stdout.write(render_comparison(result, args.format, depth=args.depth))
+    return EXIT_MISMATCH if result.differs or not architecture.consistent else EXIT_OK
 
 
 def _list_references() -> int:

@@ -34,6 +34,8 @@ class Finding:
 
     code: str
     message: str
+    amount: int | None = None
+    """The elements this finding accounts for, signed (the other side minus this one); None if it counts none."""
 
 
 @dataclass
@@ -93,6 +95,11 @@ class Totals:
     layers: int = 0
     mismatches: int = 0
     unverified_layers: int = 0
+    stored_elements: int = 0
+    """Elements as stored, every tensor once (parameters, buffers, quantization state; packed tensors
+    counted by their containers), as a checkpoint listing or `sum(t.numel())` over a state dict gives."""
+    bytes_by_dtype: dict[str, int] = field(default_factory=dict)
+    """Parameter memory split by stored dtype (every tensor once)."""
 
     @property
     def verified_fraction(self) -> float:
@@ -180,9 +187,22 @@ def _check(layer: Layer, rule: Rule, batch: str | None) -> LayerCheck:
     check.description, check.metrics = _extras(layer, rule)
     if check.findings:
         check.status = Status.MISMATCH
+    elif layer.inferred:
+        _mark_inferred(check)
     elif counted.params == 0 and used_params(layer) == 0 and counted.buffers == 0:
         check.status = Status.NO_PARAMS
     return check
+
+
+def _mark_inferred(check: LayerCheck) -> None:
+    """A layer whose kind and attrs were inferred from its tensors: consistent, but not confirmed.
+
+    The rule still recounts it (a bias that does not fit the weight is a mismatch), but a count
+    that agrees proves only that the tensors fit together, so the layer stays unverified.
+    """
+    check.status = Status.UNVERIFIED
+    check.analytic = check.analytic_trainable = check.analytic_buffers = None
+    check.note = f"{check.layer.inferred}: its tensors fit together, its hyper-parameters are unconfirmed"
 
 
 def used_params(layer: Layer) -> int:
@@ -299,7 +319,11 @@ def _totals(model: ModelIR, checks: list[LayerCheck], rules: Registry[str, Rule]
         totals.trainable += layer.reported_trainable
         totals.buffers += layer.reported_buffers
         totals.shared += layer.shared_params
-        totals.param_bytes += sum(p.nbytes for p in layer.params if p.shared_with is None)
+        for p in layer.params:
+            if p.shared_with is None:
+                totals.param_bytes += p.nbytes
+                totals.stored_elements += p.stored_numel
+                totals.bytes_by_dtype[p.stored_dtype] = totals.bytes_by_dtype.get(p.stored_dtype, 0) + p.nbytes
         if check.analytic is None:
             totals.unverified += layer.reported_params
         else:  # a tied tensor is counted at its owner, as in `reported`

@@ -22,6 +22,14 @@ DTYPE_BYTES: dict[str, int] = {
     "float16": 2,
     "bfloat16": 2,
     "float8": 1,
+    "float8_e4m3fn": 1,
+    "float8_e4m3fnuz": 1,
+    "float8_e5m2": 1,
+    "float8_e5m2fnuz": 1,
+    "float8_e8m0fnu": 1,
+    "uint64": 8,
+    "uint32": 4,
+    "uint16": 2,
     "int64": 8,
     "int32": 4,
     "int16": 2,
@@ -47,6 +55,22 @@ def numel(shape: Shape) -> int | None:
 
 
 @dataclass(frozen=True)
+class Packing:
+    """How a quantized tensor is stored when that differs from the logical tensor it holds."""
+
+    stored_name: str
+    """The stored tensor's own name ("qweight" for a GPTQ layer's logical "weight")."""
+    stored_shape: tuple[int, ...]
+    stored_dtype: str
+    formula: str
+    """The packing rule applied, e.g. "qweight 512x4096 int32 -> 4096x4096 = 16,777,216 4-bit weights"."""
+
+    @property
+    def stored_numel(self) -> int:
+        return math.prod(self.stored_shape)
+
+
+@dataclass(frozen=True)
 class ParamTensor:
     """One parameter or buffer tensor a layer owns, as the framework reports it."""
 
@@ -57,19 +81,40 @@ class ParamTensor:
     shared_with: str | None = None
     """Tied weights: the path of the layer that owns this tensor first (counted there only)."""
     dtype: str = "float32"
+    persistent: bool = True
+    """False for a buffer the framework does not save with the weights (PyTorch `persistent=False`)."""
+    stored_bytes: int | None = None
+    """Bytes on disk when a file says so exactly (checkpoint headers, quantization blocks)."""
+    packing: Packing | None = None
+    """Set when the tensor is stored packed (quantized): `shape` is then the logical shape."""
+    quant_state: bool = False
+    """Quantization metadata of another tensor (scales, zero points, absmax): stored, but neither a
+    parameter nor a buffer of the logical model."""
 
     @property
     def numel(self) -> int:
+        """Logical elements (a packed 4-bit weight counts every weight)."""
         return math.prod(self.shape)
 
     @property
+    def stored_numel(self) -> int:
+        """Elements as stored (a packed tensor counts its containers: int32 words, uint8 bytes)."""
+        return self.packing.stored_numel if self.packing is not None else self.numel
+
+    @property
+    def stored_dtype(self) -> str:
+        return self.packing.stored_dtype if self.packing is not None else self.dtype
+
+    @property
     def nbytes(self) -> int:
-        return self.numel * DTYPE_BYTES.get(self.dtype, 4)
+        if self.stored_bytes is not None:
+            return self.stored_bytes
+        return self.stored_numel * DTYPE_BYTES.get(self.stored_dtype, 4)
 
     @property
     def counted(self) -> bool:
-        """Counts toward the layer's parameters: not a buffer and not a second use of a tied tensor."""
-        return not self.buffer and self.shared_with is None
+        """Counts toward the layer's parameters: not a buffer, not quantization state, not a second use of a tied tensor."""
+        return not self.buffer and not self.quant_state and self.shared_with is None
 
 
 @dataclass
@@ -83,6 +128,9 @@ class Layer:
     input_shapes: list[Shape] = field(default_factory=list)
     output_shapes: list[Shape] = field(default_factory=list)
     params: list[ParamTensor] = field(default_factory=list)
+    inferred: str = ""
+    """Empty when the framework states the layer; else what its kind and attrs were inferred from
+    (a checkpoint's tensor names and shapes), which no rule can confirm."""
 
     @property
     def reported_params(self) -> int:
@@ -95,7 +143,7 @@ class Layer:
 
     @property
     def reported_buffers(self) -> int:
-        return sum(p.numel for p in self.params if p.buffer and p.shared_with is None)
+        return sum(p.numel for p in self.params if p.buffer and not p.quant_state and p.shared_with is None)
 
     @property
     def shared_params(self) -> int:
@@ -119,3 +167,9 @@ class ModelIR:
     path_separator: str = "."
     notes: list[str] = field(default_factory=list)
     """Things the adapter saw and the user should know (e.g. "BatchNorm folded by the exporter")."""
+    tensors: dict[str, ParamTensor] = field(default_factory=dict)
+    """Every tensor under its full name as a state dict or checkpoint lists it (a tied second name
+    included, with shared_with set; a non-persistent buffer with persistent=False); empty when the
+    adapter does not list them.  The same objects as in `layers`."""
+    metadata: dict[str, Any] = field(default_factory=dict)
+    """Facts the file states about the architecture (GGUF's block_count, a config's hidden_size)."""

@@ -41,8 +41,10 @@ def _needs(case: Case) -> None:
     """Skip a case whose file needs a framework this machine lacks to be written."""
     if "keras" in case.name or "h5" in case.name:
         pytest.importorskip("keras")
-    if "pt2" in case.name:
+    if "pt2" in case.name or "as-bin" in case.name:
         pytest.importorskip("torch")
+    if "gguf" in case.name:
+        pytest.importorskip("gguf")
 
 
 def run_case(case: Case, tmp_path: Path, seeds: Seeds, capfd: pytest.CaptureFixture[str]) -> tuple[int, str, str, Path]:
@@ -178,9 +180,23 @@ def test_code_in_files_is_never_run(case: Case, tmp_path: Path, seeds: Seeds, ca
     check(case, tmp_path, seeds, capfd)
 
 
+@pytest.mark.parametrize("case", _params("checkpoint"))
+def test_bad_checkpoints_are_refused_without_reading_their_claims(case: Case, tmp_path: Path, seeds: Seeds,
+                                                                  capfd: pytest.CaptureFixture[str]) -> None:
+    """A 1 GiB header claim is refused before anything is allocated for it."""
+    _needs(case)
+    tracemalloc.start()
+    try:
+        check(case, tmp_path, seeds, capfd)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 * 2**20, f"the audit allocated {peak / 2**20:.0f} MiB for a tiny file"
+
+
 def test_every_case_belongs_to_a_tested_family() -> None:
     tested = {name.removeprefix("test_") for name in globals() if name.startswith("test_")}
-    assert len(FAMILIES) == 12 and len(CASES) == sum(len(c) for c in FAMILIES.values())
+    assert len(FAMILIES) == 13 and len(CASES) == sum(len(c) for c in FAMILIES.values())
     assert len(tested) >= len(FAMILIES)
 
 

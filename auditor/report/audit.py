@@ -29,7 +29,8 @@ def audit_to_dict(audit: Audit) -> dict[str, Any]:
     element_bytes = bytes_per_element(audit.model)
     return {
         "schema": SCHEMA,
-        "model": {"name": audit.model.name, "framework": audit.model.framework, "source": audit.model.source},
+        "model": {"name": audit.model.name, "framework": audit.model.framework, "source": audit.model.source,
+                  "metadata": _json_safe(audit.model.metadata)},
         "convention": audit.convention,
         "consistent": audit.consistent,
         "totals": {
@@ -47,12 +48,14 @@ def audit_to_dict(audit: Audit) -> dict[str, Any]:
             "macs_per_sample": totals.macs_per_sample,
             "flops": 2 * totals.macs,
             "param_bytes": totals.param_bytes,
+            "stored_elements": totals.stored_elements,
             "activation_elements": totals.activation_elements,
             "activation_bytes": totals.activation_elements * element_bytes,
             "layers": totals.layers,
             "mismatches": totals.mismatches,
             "unverified_layers": totals.unverified_layers,
         },
+        "bytes_by_dtype": dict(sorted(totals.bytes_by_dtype.items())),
         "layers": [_layer_dict(c) for c in audit.checks],
         "findings": [{"code": f.code, "message": f.message} for f in audit.findings],
         "notes": list(audit.model.notes),
@@ -81,7 +84,21 @@ def _layer_dict(check: LayerCheck) -> dict[str, Any]:
         "findings": [{"code": f.code, "message": f.message} for f in check.findings],
         "note": check.note,
         "metrics": dict(check.metrics),
+        "param_bytes": sum(p.nbytes for p in layer.params if p.shared_with is None),
+        "packing": [p.packing.formula for p in layer.params if p.packing is not None],
+        "inferred": layer.inferred or None,
     }
+
+
+def _json_safe(value: Any) -> Any:
+    """Metadata as JSON: containers kept, anything else (numpy scalars, enums) as int/float/str."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
 
 
 def _csv(audit: Audit) -> str:
@@ -163,12 +180,10 @@ def _summary(audit: Audit, markdown: bool) -> list[str]:
     lines += [
         f"{bullet}Verified by a rule: {100 * t.verified_fraction:.1f}% of parameters; "
         f"{t.mismatches} mismatched, {t.unverified_layers} unverified of {t.layers} layers",
-        f"{bullet}MACs{' per sample' if t.macs_per_sample else ''}: {t.macs:,} ({si_text(t.macs)})"
-        + ("" if t.macs_complete else " (incomplete: some layers unknown)")
-        + f"   FLOPs: {si_text(2 * t.macs)}",
-        f"{bullet}Parameter memory: {t.param_bytes:,} bytes ({bytes_text(t.param_bytes)})",
-        f"{bullet}Activation memory (one forward pass): {t.activation_elements:,} values "
-        f"({bytes_text(t.activation_elements * element_bytes)} at {element_bytes} bytes each)",
+        f"{bullet}{_macs_line(t)}",
+        f"{bullet}Parameter memory: {t.param_bytes:,} bytes ({bytes_text(t.param_bytes)})" + _by_dtype(t),
+        *([f"{bullet}{line}"] if (line := _stored_line(audit)) else []),
+        f"{bullet}{_activation_line(audit, element_bytes)}",
         f"{bullet}Convention: {audit.convention}",
     ]
     findings = [f for c in audit.checks for f in c.findings] + list(audit.findings)
@@ -178,8 +193,72 @@ def _summary(audit: Audit, markdown: bool) -> list[str]:
     unverified = [c for c in audit.checks if c.note and str(c.status) == "unverified"]
     if unverified:
         lines += ["", "Unverified:" if not markdown else "### Unverified"]
-        lines += [f"- {c.path}: {c.note}" + (f" ({c.reported:,} params)" if c.reported else "") for c in unverified]
+        lines += _unverified_lines(unverified)
+    packings = _packing_lines(audit)
+    if packings:
+        lines += ["", "Quantized tensors (logical count from the packing):" if not markdown else "### Quantized tensors"]
+        lines += packings
     if audit.model.notes:
         lines += ["", "Notes:" if not markdown else "### Notes"]
         lines += [f"- {n}" for n in audit.model.notes]
     return lines
+
+
+def _macs_line(t: Any) -> str:
+    per_sample = " per sample" if t.macs_per_sample else ""
+    if not t.macs_complete and t.macs == 0:
+        return f"MACs{per_sample}: unknown (no layer's shapes are known)"
+    return (f"MACs{per_sample}: {t.macs:,} ({si_text(t.macs)})"
+            + ("" if t.macs_complete else " (incomplete: some layers unknown)") + f"   FLOPs: {si_text(2 * t.macs)}")
+
+
+def _activation_line(audit: Audit, element_bytes: int) -> str:
+    t = audit.totals
+    if t.activation_elements == 0 and not audit.model.input_shapes:
+        return "Activation memory (one forward pass): unknown (no input shape)"
+    return (f"Activation memory (one forward pass): {t.activation_elements:,} values "
+            f"({bytes_text(t.activation_elements * element_bytes)} at {element_bytes} bytes each)")
+
+
+def _by_dtype(t: Any) -> str:
+    """": bfloat16 13.5 GiB, float32 8.0 KiB" when the tensors are stored in more than one dtype."""
+    if len(t.bytes_by_dtype) < 2:
+        return ""
+    ranked = sorted(t.bytes_by_dtype.items(), key=lambda item: -item[1])
+    return ": " + ", ".join(f"{dtype} {bytes_text(n)}" for dtype, n in ranked)
+
+
+def _stored_line(audit: Audit) -> str:
+    """Stored elements next to the logical count, when packing or quantization state makes them differ."""
+    t = audit.totals
+    if t.stored_elements == t.reported + t.buffers:
+        return ""
+    return (f"Stored elements: {t.stored_elements:,} (the {t.reported + t.buffers:,} logical elements as packed, "
+            "plus quantization state)")
+
+
+def _unverified_lines(checks: list[LayerCheck]) -> list[str]:
+    """One line per distinct note; layers sharing a note (a checkpoint's inferred layers) are listed together."""
+    groups: dict[str, list[LayerCheck]] = {}
+    for c in checks:
+        groups.setdefault(c.note or "", []).append(c)
+    lines = []
+    for note, members in groups.items():
+        params = sum(c.reported for c in members)
+        count = f" ({params:,} params)" if params else ""
+        if len(members) == 1:
+            lines.append(f"- {members[0].path}: {note}{count}")
+        else:
+            shown = ", ".join(c.path for c in members[:3]) + (", ..." if len(members) > 3 else "")
+            lines.append(f"- {len(members)} layers ({shown}): {note}{count}")
+    return lines
+
+
+def _packing_lines(audit: Audit) -> list[str]:
+    """Each distinct packing formula once, with how many tensors it applies to."""
+    formulas: dict[str, int] = {}
+    for c in audit.checks:
+        for p in c.layer.params:
+            if p.packing is not None and p.shared_with is None:
+                formulas[p.packing.formula] = formulas.get(p.packing.formula, 0) + 1
+    return [f"- {n} x {formula}" if n > 1 else f"- {formula}" for formula, n in formulas.items()]

@@ -418,6 +418,43 @@ def _keras_bad_class(folder: Path, seeds: Seeds) -> Path:
     return path
 
 
+# ---- checkpoints: safetensors headers, GGUF, pickled modules under a state-dict name ----------------
+
+
+def _safetensors(name: str, header: object, data: int = 0, claim: int | None = None, cut: int | None = None) -> Builder:
+    """A safetensors file with this JSON header (or a header length claim that is a lie)."""
+
+    def build(folder: Path, seeds: Seeds) -> Path:
+        raw = json.dumps(header).encode()
+        blob = (claim if claim is not None else len(raw)).to_bytes(8, "little") + raw + b"\0" * data
+        return _write(folder, name, blob[:cut] if cut is not None else blob)
+
+    return build
+
+
+def _f32(begin: int, count: int) -> dict[str, object]:
+    return {"dtype": "F32", "shape": [count], "data_offsets": [begin, begin + 4 * count]}
+
+
+def _bad_magic_gguf(folder: Path, seeds: Seeds) -> Path:
+    """The start of a GGUF v3 file (counts of 0 tensors, 0 keys) with its magic changed."""
+    return _write(folder, "model.gguf", b"GGUX" + (3).to_bytes(4, "little") + bytes(16))
+
+
+def _pickled_module_as_bin(folder: Path, seeds: Seeds) -> Path:
+    import torch
+
+    path = folder / "pytorch_model.bin"
+    torch.save(torch.nn.Linear(2, 2), path)
+    return path
+
+
+def _index_escape(folder: Path, seeds: Seeds) -> Path:
+    path = folder / "model.safetensors.index.json"
+    path.write_text(json.dumps({"weight_map": {"w": "../../etc/passwd"}}))
+    return path
+
+
 # ---- the corpus ---------------------------------------------------------------------------------
 
 NOT_READABLE = r"(not a|no model|cannot|empty|unknown model format|refus|not loaded)"
@@ -473,6 +510,23 @@ CASES: list[Case] = [
     Case("code-execution", "keras-lambda", _keras_lambda(".keras"), "refused", "safe_mode"),
     Case("code-execution", "h5-lambda", _keras_lambda(".h5"), "refused", "safe_mode"),
     Case("code-execution", "keras-config-os-system", _keras_bad_class, "refused", NOT_READABLE),
+    Case("checkpoint", "safetensors-truncated-header", _safetensors("cut.safetensors", {"w": _f32(0, 2)}, 8, cut=20),
+         "refused", "only 12 follow the length"),
+    Case("checkpoint", "safetensors-header-longer-than-file", _safetensors("long.safetensors", {}, claim=4096),
+         "refused", "claims 4,096 bytes but only 2 follow"),
+    Case("checkpoint", "safetensors-overlapping-offsets",
+         _safetensors("overlap.safetensors", {"a": _f32(0, 2), "b": _f32(4, 2)}, 12), "refused", "overlap"),
+    Case("checkpoint", "safetensors-offset-outside-file",
+         _safetensors("outside.safetensors", {"a": _f32(0, 1024)}, 16), "refused", "holds only 16 bytes"),
+    Case("checkpoint", "safetensors-unknown-dtype",
+         _safetensors("dtype.safetensors", {"a": {"dtype": "F12", "shape": [1], "data_offsets": [0, 2]}}, 2),
+         "refused", "unknown dtype"),
+    Case("checkpoint", "safetensors-1GiB-header-claim", _safetensors("huge.safetensors", {}, claim=2**30),
+         "refused", "claims 1,073,741,824 bytes, more than"),
+    Case("checkpoint", "safetensors-index-escape", _index_escape, "refused", "outside the model's folder"),
+    Case("checkpoint", "gguf-bad-magic", _bad_magic_gguf, "refused", "not a readable GGUF file.*magic"),
+    Case("checkpoint", "pickled-module-as-bin", _pickled_module_as_bin, "refused",
+         "it pickles torch.nn.modules.linear.Linear.*unpickling it can run arbitrary code"),
 ]
 """The whole corpus, in the order of the README's table."""
 

@@ -1,0 +1,48 @@
+"""HDF5 weight files read through h5py from their dataset headers only: names, dims, dtypes, never data.
+
+Shared by the Keras file adapter (checking a `.keras` archive's stored weights against its config)
+and the `.weights.h5` checkpoint reader; importing it does not import Keras.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One weight as HDF5 stores it: its path in the file, dims, dtype name and size in bytes."""
+
+    path: str
+    shape: tuple[int, ...]
+    dtype: str
+    nbytes: int
+
+
+def datasets(group: Any) -> list[Dataset]:
+    """Every dataset under `group`, in the file's (alphabetical) order, from its header only."""
+    import h5py
+
+    found: list[Dataset] = []
+
+    def visit(path: str, item: Any) -> None:
+        if isinstance(item, h5py.Dataset):
+            shape = tuple(int(d) for d in item.shape)
+            found.append(Dataset(path, shape, str(item.dtype), int(item.dtype.itemsize) * _numel(shape)))
+
+    group.visititems(visit)
+    return found
+
+
+def _numel(shape: tuple[int, ...]) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def dataset_shapes(group: Any) -> Counter[tuple[int, ...]]:
+    """How many datasets under `group` have each shape."""
+    return Counter(d.shape for d in datasets(group))

@@ -80,8 +80,8 @@ def checkpoint_ir(
 
 
 def _full_name(path: str, p: ParamTensor, separator: str) -> str:
-    leaf = p.packing.stored_name if p.packing is not None else p.name
-    return f"{path}{separator}{leaf}" if path else leaf
+    """The tensor's name with its layer; a packed weight under its logical name (`weight`, not `qweight`)."""
+    return f"{path}{separator}{p.name}" if path else p.name
 
 
 def _owners(tensors: list[Stored], separator: str) -> dict[str, str]:

@@ -6,9 +6,10 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any
 
-from benchmarks import fixtures, models
+from benchmarks import checkpoint_files, fixtures, models
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,10 @@ def _mlp(width: int, depth: int) -> Callable[[str], Any]:
     return lambda folder: fixtures.synthetic_mlp_onnx(folder, width, depth)
 
 
+def _sparse_llama70b(folder: str) -> Any:
+    return checkpoint_files.write_sharded(Path(folder), checkpoint_files.llama_tensors(checkpoint_files.LLAMA2_70B), 15)
+
+
 CASES: dict[str, Case] = {
     case.name: case
     for case in (
@@ -82,6 +87,9 @@ CASES: dict[str, Case] = {
              quick=True, prepare=_mlp(4096, 4)),
         Case("mlp-3gb.onnx", "onnx", _file("model.onnx"), "12 MatMul+Add layers of 8192², 3.0 GB external data",
              prepare=_mlp(8192, 12), repeat=3),
+        Case("sharded-llama-70b.safetensors", "checkpoint", _file("model.safetensors.index.json"),
+             "Llama-2-70B as 15 safetensors shards: real headers, sparse data (137 GB apparent, ~200 KB on disk)",
+             quick=True, prepare=_sparse_llama70b, repeat=3),
         Case("tiny-mlp.onnx", "onnx", _file("model.onnx"), "2 MatMul+Add layers of 64² (smoke test)",
              prepare=_mlp(64, 2), full=False),
     )

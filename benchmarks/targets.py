@@ -102,6 +102,27 @@ def keras_targets(rows: list[Row]) -> list[Target]:
                    ", ".join(f"{r.case}: {r.tool_s:.1f} s, {r.peak_mb:,.0f} MB" for r in audits))]
 
 
+BIG_CHECKPOINT, CHECKPOINT_SECONDS, CHECKPOINT_PEAK_MB = "sharded-llama-70b.safetensors", 1.0, 200
+LLAMA2_70B_PARAMS = 68_976_648_192
+
+
+def checkpoint_targets(rows: list[Row]) -> list[Target]:
+    """The 70B sharded safetensors: < 1 s, < 200 MB, the published count, headers only."""
+    audit = _find(rows, BIG_CHECKPOINT, AUDITOR)
+    if audit is None:
+        return [Target("70B safetensors checkpoint", None, "no nn-auditor row")]
+    listing = _find(rows, BIG_CHECKPOINT, "safe_open")
+    read = audit.extra.get("bytes_read")
+    return [
+        Target("70B safetensors: < 1 s", audit.tool_s is not None and audit.tool_s < CHECKPOINT_SECONDS,
+               f"{audit.tool_s:.2f} s" + (f" (safe_open listing {listing.tool_s:.2f} s)" if listing and listing.tool_s else "")),
+        Target("70B safetensors: peak < 200 MB", audit.peak_mb is not None and audit.peak_mb < CHECKPOINT_PEAK_MB,
+               f"peak {audit.peak_mb:,.0f} MB"),
+        Target("70B safetensors: 68,976,648,192 parameters", audit.params == LLAMA2_70B_PARAMS, f"{audit.params:,}"),
+        Target("70B safetensors: no tensor data read", read is not None and read < 2**20, f"read {read:,} bytes"),
+    ]
+
+
 def evaluate(rows: list[Row]) -> list[Target]:
     """Every target the rows allow checking."""
-    return torch_targets(rows) + onnx_targets(rows) + cli_targets(rows) + keras_targets(rows)
+    return torch_targets(rows) + onnx_targets(rows) + cli_targets(rows) + keras_targets(rows) + checkpoint_targets(rows)

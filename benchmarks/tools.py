@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from benchmarks.checkpoint_files import bytes_read
 from benchmarks.measure import Numbers, heavy_imports, quiet_env
 
 
@@ -65,17 +66,39 @@ def auditor_object(model: Any) -> Numbers:
 
 
 def auditor_file(path: str) -> Numbers:
-    """auditor.audit on a model file; notes which heavy frameworks the process imported."""
+    """auditor.audit on a model file; notes which heavy frameworks the process imported and, for
+    checkpoints, how many bytes the audit read."""
     import auditor
 
+    before = bytes_read()
     numbers = _audit_numbers(auditor.audit(path))
+    numbers.extra["bytes_read"] = bytes_read() - before
     heavy = heavy_imports()
     numbers.extra["heavy_imports"] = heavy
     if path.endswith(".onnx"):
         numbers.note += "; imported " + (", ".join(heavy) if heavy else "no torch/tensorflow")
     elif any("no weight data loaded" in n for n in numbers.extra["notes"]):
         numbers.note += "; no weight data loaded"
+    elif ".safetensors" in path:
+        numbers.note += f"; read {numbers.extra['bytes_read']:,} bytes"
     return numbers
+
+
+def safetensors_listing(path: str) -> Numbers:
+    """safetensors.safe_open on every shard of an index: keys and shapes (the library's own header read)."""
+    import json
+    import math
+    import os
+
+    from safetensors import safe_open
+
+    before = bytes_read()
+    shards = sorted(set(json.load(open(path))["weight_map"].values()))
+    total = 0
+    for shard in shards:
+        with safe_open(os.path.join(os.path.dirname(path), shard), "np") as handle:
+            total += sum(math.prod(handle.get_slice(k).get_shape()) for k in handle.keys())  # noqa: SIM118
+    return Numbers(total, None, f"{len(shards)} shards listed", {"bytes_read": bytes_read() - before})
 
 
 def auditor_cli(path: str) -> Numbers:
@@ -207,6 +230,10 @@ TOOLS: dict[str, dict[str, Tool]] = {
         Tool("audit-cli", auditor_cli, "python -m auditor FILE in its own process"),
         Tool("onnx-floor", onnx_floor, "onnx.load(load_external_data=False) + infer_shapes"),
         Tool("onnx-tool", onnx_tool_profile, "onnx_tool.Model + shape_infer + profile"),
+    )},
+    "checkpoint": {t.name: t for t in (
+        Tool(AUDITOR, auditor_file, "auditor.audit(index.json): headers only"),
+        Tool("safe_open", safetensors_listing, "safetensors.safe_open per shard: keys and shapes"),
     )},
 }
 """Family -> tool name -> Tool; every family's first tool is nn-auditor."""

@@ -84,7 +84,7 @@ def gptq_weight(qweight: tuple[int, ...], qzeros: tuple[int, ...], scales: tuple
         raise RuleError(f"qweight {_dims(qweight)} does not fit scales {_dims(scales)} (GPTQ packs along the input)")
     bits = _bits_from_state(qzeros, scales)
     fin, fout = _packed(qweight[0], bits, "qweight"), qweight[1]
-    return Unpacked((fout, fin), bits, _formula(qweight, (fin, fout), bits))
+    return Unpacked((fout, fin), bits, _formula(qweight, (fout, fin), bits))
 
 
 def awq_weight(qweight: tuple[int, ...], qzeros: tuple[int, ...], scales: tuple[int, ...]) -> Unpacked:
@@ -95,10 +95,11 @@ def awq_weight(qweight: tuple[int, ...], qzeros: tuple[int, ...], scales: tuple[
     fin, fout = qweight[0], _packed(qweight[1], bits, "qweight")
     if fout != scales[-1]:
         raise RuleError(f"qweight {_dims(qweight)} unpacks to {fout} outputs but scales has {scales[-1]}")
-    return Unpacked((fout, fin), bits, _formula(qweight, (fin, fout), bits))
+    return Unpacked((fout, fin), bits, _formula(qweight, (fout, fin), bits))
 
 
 def _formula(qweight: tuple[int, ...], logical: tuple[int, int], bits: int) -> str:
+    """"qweight 512x4096 int32 -> 4096x4096 = 16,777,216 4-bit weights (8 per word)"; logical as (out, in)."""
     n = logical[0] * logical[1]
     return f"qweight {_dims(qweight)} int32 -> {_dims(logical)} = {fmt(n)} {bits}-bit weights ({WORD_BITS // bits} per word)"
 

@@ -12,10 +12,16 @@ import pytest
 torch = pytest.importorskip("torch")
 safetensors_torch = pytest.importorskip("safetensors.torch")
 
-from support.checkpoints import LLAMA2_70B, Spec, bytes_read, llama_tensors, write_safetensors, write_sharded  # noqa: E402
-
 import auditor  # noqa: E402
 from auditor.errors import InputError  # noqa: E402
+from benchmarks.checkpoint_files import (  # noqa: E402
+    LLAMA2_70B,
+    Spec,
+    bytes_read,
+    llama_tensors,
+    write_safetensors,
+    write_sharded,
+)
 
 LLAMA2_70B_TOTAL = 68_976_648_192
 

@@ -1,5 +1,5 @@
-"""Checkpoint files written at test time: safetensors headers over sparse data, sharded indexes,
-and the tensor layout of Llama-style models computed from their config numbers.
+"""Checkpoint files written by the benchmarks and the tests: safetensors headers over sparse data,
+sharded indexes, and the tensor layout of Llama-style models computed from their config numbers.
 
 `write_safetensors` writes a real header (8-byte length, JSON padded to 8 bytes as the safetensors
 library pads it) and extends the file to its full size with `os.truncate`, so a 137 GB Llama-2-70B

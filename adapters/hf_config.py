@@ -9,10 +9,8 @@ Parameters are created on the meta device in the config's dtype, so no weight me
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 from auditor.errors import InputError
@@ -57,7 +55,9 @@ def build_model(document: dict[str, Any], path: str) -> tuple[Any, str]:
         remote = " and needs its own code (auto_map), which nn-auditor never runs" if "auto_map" in document else ""
         raise InputError(f"{path}: transformers {transformers.__version__} does not know model_type "
                          f"{model_type!r}{remote}")
-    with _quiet():
+    from adapters.torch import quiet_logger
+
+    with quiet_logger("transformers", logging.ERROR):
         try:
             config = CONFIG_MAPPING[model_type].from_dict(dict(document))
         except Exception as err:  # a config with wrong value types fails inside transformers
@@ -94,18 +94,6 @@ def _dtype(config: Any) -> Any:
         return value
     found = getattr(torch, str(value), None) if value else None
     return found if isinstance(found, torch.dtype) else torch.float32
-
-
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """transformers logs advice while building; the audit's own report says what matters."""
-    logger = logging.getLogger("transformers")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 def _reason(err: Exception) -> str:

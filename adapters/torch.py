@@ -315,15 +315,16 @@ def _from_script(module: Any, path: str, options: AuditOptions) -> ModelIR:
 
 
 @contextlib.contextmanager
-def _quiet_export_logs() -> Iterator[None]:
-    """torch.export logs a full traceback before raising on a bad archive; our one-line error says it all."""
-    logger = logging.getLogger("torch.export")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
+def quiet_logger(name: str, level: int = logging.CRITICAL) -> Iterator[None]:
+    """Raise a library's logger to `level` inside the block: torch.export logs a full traceback before
+    raising on a bad archive, transformers logs advice while building; our one-line output says what matters."""
+    logger = logging.getLogger(name)
+    previous = logger.level
+    logger.setLevel(level)
     try:
         yield
     finally:
-        logger.setLevel(level)
+        logger.setLevel(previous)
 
 
 @contextlib.contextmanager
@@ -352,7 +353,7 @@ def read_exported_program(path: str, options: AuditOptions | None = None, **valu
     if not os.path.exists(path):
         raise InputError(f"{path}: no such file")
     try:
-        with _weights_only_loads(), _quiet_export_logs():
+        with _weights_only_loads(), quiet_logger("torch.export"):
             program = torch.export.load(path)
     except Exception as err:  # unpickling refused, wrong format, damaged archive
         raise InputError(f"{path}: not a loadable torch.export archive ({type(err).__name__}: {err})"[:300]) from None

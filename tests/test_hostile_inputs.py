@@ -111,13 +111,18 @@ def test_zip_bombs_are_refused_without_inflating(case: Case, tmp_path: Path, see
                                                  capfd: pytest.CaptureFixture[str]) -> None:
     _needs(case)
     seeds.data(".keras" if "keras" in case.name else ".pt2")  # framework imports do not count
+    peak = _traced_peak(case, tmp_path, seeds, capfd)
+    assert peak < 64 * 2**20, f"the audit allocated {peak / 2**20:.0f} MiB for a ~1 MiB file"
+
+
+def _traced_peak(case: Case, tmp_path: Path, seeds: Seeds, capfd: pytest.CaptureFixture[str]) -> int:
+    """Run `check` on the case and return the peak of Python allocations (tracemalloc) while it ran."""
     tracemalloc.start()
     try:
         check(case, tmp_path, seeds, capfd)
-        peak = tracemalloc.get_traced_memory()[1]
+        return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert peak < 64 * 2**20, f"the audit allocated {peak / 2**20:.0f} MiB for a ~1 MiB file"
 
 
 @pytest.mark.parametrize("case", _params("external-data"))
@@ -185,12 +190,7 @@ def test_bad_checkpoints_are_refused_without_reading_their_claims(case: Case, tm
                                                                   capfd: pytest.CaptureFixture[str]) -> None:
     """A 1 GiB header claim is refused before anything is allocated for it."""
     _needs(case)
-    tracemalloc.start()
-    try:
-        check(case, tmp_path, seeds, capfd)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    peak = _traced_peak(case, tmp_path, seeds, capfd)
     assert peak < 64 * 2**20, f"the audit allocated {peak / 2**20:.0f} MiB for a tiny file"
 
 

@@ -60,3 +60,18 @@ def test_a_text_file_named_bin_is_an_unknown_format(tmp_path: Path) -> None:
     (tmp_path / "weights.bin").write_bytes(b"\x00\x01 raw float data, e.g. ONNX external data")
     with pytest.raises(InputError, match="unknown model format"):
         auditor.audit(tmp_path / "weights.bin")
+
+
+def test_a_sharded_pytorch_checkpoint_and_its_folder(tmp_path: Path) -> None:
+    """pytorch_model.bin.index.json names .bin shards, as older save_pretrained wrote them."""
+    import json
+
+    first, second = torch.nn.Linear(4, 3), torch.nn.Linear(3, 2)
+    torch.save({f"a.{k}": v for k, v in first.state_dict().items()}, tmp_path / "pytorch_model-00001-of-00002.bin")
+    torch.save({f"b.{k}": v for k, v in second.state_dict().items()}, tmp_path / "pytorch_model-00002-of-00002.bin")
+    weight_map = {**{f"a.{k}": "pytorch_model-00001-of-00002.bin" for k in first.state_dict()},
+                  **{f"b.{k}": "pytorch_model-00002-of-00002.bin" for k in second.state_dict()}}
+    (tmp_path / "pytorch_model.bin.index.json").write_text(json.dumps({"weight_map": weight_map}))
+    for target in (tmp_path / "pytorch_model.bin.index.json", tmp_path):
+        report = auditor.audit(target)
+        assert report.totals.reported == 15 + 8 and report.model.framework == "state_dict"

@@ -68,6 +68,14 @@ def file_suffix(spec: str) -> str:
     return max(known, key=len) if known else os.path.splitext(lowered)[1]
 
 
+def align_names(architecture: ModelIR, checkpoint: ModelIR) -> ModelIR:
+    """The checkpoint with its tensors under the architecture's names where its format names them its own
+    way (GGUF's `blk.0.attn_q.weight`), so the two can be paired by name."""
+    if checkpoint.framework == "gguf":
+        return _reader("adapters.gguf_file", "architecture_names")(checkpoint, list(architecture.tensors))
+    return checkpoint
+
+
 def framework_of(obj: Any) -> str | None:
     """"torch" or "keras" by the module of the object's classes, without importing either."""
     for cls in type(obj).__mro__:

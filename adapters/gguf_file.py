@@ -102,3 +102,27 @@ def _notes(metadata: dict[str, Any], stored: list[Stored]) -> list[str]:
         "no tensor data read or dequantized",
         f"architecture {arch}" + (": " + ", ".join(shown) if shown else ""),
     ]
+
+
+def architecture_names(checkpoint: ModelIR, expected: list[str]) -> ModelIR:
+    """The GGUF checkpoint with its tensors under the architecture's (transformers) names, through the
+    gguf package's own name table (`blk.0.attn_q.weight` is `model.layers.0.self_attn.q_proj.weight`);
+    names the table does not map keep their GGUF name."""
+    import dataclasses
+
+    import gguf
+
+    arch_name = str(checkpoint.metadata.get("general.architecture", ""))
+    arch = next((a for a, n in gguf.MODEL_ARCH_NAMES.items() if n == arch_name), None)
+    blocks = checkpoint.metadata.get(f"{arch_name}.block_count")
+    if arch is None or not isinstance(blocks, int):
+        return checkpoint
+    table = gguf.get_tensor_name_map(arch, blocks)
+    renamed = {}
+    for name in expected:
+        mapped = table.get_name(name, try_suffixes=(".weight", ".bias"))
+        if mapped and mapped in checkpoint.tensors:
+            renamed[mapped] = name
+    tensors = {renamed.get(n, n): t for n, t in checkpoint.tensors.items()}
+    notes = [*checkpoint.notes, f"{len(renamed):,} GGUF tensor names read as transformers names through gguf's name table"]
+    return dataclasses.replace(checkpoint, tensors=tensors, notes=notes)

@@ -85,12 +85,16 @@ def audit(model: Any, options: AuditOptions | None = None, *, rules: Registry[st
 def compare_checkpoint(architecture: Any, checkpoint: Any, **options: Any) -> Comparison:
     """Pair a checkpoint's tensors (a .safetensors / index / .gguf / state-dict path) with an architecture's
     (a config.json, a model object, or an Audit) by name; findings' amounts add up to the delta."""
+    import dataclasses
+
+    import adapters
     from auditor.checkpoint import compare
     from auditor.count import Audit
 
     arch = architecture if isinstance(architecture, Audit) else audit(architecture, **options)
     ckpt = checkpoint if isinstance(checkpoint, Audit) else audit(checkpoint)
-    return compare(arch, ckpt)
+    aligned = adapters.align_names(arch.model, ckpt.model)
+    return compare(arch, ckpt if aligned is ckpt.model else dataclasses.replace(ckpt, model=aligned))
 
 
 __all__ = [

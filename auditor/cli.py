@@ -234,10 +234,10 @@ def _diff_models(left: str, right: str, args: argparse.Namespace, options: Audit
 
 def _compare_checkpoint(architecture: Any, checkpoint: Any, args: argparse.Namespace) -> int:
     """An architecture (config.json, a model) and a weight file: tensors paired by name, the delta explained."""
-    from auditor.checkpoint import compare
+    import auditor
     from auditor.report.checkpoint import render_comparison
 
-    result = compare(architecture, checkpoint)
+    result = auditor.compare_checkpoint(architecture, checkpoint)
     sys.stdout.write(render_comparison(result, args.format, depth=args.depth))
     return EXIT_MISMATCH if result.differs or not architecture.consistent else EXIT_OK
 

@@ -79,3 +79,32 @@ def test_bad_gguf_files_are_one_clear_error(tmp_path: Path, small_gguf: Path) ->
     cut.write_bytes(small_gguf.read_bytes()[:-4000])
     with pytest.raises(InputError, match="not a readable GGUF file"):
         auditor.audit(cut)
+
+
+def test_a_gguf_checkpoint_pairs_with_its_config_through_ggufs_name_table(tmp_path: Path) -> None:
+    """llama.cpp names (`blk.0.attn_q.weight`) are read as transformers names, so every tensor pairs."""
+    import json
+
+    pytest.importorskip("transformers")
+    config = {"model_type": "llama", "architectures": ["LlamaForCausalLM"], "hidden_size": 64,
+              "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+              "vocab_size": 100, "torch_dtype": "float16"}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    writer = gguf.GGUFWriter(str(tmp_path / "model.gguf"), "llama")
+    writer.add_block_count(2)
+    shapes = {"token_embd.weight": (100, 64), "output_norm.weight": (64,), "output.weight": (100, 64)}
+    for i in range(2):
+        shapes.update({f"blk.{i}.attn_q.weight": (64, 64), f"blk.{i}.attn_k.weight": (32, 64),
+                       f"blk.{i}.attn_v.weight": (32, 64), f"blk.{i}.attn_output.weight": (64, 64),
+                       f"blk.{i}.ffn_gate.weight": (128, 64), f"blk.{i}.ffn_up.weight": (128, 64),
+                       f"blk.{i}.ffn_down.weight": (64, 128), f"blk.{i}.attn_norm.weight": (64,),
+                       f"blk.{i}.ffn_norm.weight": (64,)})
+    for name, shape in shapes.items():
+        writer.add_tensor(name, np.zeros(shape, dtype=np.float16))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    result = auditor.compare_checkpoint(tmp_path / "config.json", tmp_path / "model.gguf")
+    assert [r.status for r in result.rows] == ["match"] * len(shapes)
+    assert result.findings == [] and result.delta == 0 and not result.differs

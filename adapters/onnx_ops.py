@@ -225,13 +225,17 @@ def gather(node: Any, graph: Any, const: dict[str, bool]) -> Translation:
 
 
 def prelu(node: Any, graph: Any, const: dict[str, bool]) -> Translation:
+    """PRelu's slope broadcasts to the input (numpy style, from the right): the input axes along which the
+    slope has size 1 share one alpha, as Keras's shared_axes say; the rule recounts from the input's dims."""
     x, slope = node.input[0], node.input[1]
     if not const.get(slope):
         return Translation("elementwise", {"op": "PRelu"}, [x, slope])
-    count = 1
-    for d in graph.shape(slope) or ():
-        count *= int(d)
-    return Translation("prelu", {"num_parameters": count}, [x], [("weight", slope)])
+    shape, slope_shape = graph.shape(x), graph.shape(slope)
+    attrs: dict[str, Any] = {}
+    if shape is not None and slope_shape is not None and len(slope_shape) <= len(shape):
+        aligned = (1,) * (len(shape) - len(slope_shape)) + tuple(slope_shape)
+        attrs["shared_axes"] = tuple(axis for axis in range(1, len(shape)) if aligned[axis] == 1)
+    return Translation("prelu", attrs, [x], [("weight", slope)])
 
 
 def recurrent(node: Any, graph: Any, const: dict[str, bool]) -> Translation:

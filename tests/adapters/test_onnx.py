@@ -297,3 +297,22 @@ def test_several_input_shapes_fix_the_inputs_in_order(tmp_path):
     assert audit.model.input_shapes == [(2, 3), (3, 5)] and audit.checks[0].macs == 2 * 3 * 5
     with pytest.raises(InputError, match="3 input shapes given but the model has 2"):
         auditor.audit(save(proto, str(tmp_path)), input_shape="2x3;3x5;1x1")
+
+
+def _prelu_graph(slope_shape):
+    nodes = [helper.make_node("PRelu", ["x", "alpha"], ["y"], name="act")]
+    return model(nodes, [value("x", ["batch", 8, 4, 4])], [value("y", None)], [weight("alpha", slope_shape)])
+
+
+def test_prelu_alphas_are_recounted_from_the_input_not_read_back_from_the_weight(tmp_path):
+    by_channel = _audit(_prelu_graph((8, 1, 1)), tmp_path).checks[0]
+    assert (by_channel.kind, by_channel.status, by_channel.formula) == ("prelu", Status.OK, "8*1*1 = 8")
+    assert by_channel.layer.attrs == {"shared_axes": (2, 3)}
+    shared = _audit(_prelu_graph((1,)), tmp_path).checks[0]
+    assert (shared.status, shared.analytic) == (Status.OK, 1)
+
+
+def test_a_prelu_slope_that_does_not_fit_its_input_is_a_mismatch(tmp_path):
+    check = _audit(_prelu_graph((6, 1, 1)), tmp_path).checks[0]
+    assert (check.status, check.analytic, check.reported) == (Status.MISMATCH, 8, 6)
+    assert "the layer has 6 parameters but its hyper-parameters give 8*1*1 = 8" in check.findings[0].message

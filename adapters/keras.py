@@ -40,6 +40,7 @@ from adapters.keras_layers import (
 from auditor.errors import InputError
 from auditor.ir import Layer, ModelIR, ParamTensor, Shape
 from auditor.options import AuditOptions, resolve
+from auditor.rules import RULES
 
 TYPES = default_type_map()
 """The Keras class -> kind registry (an `auditor.registry.Registry`, the adapter's one global)."""
@@ -246,15 +247,17 @@ def _shapes_in(value: Any) -> list[Shape]:
     return []
 
 
-_PASS_THROUGH = ("dropout", "activation", "identity")
+def _transparent(layer_type: LayerType | None) -> bool:
+    """Weight-free and shape-keeping (dropout, activations): the rules say which kinds are (`Rule.transparent`)."""
+    rule = RULES.get(layer_type.kind) if layer_type is not None else None
+    return rule is not None and rule.transparent
 
 
 def _flattened_from(layer: Any) -> dict[str, Any]:
     """{"flattened_from": shape} when the Dense's input is a Flatten's output (dropout/activation between)."""
     producer = _producer(layer)
     while producer is not None and not isinstance(producer, keras.layers.Flatten):
-        layer_type = lookup_type(TYPES, type(producer))
-        producer = _producer(producer) if layer_type is not None and layer_type.kind in _PASS_THROUGH else None
+        producer = _producer(producer) if _transparent(lookup_type(TYPES, type(producer))) else None
     if producer is None:
         return {}
     shapes = input_shapes(producer)

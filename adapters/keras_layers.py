@@ -132,8 +132,8 @@ def conv_attrs(layer: Any) -> dict[str, Any]:
 
 
 def conv_transpose_attrs(layer: Any) -> dict[str, Any]:
-    """Keras transposed conv; with an explicit output_padding, Keras defines "same" as pads of
-    extent//2 on both sides (not the n*s of output_padding=None), so those pads are written out."""
+    """Keras transposed conv; with an explicit output_padding, Keras's "same" is canonical "half"
+    (pads of extent//2 on both sides, not the n*s of output_padding=None)."""
     attrs = conv_attrs(layer)
     out_pad = getattr(layer, "output_padding", None)
     if out_pad is None:
@@ -141,8 +141,7 @@ def conv_transpose_attrs(layer: Any) -> dict[str, Any]:
         return attrs
     attrs["output_padding"] = tuple(int(p) for p in out_pad)
     if attrs["padding"] == "same_upper":
-        extents = [d * (k - 1) + 1 for k, d in zip(attrs["kernel_size"], attrs["dilation"])]
-        attrs["padding"] = tuple((e // 2, e // 2) for e in extents)
+        attrs["padding"] = "half"
     return attrs
 
 

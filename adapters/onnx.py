@@ -50,6 +50,7 @@ def read_onnx(path: str, options: AuditOptions | None = None, **values: Any) -> 
         framework_total=None,
         path_separator=".",
         notes=notes,
+        exporter="ONNX",
     )
 
 

@@ -1,79 +1,23 @@
-"""Apply the rules to a ModelIR: one check per layer (reported vs analytic) and the model's totals.
+"""Apply the rules to a ModelIR: one check per layer (`auditor.layer_check`) and the model's totals.
 
 Aggregation only: the math lives in the rules, the wording of the output in `report`.
 """
 
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field
 
-from auditor.ir import DTYPE_BYTES, Layer, ModelIR, Shape, numel
+from auditor.ir import DTYPE_BYTES, ModelIR, Shape, numel
+from auditor.layer_check import Finding, LayerCheck, Status, check_layer, rule_failure, used_params
 from auditor.options import AuditOptions
 from auditor.registry import Registry
-from auditor.rules import RULES, RuleError, SymbolicShape
-from auditor.rules.base import ParamCount, Rule
+from auditor.rules import RULES
+from auditor.rules.base import Rule
 
 MAC_CONVENTION = (
     "MACs = multiply-accumulates of one forward pass (bias adds, activations, pooling and softmax "
     "excluded; normalisation: one per element); FLOPs = 2 x MACs"
 )
-
-
-class Status(enum.StrEnum):
-    OK = "ok"
-    MISMATCH = "mismatch"
-    UNVERIFIED = "unverified"
-    NO_PARAMS = "no-params"
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One explained (or unexplained) discrepancy, with a stable code and a sentence to act on."""
-
-    code: str
-    message: str
-    amount: int | None = None
-    """The elements this finding accounts for, signed (the other side minus this one); None if it counts none."""
-
-
-@dataclass
-class LayerCheck:
-    """What the framework says a layer owns and produces, next to what its rule recomputes."""
-
-    layer: Layer
-    status: Status
-    analytic: int | None = None
-    analytic_trainable: int | None = None
-    formula: str | None = None
-    analytic_buffers: int | None = None
-    analytic_output_shape: Shape | None = None
-    macs: int | None = None
-    findings: list[Finding] = field(default_factory=list)
-    note: str | None = None
-    """Why the layer is unverified, or what could not be recomputed."""
-    metrics: dict[str, int] = field(default_factory=dict)
-    """Extra figures from the rule (`Rule.metrics`), e.g. {"connections": 122304}."""
-    macs_per_sample: bool = False
-    """The MACs are for one sample because the batch dim is symbolic."""
-    description: str = ""
-
-    @property
-    def path(self) -> str:
-        return self.layer.path
-
-    @property
-    def kind(self) -> str:
-        return self.layer.kind
-
-    @property
-    def reported(self) -> int:
-        return self.layer.reported_params
-
-    @property
-    def output_shape(self) -> Shape | None:
-        return self.layer.output_shapes[0] if self.layer.output_shapes else self.analytic_output_shape
 
 
 @dataclass
@@ -124,158 +68,6 @@ class Audit:
         return self.totals.mismatches == 0 and not self.findings
 
 
-def _shapes_agree(reported: Shape, analytic: Shape) -> bool:
-    """Equal rank and equal dims wherever both sides are known ints."""
-    if len(reported) != len(analytic):
-        return False
-    return all(not (isinstance(r, int) and isinstance(a, int)) or r == a for r, a in zip(reported, analytic))
-
-
-def _shape_text(shape: Shape) -> str:
-    return "x".join(str(d) for d in shape)
-
-
-def rule_failure(rule: Rule, method: str, err: Exception) -> str:
-    """Why a rule that raised something other than a RuleError (a bug in it) verified nothing."""
-    text = " ".join(str(err).split())
-    return f"rule {type(rule).__name__}.{method} raised {type(err).__name__}" + (f": {text}" if text else "")
-
-
-def check_layer(layer: Layer, batch: str | None = None, rules: Registry[str, Rule] = RULES) -> LayerCheck:
-    """Recompute one layer with its rule and compare with what the framework reported.
-
-    `batch` names the model's symbolic batch dim: MACs that need it are then counted per sample.
-    A rule that raises (a RuleError, or any bug in a user's rule) leaves the layer unverified with the reason.
-    """
-    rule = rules.get(layer.kind)
-    if rule is None:
-        return LayerCheck(layer, Status.UNVERIFIED, note=f"no rule for kind {layer.kind!r} ({layer.source_type})")
-    try:
-        return _check(layer, rule, batch)
-    except RuleError as err:
-        return LayerCheck(layer, Status.UNVERIFIED, note=str(err))
-    except _RuleBug as bug:
-        return LayerCheck(layer, Status.UNVERIFIED, note=str(bug))
-
-
-class _RuleBug(Exception):
-    """A rule method raised something other than a RuleError; the message says which and what."""
-
-
-def _call(rule: Rule, method: str, layer: Layer) -> Any:
-    try:
-        return getattr(rule, method)(layer)
-    except RuleError:
-        raise
-    except Exception as err:  # noqa: BLE001 - a user's rule may raise anything; the audit goes on
-        raise _RuleBug(rule_failure(rule, method, err)) from None
-
-
-def _check(layer: Layer, rule: Rule, batch: str | None) -> LayerCheck:
-    counted = _call(rule, "count", layer)
-    check = LayerCheck(
-        layer,
-        Status.OK,
-        analytic=counted.params,
-        analytic_trainable=counted.trainable,
-        formula=counted.formula,
-        analytic_buffers=counted.buffers,
-    )
-    _check_counts(check, counted)
-    _check_shape(check, rule)
-    check.macs, check.macs_per_sample = _macs(check, rule, batch)
-    check.description, check.metrics = _extras(layer, rule)
-    if check.findings:
-        check.status = Status.MISMATCH
-    elif layer.inferred:
-        _mark_inferred(check)
-    elif counted.params == 0 and used_params(layer) == 0 and counted.buffers == 0:
-        check.status = Status.NO_PARAMS
-    return check
-
-
-def _mark_inferred(check: LayerCheck) -> None:
-    """A layer whose kind and attrs were inferred from its tensors: consistent, but not confirmed.
-
-    The rule still recounts it (a bias that does not fit the weight is a mismatch), but a count
-    that agrees proves only that the tensors fit together, so the layer stays unverified.
-    """
-    check.status = Status.UNVERIFIED
-    check.analytic = check.analytic_trainable = check.analytic_buffers = None
-    check.note = f"{check.layer.inferred}: its tensors fit together, its hyper-parameters are unconfirmed"
-
-
-def used_params(layer: Layer) -> int:
-    return layer.reported_params + layer.shared_params
-
-
-def _check_counts(check: LayerCheck, counted: ParamCount) -> None:
-    """Compare with everything the layer uses, tied tensors included (they are counted at their owner)."""
-    layer = check.layer
-    used = used_params(layer)
-    if counted.params != used:
-        check.findings.append(
-            Finding(
-                "param_count",
-                f"{layer.path}: the layer has {used:,} parameters but its "
-                f"hyper-parameters give {counted.formula}",
-            )
-        )
-    if counted.buffers != layer.reported_buffers:
-        check.findings.append(
-            Finding(
-                "buffers",
-                f"{layer.path}: the layer holds {layer.reported_buffers:,} buffer elements; "
-                f"the rule expects {counted.buffers:,}",
-            )
-        )
-
-
-def _check_shape(check: LayerCheck, rule: Rule) -> None:
-    layer = check.layer
-    try:
-        shapes = _call(rule, "output_shapes", layer)
-    except SymbolicShape:
-        return
-    except RuleError as err:
-        check.note = f"output shape not recomputed: {err}"
-        return
-    if not shapes:
-        return
-    check.analytic_output_shape = shapes[0]
-    if layer.output_shapes and not _shapes_agree(layer.output_shapes[0], shapes[0]):
-        check.findings.append(
-            Finding(
-                "output_shape",
-                f"{layer.path}: the framework says the output is {_shape_text(layer.output_shapes[0])} "
-                f"but the hyper-parameters give {_shape_text(shapes[0])}",
-            )
-        )
-
-
-def _macs(check: LayerCheck, rule: Rule, batch: str | None) -> tuple[int | None, bool]:
-    """(MACs, counted per sample): a symbolic batch dim is taken as 1 when that is all that is missing."""
-    try:
-        return _call(rule, "macs", check.layer), False
-    except SymbolicShape:
-        if batch is None:
-            return None, False
-    except RuleError:
-        return None, False
-    try:
-        return _call(rule, "macs", _one_sample(check.layer, batch)), True
-    except RuleError:
-        return None, False
-
-
-def _one_sample(layer: Layer, batch: str) -> Layer:
-    def fix(shape: Shape) -> Shape:
-        return tuple(1 if d == batch else d for d in shape)
-
-    return replace(layer, input_shapes=[fix(s) for s in layer.input_shapes],
-                   output_shapes=[fix(s) for s in layer.output_shapes])
-
-
 def batch_symbol(model: ModelIR) -> str | None:
     """The symbolic leading dim every model input shares ("batch", "N"), if there is one."""
     leading = {s[0] for s in model.input_shapes if s}
@@ -283,13 +75,6 @@ def batch_symbol(model: ModelIR) -> str | None:
         (dim,) = leading
         return dim if isinstance(dim, str) else None
     return None
-
-
-def _extras(layer: Layer, rule: Rule) -> tuple[str, dict[str, int]]:
-    try:
-        return _call(rule, "describe", layer), _call(rule, "metrics", layer)
-    except RuleError:
-        return "", {}
 
 
 def audit_ir(model: ModelIR, rules: Registry[str, Rule] | None = None,
@@ -410,3 +195,9 @@ def fold_checks(audit: Audit, depth: int) -> list[FoldedRow]:
         else:
             rows.append(FoldedRow(prefix, [check]))
     return rows
+
+
+__all__ = [
+    "MAC_CONVENTION", "Audit", "Finding", "FoldedRow", "LayerCheck", "Status", "Totals", "audit_ir", "batch_symbol",
+    "bytes_per_element", "check_layer", "fold_checks", "rule_failure", "sample_numel", "used_params",
+]

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.errors import InputError
+from auditor.registry import Registry
+from auditor.rules import RULES, Rule
 
 HYPER_COLUMNS = (
     "kind", "in_channels", "out_channels", "kernel_size", "stride", "padding", "groups", "use_bias", "output_shape",
@@ -45,22 +47,7 @@ ALIASES: dict[str, str] = {
 }
 """Header spellings people use, mapped to the canonical column names."""
 
-KIND_ALIASES: dict[str, str] = {
-    "conv1d": "conv", "conv2d": "conv", "conv3d": "conv", "convolution": "conv", "conv2dlayer": "conv",
-    "conv_transpose": "conv_transpose", "convtranspose2d": "conv_transpose", "conv2dtranspose": "conv_transpose",
-    "deconv": "conv_transpose", "deconvolution": "conv_transpose",
-    "separableconv2d": "separable_conv", "separable_conv": "separable_conv",
-    "dense": "dense", "linear": "dense", "fc": "dense", "fully_connected": "dense", "gemm": "dense",
-    "innerproduct": "dense", "denselayer": "dense",
-    "bn": "batch_norm", "batchnorm": "batch_norm", "batch_norm": "batch_norm", "batchnorm2d": "batch_norm",
-    "batchnormalization": "batch_norm", "layernorm": "layer_norm", "layer_norm": "layer_norm",
-    "layernormalization": "layer_norm", "groupnorm": "group_norm", "rmsnorm": "rms_norm",
-    "lstm": "rnn", "gru": "rnn", "rnn": "rnn", "simplernn": "rnn", "embedding": "embedding",
-    "prelu": "prelu", "attention": "attention", "multiheadattention": "attention",
-}
-"""Layer-type spellings in tables, mapped to the IR's canonical kinds."""
-
-_KIND_PREFIXES = (("conv", "conv"), ("fc", "dense"), ("dense", "dense"), ("bn", "batch_norm"))
+Rules = Registry[str, Rule]
 
 
 @dataclass(frozen=True)
@@ -100,16 +87,28 @@ class Expectation:
         return sum(row.params or 0 for row in self.rows)
 
 
-def canonical_kind(text: str) -> str:
-    """The IR kind a table's layer-type cell names ("Conv2D" -> conv); unknown names stay as written."""
+def kind_spellings(rules: Rules = RULES) -> dict[str, str]:
+    """Every layer-type spelling the rules know (`Rule.aliases` and each kind itself) -> canonical kind."""
+    spellings: dict[str, str] = {}
+    for kind, rule in rules.items():
+        spellings.setdefault(kind, kind)
+        for alias in rule.aliases:
+            spellings.setdefault(alias, kind)
+    return spellings
+
+
+def canonical_kind(text: str, rules: Rules = RULES) -> str:
+    """The IR kind a table's layer-type cell names ("Conv2D" -> conv, "fc6" -> dense); unknown names stay
+    as written.  The spellings are the rules' (`Rule.aliases`, `Rule.table_prefixes`)."""
     key = re.sub(r"[\s\-]", "_", text.strip().lower())
-    if key in KIND_ALIASES:
-        return KIND_ALIASES[key]
+    spellings = kind_spellings(rules)
+    if key in spellings:
+        return spellings[key]
     flat = key.replace("_", "")
-    if flat in KIND_ALIASES:
-        return KIND_ALIASES[flat]
-    for prefix, kind in _KIND_PREFIXES:
-        if flat.startswith(prefix) and flat[len(prefix):].isdigit():
+    if flat in spellings:
+        return spellings[flat]
+    for kind, rule in rules.items():
+        if any(flat.startswith(p) and flat[len(p):].isdigit() for p in rule.table_prefixes):
             return kind
     return key
 
@@ -201,7 +200,7 @@ _PARSERS = {
 }
 
 
-def _row(raw: dict[str, Any], line: int, where: str) -> ExpectedRow | int:
+def _row(raw: dict[str, Any], line: int, where: str, rules: Rules) -> ExpectedRow | int:
     """One parsed row, or the TOTAL row's count as an int."""
     name = raw.get("layer")
     name = "" if name is None else str(name).strip()
@@ -218,7 +217,7 @@ def _row(raw: dict[str, Any], line: int, where: str) -> ExpectedRow | int:
         if value is not None:
             hyper[column] = value
     kind_text = raw.get("kind")
-    kind = canonical_kind(str(kind_text)) if kind_text not in (None, "") else None
+    kind = canonical_kind(str(kind_text), rules) if kind_text not in (None, "") else None
     return ExpectedRow(name, params, line, kind, hyper)
 
 
@@ -277,8 +276,10 @@ def _load(path: str) -> tuple[list[tuple[int, dict[str, Any]]], list[str], int |
     return _records_mapping(data, path)
 
 
-def read_table(path: str) -> Expectation:
-    """Read an expectation table (CSV / YAML / JSON by extension); InputError with one line when it is bad."""
+def read_table(path: str, rules: Rules = RULES) -> Expectation:
+    """Read an expectation table (CSV / YAML / JSON by extension); InputError with one line when it is bad.
+
+    Layer-type cells are read as the kinds of `rules` (the registry the table will be compared with)."""
     if not os.path.isfile(path):
         raise InputError(f"{path}: no such table")
     try:
@@ -289,7 +290,7 @@ def read_table(path: str) -> Expectation:
         raise InputError(f"{path}: a table needs the columns layer and params (found: {', '.join(header)})")
     rows: list[ExpectedRow] = []
     for line, raw in records:
-        parsed = _row(raw, line, path)
+        parsed = _row(raw, line, path, rules)
         if isinstance(parsed, int):
             if total is not None:
                 raise InputError(f"{path} line {line}: a second TOTAL")

@@ -173,3 +173,5 @@ class ModelIR:
     adapter does not list them.  The same objects as in `layers`."""
     metadata: dict[str, Any] = field(default_factory=dict)
     """Facts the file states about the architecture (GGUF's block_count, a config's hidden_size)."""
+    exporter: str | None = None
+    """Who wrote the graph when it is an export ("ONNX"): exporters fold layers into others (BatchNorm into convs)."""

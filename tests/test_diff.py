@@ -14,7 +14,7 @@ from auditor.count import audit_ir
 from auditor.diff import SCHEMA, Entry, RowStatus, align, diff_audits, diff_expectation, match
 from auditor.expect import read_table
 from auditor.ir import Layer, ParamTensor
-from auditor.report.diff import render_diff
+from auditor.report.diff import diff_to_dict, render_diff
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 SEED_001 = os.path.join(FIXTURES, "unet_seed001_hand.csv")
@@ -241,7 +241,7 @@ def test_tied_copy_as_a_separate_initializer_layer():
 
 
 def test_to_dict_carries_the_schema_rows_and_totals():
-    data = diff_audits(audit_ir(M.alexnet()), audit_ir(M.alexnet(two_tower=True))).to_dict()
+    data = diff_to_dict(diff_audits(audit_ir(M.alexnet()), audit_ir(M.alexnet(two_tower=True))))
     assert data["schema"] == SCHEMA == "nn-auditor/diff@1"
     assert data["differs"] is True and data["left"]["framework"] == "torch"
     row = data["rows"][1]
@@ -298,7 +298,7 @@ def test_a_residual_block_in_another_valid_order_pairs_every_row(keras_layers):
 def test_a_moved_pair_is_marked_in_json_csv_table_and_notes():
     diff = diff_audits(audit_ir(M.model("b", keras_depth_order(), "keras")),
                        audit_ir(M.model("b", bottleneck("buffers", 0), "torch")))
-    data = diff.to_dict()
+    data = diff_to_dict(diff)
     assert [(row["left"], row["status"]) for row in data["rows"] if row["moved"]] == [
         ("sc_conv", "same"), ("sc_bn", "differs")]
     assert all(row["moved"] is False for row in data["rows"] if row["left"] not in ("sc_conv", "sc_bn"))

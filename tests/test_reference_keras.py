@@ -16,6 +16,7 @@ import reference_models as rm  # noqa: E402
 from auditor.count import Status  # noqa: E402
 from auditor.diff import diff_audits, diff_expectation  # noqa: E402
 from auditor.expect import read_table  # noqa: E402
+from auditor.report.diff import row_to_dict  # noqa: E402
 
 BN_STATS_RESNET50 = 53_120
 """Moving mean + variance of ResNet-50's 53 BatchNorm layers (26,560 channels), which Keras counts."""
@@ -126,7 +127,7 @@ order, so only these line up row by row; the branchy ones are compared as multis
 @pytest.mark.parametrize("name", SEQUENTIAL)
 def test_pytorch_and_keras_agree_layer_by_layer(name, audits):
     diff = diff_audits(auditor.audit(f"reference:{name}@torch"), audits[name])
-    assert not diff.differs, [row.to_dict() for row in diff.rows if str(row.status) != "same"]
+    assert not diff.differs, [row_to_dict(row) for row in diff.rows if str(row.status) != "same"]
 
 
 def _by_kind(result):

@@ -17,6 +17,7 @@ import reference_models as rm  # noqa: E402
 from auditor.count import Status  # noqa: E402
 from auditor.diff import diff_audits, diff_expectation  # noqa: E402
 from auditor.expect import read_table  # noqa: E402
+from auditor.report.diff import row_to_dict  # noqa: E402
 
 PUBLISHED = {
     # name: (PyTorch parameter total, where the number is published)
@@ -147,7 +148,7 @@ def test_onnx_export_agrees_layer_by_layer(name, audits, tmp_path):
     exported = _export(name, tmp_path)
     assert exported.consistent and exported.totals.reported == PUBLISHED[name]
     diff = diff_audits(audits[name], exported)
-    assert not diff.differs, [row.to_dict() for row in diff.rows if str(row.status) != "same"]
+    assert not diff.differs, [row_to_dict(row) for row in diff.rows if str(row.status) != "same"]
 
 
 def test_onnx_export_of_lenet1998_keeps_every_parameter(audits, tmp_path):

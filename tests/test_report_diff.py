@@ -13,7 +13,7 @@ from support import diff_models as M
 from auditor.count import audit_ir
 from auditor.diff import diff_audits, diff_expectation
 from auditor.expect import read_table
-from auditor.report.diff import render_diff
+from auditor.report.diff import diff_to_dict, render_diff
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 
@@ -27,7 +27,7 @@ def seed_diff():
 
 def test_json_is_the_diff_schema(seed_diff):
     data = json.loads(render_diff(seed_diff, "json"))
-    assert data == json.loads(json.dumps(seed_diff.to_dict()))
+    assert data == json.loads(json.dumps(diff_to_dict(seed_diff)))
     assert data["schema"] == "nn-auditor/diff@1" and data["differs"] is True
     assert len(data["rows"]) == 24
     assert [r["right"] for r in data["rows"] if r["status"] == "differs"] == [

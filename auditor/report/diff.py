@@ -7,7 +7,7 @@ import io
 import json
 from typing import Any
 
-from auditor.diff import Diff, DiffRow
+from auditor.diff import SCHEMA, Diff, DiffRow, Side
 from auditor.report.common import check_format, count_text
 
 HEADERS = ["#", "left", "kind", "left params", "right", "right params", "delta", "status"]
@@ -17,14 +17,54 @@ def render_diff(diff: Diff, fmt: str = "table") -> str:
     """The whole diff in `fmt` (table | json | csv | markdown)."""
     check_format(fmt)
     if fmt == "json":
-        return json.dumps(diff.to_dict(), indent=2) + "\n"
+        return json.dumps(diff_to_dict(diff), indent=2) + "\n"
     if fmt == "csv":
         return _csv(diff)
     return _text(diff, markdown=fmt == "markdown")
 
 
-def _side(side: dict[str, Any]) -> str:
-    return f"{side.get('name')} ({side.get('framework')}, {side.get('source')})"
+def diff_to_dict(diff: Diff) -> dict[str, Any]:
+    """The JSON document (schema nn-auditor/diff@1): both sides, totals, every row and finding, notes."""
+    return {
+        "schema": SCHEMA,
+        "left": side_to_dict(diff.left),
+        "right": side_to_dict(diff.right),
+        "differs": diff.differs,
+        "totals": {
+            "left": diff.left_total,
+            "right": diff.right_total,
+            "delta": diff.right_total - diff.left_total,
+            "rows": diff.row_counts(),
+        },
+        "rows": [row_to_dict(row) for row in diff.rows],
+        "findings": [{"code": f.code, "message": f.message} for f in diff.findings],
+        "notes": list(diff.notes),
+    }
+
+
+def side_to_dict(side: Side) -> dict[str, Any]:
+    return {"name": side.name, "source": side.source, "framework": side.framework}
+
+
+def row_to_dict(row: DiffRow) -> dict[str, Any]:
+    return {
+        "left": row.left.name if row.left else None,
+        "right": row.right.name if row.right else None,
+        "left_kind": row.left.kind if row.left else None,
+        "right_kind": row.right.kind if row.right else None,
+        "left_params": row.left_params,
+        "right_params": row.right_params,
+        "delta": row.delta,
+        "status": str(row.status),
+        "left_formula": row.left.formula if row.left else None,
+        "right_formula": row.right.formula if row.right else None,
+        "findings": [{"code": f.code, "message": f.message} for f in row.findings],
+        "moved": row.moved,
+    }
+
+
+def _side(side: Side) -> str:
+    return f"{side.name} ({side.framework}, {side.source})"
 
 
 def _delta(n: int) -> str:
@@ -87,7 +127,7 @@ def _csv(diff: Diff) -> str:
     writer.writerow(["left", "left_kind", "left_params", "right", "right_kind", "right_params", "delta", "status",
                      "codes", "findings", "moved"])
     for row in diff.rows:
-        data = row.to_dict()
+        data = row_to_dict(row)
         writer.writerow([
             data["left"] or "", data["left_kind"] or "", _blank(data["left_params"]),
             data["right"] or "", data["right_kind"] or "", _blank(data["right_params"]),
@@ -105,4 +145,4 @@ def _blank(value: int | None) -> Any:
     return "" if value is None else value
 
 
-__all__ = ["render_diff"]
+__all__ = ["diff_to_dict", "render_diff", "row_to_dict"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from auditor.ir import Layer, Shape
-from auditor.rules.base import ParamCount, Rule, RuleError, first_input, fmt, product_text, static
+from auditor.rules.base import ParamCount, Rule, RuleError, Term, first_input, product_text, static
 from auditor.rules.registry import register
 
 
@@ -22,14 +22,13 @@ class PReLURule(Rule):
     def count(self, layer: Layer) -> ParamCount:
         if layer.attrs.get("num_parameters") is not None:
             n = int(layer.attrs["num_parameters"])
-            return ParamCount(n, n, f"{n} = {fmt(n)}")
+            return ParamCount.of(Term(str(n), n))
         if "shared_axes" not in layer.attrs:
             raise RuleError(f"prelu {layer.path!r} needs num_parameters or shared_axes")
         per_sample = first_input(layer)[1:]
         shared = {int(a) for a in layer.attrs["shared_axes"] or ()}
         dims = [1 if axis in shared else static(d, "PReLU input dim") for axis, d in enumerate(per_sample, start=1)]
-        n = math.prod(dims)
-        return ParamCount(n, n, f"{product_text(dims)} = {fmt(n)}")
+        return ParamCount.of(Term(product_text(dims), math.prod(dims)))
 
     def output_shapes(self, layer: Layer) -> list[Shape]:
         return [first_input(layer)]

@@ -12,7 +12,7 @@ and scaling excluded.  sdpa (scaled_dot_product_attention on q, k, v): the two p
 from __future__ import annotations
 
 from auditor.ir import Layer, Shape
-from auditor.rules.base import ParamCount, Rule, RuleError, attr, fmt, static, static_numel
+from auditor.rules.base import ParamCount, Rule, RuleError, Term, attr, static, static_numel
 from auditor.rules.registry import register
 
 
@@ -50,21 +50,22 @@ class AttentionRule(Rule):
 
     kind = "attention"
     perturbable = ("use_bias", "out_bias", "add_bias_kv", "num_heads", "head_dim")
+    codes = {"use_bias": "bias", "out_bias": "bias"}
+    aliases = ("multiheadattention",)
 
     def count(self, layer: Layer) -> ParamCount:
         qd, kd, vd, h, dk, dv, out = _dims(layer)
         bias, out_bias = bool(layer.attrs.get("use_bias", True)), bool(layer.attrs.get("out_bias", True))
         b = "+1" if bias else ""
         terms = [
-            (f"({qd}{b})*{h}*{dk}", (qd + bias) * h * dk),
-            (f"({kd}{b})*{h}*{dk}", (kd + bias) * h * dk),
-            (f"({vd}{b})*{h}*{dv}", (vd + bias) * h * dv),
-            (f"({h}*{dv}" + ("+1" if out_bias else "") + f")*{out}", (h * dv + out_bias) * out),
+            Term(f"({qd}{b})*{h}*{dk}", (qd + bias) * h * dk),
+            Term(f"({kd}{b})*{h}*{dk}", (kd + bias) * h * dk),
+            Term(f"({vd}{b})*{h}*{dv}", (vd + bias) * h * dv),
+            Term(f"({h}*{dv}" + ("+1" if out_bias else "") + f")*{out}", (h * dv + out_bias) * out),
         ]
         if layer.attrs.get("add_bias_kv", False):
-            terms.append((f"{h}*{dk}+{h}*{dv} (bias_k, bias_v)", h * dk + h * dv))
-        total = sum(v for _, v in terms)
-        return ParamCount(total, total, f"{' + '.join(t for t, _ in terms)} = {fmt(total)}")
+            terms.append(Term(f"{h}*{dk}+{h}*{dv} (bias_k, bias_v)", h * dk + h * dv))
+        return ParamCount.of(*terms)
 
     def macs(self, layer: Layer) -> int:
         qd, kd, vd, h, dk, dv, out = _dims(layer)

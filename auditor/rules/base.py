@@ -9,10 +9,12 @@ pass; bias additions, activations and pooling comparisons are not counted; FLOPs
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from auditor.ir import Dim, Layer, Shape
+from auditor.rules.meta import Change, Folding
 
 
 class RuleError(ValueError):
@@ -24,8 +26,23 @@ class SymbolicShape(RuleError):
 
 
 @dataclass(frozen=True)
+class Term:
+    """One addend of a count as a person writes it: "(3*3*32+1)*32", worth 9,248."""
+
+    text: str
+    value: int
+    trainable: bool = True
+    buffer: bool = False
+    """State kept outside the parameters (PyTorch running statistics)."""
+
+
+@dataclass(frozen=True)
 class ParamCount:
-    """What a rule says a layer owns, with the formula a person would write."""
+    """What a rule says a layer owns, with the formula a person would write.
+
+    Built-in rules give their `terms` (`ParamCount.of(...)`), so the formula is rendered from them and
+    the explainer reads them instead of the text; a user's rule may give a formula string alone.
+    """
 
     params: int
     """Everything the framework calls a parameter (trainable + non-trainable)."""
@@ -34,10 +51,38 @@ class ParamCount:
     """e.g. "(3*3*32+1)*32 = 9,248"."""
     buffers: int = 0
     """State the framework keeps outside its parameters (PyTorch BatchNorm running stats)."""
+    terms: tuple[Term, ...] = ()
+
+    @classmethod
+    def of(cls, *terms: Term) -> ParamCount:
+        """The count the terms add up to, its formula written from them: "a + b = N  (+ buffers c = M)"."""
+        counted = [t for t in terms if not t.buffer]
+        params = sum(t.value for t in counted)
+        buffers = sum(t.value for t in terms if t.buffer)
+        trainable = sum(t.value for t in counted if t.trainable)
+        return cls(params, trainable, _expression(counted, params) + _buffer_text(terms, buffers), buffers, terms)
 
     @property
     def non_trainable(self) -> int:
         return self.params - self.trainable
+
+    @property
+    def text(self) -> str:
+        """The number first, then how the rule gets it: "2,097,664 = (2*2*1024+1)*512"."""
+        counted = [t for t in self.terms if not t.buffer]
+        if not counted:
+            return self.formula
+        expression = " + ".join(t.text for t in counted)
+        return f"{fmt(self.params)} = {expression}{_buffer_text(self.terms, self.buffers)}"
+
+
+def _expression(counted: list[Term], params: int) -> str:
+    return f"{' + '.join(t.text for t in counted)} = {fmt(params)}" if counted else "0"
+
+
+def _buffer_text(terms: tuple[Term, ...], buffers: int) -> str:
+    held = [t.text for t in terms if t.buffer]
+    return f"  (+ buffers {' + '.join(held)} = {fmt(buffers)})" if held else ""
 
 
 NO_PARAMS = ParamCount(0, 0, "0")
@@ -46,10 +91,8 @@ NO_PARAMS = ParamCount(0, 0, "0")
 def per_output_count(per_output: int, per_output_text: str, outputs: int, use_bias: bool) -> ParamCount:
     """Weights per output unit, times the units, plus one bias each: "(3*3*32+1)*32 = 9,248" or "800*10 = 8,000"."""
     if use_bias:
-        total = (per_output + 1) * outputs
-        return ParamCount(total, total, f"({per_output_text}+1)*{outputs} = {fmt(total)}")
-    total = per_output * outputs
-    return ParamCount(total, total, f"{per_output_text}*{outputs} = {fmt(total)}")
+        return ParamCount.of(Term(f"({per_output_text}+1)*{outputs}", (per_output + 1) * outputs))
+    return ParamCount.of(Term(f"{per_output_text}*{outputs}", per_output * outputs))
 
 
 def fmt(n: int) -> str:
@@ -97,11 +140,35 @@ def first_output(layer: Layer) -> Shape:
 
 
 class Rule:
-    """Base rule: no parameters, shape unknown, zero MACs.  Subclasses override what they know."""
+    """Base rule: no parameters, shape unknown, zero MACs.  Subclasses override what they know.
+
+    Besides the math, a rule states its layer family's facts that diffs and explanations use (the
+    class attributes below), so no list of kinds lives outside `auditor.rules`.
+    """
 
     kind: ClassVar[str] = ""
+    family: ClassVar[str] = ""
+    """Kinds of one family pair up in a diff (conv, conv_transpose, separable_conv are "conv"); "": the kind."""
     perturbable: ClassVar[tuple[str, ...]] = ()
     """Attributes the explainer may vary to reproduce another count (kernel_size, use_bias, ...)."""
+    choices: ClassVar[Mapping[str, tuple[Any, ...]]] = {}
+    """The few values a perturbable attribute can take, tried in this order (BatchNorm's stats)."""
+    conventions: ClassVar[Mapping[str, Any]] = {}
+    """Attributes that are a framework's counting convention, and the neutral value a diff compares at."""
+    columns: ClassVar[Mapping[str, str]] = {}
+    """Expectation-table column -> the attribute it states ("out_channels" -> "num_features")."""
+    codes: ClassVar[Mapping[str, str]] = {"use_bias": "bias"}
+    """Changed attribute -> stable finding code; an attribute not listed is its own code."""
+    aliases: ClassVar[tuple[str, ...]] = ()
+    """How hand-written tables spell this kind ("conv2d", "convolution"), lower case."""
+    table_prefixes: ClassVar[tuple[str, ...]] = ()
+    """Layer-type cells that are a prefix and a number in tables ("conv3", "fc6")."""
+    flattens: ClassVar[bool] = False
+    """Turns a feature map into a feature vector (a dense layer after it reads a flattened map)."""
+    transparent: ClassVar[bool] = False
+    """Weight-free and shape-keeping: looked through when finding what feeds a layer."""
+    folding: ClassVar[Folding | None] = None
+    """How an exporter folds this layer into the one before it, if exporters do."""
     allocates_output: ClassVar[bool] = True
     """False for views and in-place ops, which add no activation memory."""
 
@@ -122,3 +189,27 @@ class Rule:
     def metrics(self, layer: Layer) -> dict[str, int]:
         """Extra named per-layer figures the report shows as columns (e.g. LeNet's "connections")."""
         return {}
+
+    @property
+    def family_name(self) -> str:
+        return self.family or self.kind
+
+    def finding_code(self, layer: Layer, attr: str, after_flatten: bool = False) -> str:
+        """The stable code of a finding that `attr` differs."""
+        return self.codes.get(attr, attr)
+
+    def reason(self, change: Change) -> str | None:
+        """Why the counts differ when `change.attr` does, in words; None: the explainer's general wording."""
+        return None
+
+    def candidates(self, layer: Layer, attr: str) -> list[Any] | None:
+        """Values worth trying for `attr` when the other side does not state one; None: the general search."""
+        return None
+
+    def search_step(self, layer: Layer, attr: str) -> int:
+        """Integer attributes are searched in multiples of this (channels of a grouped conv: the groups)."""
+        return 1
+
+    def along(self, layer: Layer, changes: dict[str, Any]) -> dict[str, Any]:
+        """`changes` plus the attributes that change with them, only so the formula reads as a person's."""
+        return changes

@@ -3,8 +3,8 @@
 Canonical attrs: in_channels, out_channels, kernel_size, stride, dilation, padding, groups,
 use_bias, layout (see `spatial`); conv_transpose adds output_padding (a tuple, or "auto": Keras's
 None, the smallest output the stride allows) and reads "same" padding as output = input*stride (ONNX's
-auto_pad, Keras's output_padding=None; Keras's "same" with an explicit output_padding is a different
-thing, which its adapter writes out as explicit pads); separable_conv adds depth_multiplier.  Parameters: weight prod(kernel)*(in/groups)*out, plus one bias per output channel.
+auto_pad, Keras's output_padding=None); Keras's "same" with an explicit output_padding is a different
+thing, canonical padding "half": extent//2 on both sides of every axis; separable_conv adds depth_multiplier.  Parameters: weight prod(kernel)*(in/groups)*out, plus one bias per output channel.
 MACs: every output element costs prod(kernel)*in/groups multiply-accumulates (bias excluded);
 a transposed conv is measured on its input: every input element feeds prod(kernel)*out/groups.
 """
@@ -12,19 +12,21 @@ a transposed conv is measured on its input: every input element feeds prod(kerne
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 from auditor.ir import Layer, Shape
 from auditor.rules.base import (
     ParamCount,
     Rule,
     RuleError,
+    Term,
     attr,
     first_input,
-    fmt,
     per_output_count,
     product_text,
     static_numel,
 )
+from auditor.rules.meta import Change
 from auditor.rules.registry import register
 from auditor.rules.spatial import (
     UNKNOWN,
@@ -79,11 +81,22 @@ def _spatial_positions(shape: Shape, kernel_rank: int, layout: str, what: str) -
     return static_numel((*lead, *spatial), what)
 
 
+CONV_COLUMNS = {
+    "in_channels": "in_channels", "out_channels": "out_channels", "kernel_size": "kernel_size",
+    "groups": "groups", "use_bias": "use_bias", "stride": "stride",
+}
+"""Expectation-table columns of a conv: each states the attribute of its own name."""
+
+
 class ConvRule(Rule):
     """Convolution: (prod(k)*in/groups + 1)*out parameters; MACs per output element prod(k)*in/groups."""
 
     kind = "conv"
-    perturbable = ("kernel_size", "use_bias", "in_channels", "out_channels", "groups")
+    family = "conv"
+    perturbable: ClassVar[tuple[str, ...]] = ("kernel_size", "use_bias", "in_channels", "out_channels", "groups")
+    columns = CONV_COLUMNS
+    aliases: ClassVar[tuple[str, ...]] = ("conv1d", "conv2d", "conv3d", "convolution", "conv2dlayer")
+    table_prefixes: ClassVar[tuple[str, ...]] = ("conv",)
 
     def count(self, layer: Layer) -> ParamCount:
         cin, cout, groups = _channels(layer)
@@ -108,12 +121,36 @@ class ConvRule(Rule):
             f", groups={g}" if g != 1 else ""
         )
 
+    def reason(self, change: Change) -> str | None:
+        if change.attr != "groups":
+            return None
+        return (
+            f"it is a grouped conv with groups={change.contrast(str(change.old), str(change.new))}: with groups=g "
+            f"each filter sees only in_channels/g inputs (the two-tower split)"
+        )
+
+    def candidates(self, layer: Layer, attr: str) -> list[int] | None:
+        """Groups: every divisor of both channel counts."""
+        if attr != "groups":
+            return None
+        channels = math.gcd(int(layer.attrs.get("in_channels", 1)), int(layer.attrs.get("out_channels", 1)))
+        current = layer.attrs.get(attr)
+        return [g for g in range(1, channels + 1) if channels % g == 0 and g != current]
+
+    def search_step(self, layer: Layer, attr: str) -> int:
+        """Channels of a grouped conv come in multiples of the groups."""
+        if attr in ("in_channels", "out_channels"):
+            return max(int(layer.attrs.get("groups", 1)), 1)
+        return 1
+
 
 class ConvTransposeRule(ConvRule):
     """Transposed convolution: prod(k)*in*out/groups + out parameters; MACs measured on the input."""
 
     kind = "conv_transpose"
-    perturbable = ("kernel_size", "use_bias", "in_channels", "out_channels", "groups")
+    perturbable: ClassVar[tuple[str, ...]] = ("kernel_size", "use_bias", "in_channels", "out_channels", "groups")
+    aliases: ClassVar[tuple[str, ...]] = ("conv_transpose", "convtranspose2d", "conv2dtranspose", "deconv", "deconvolution")
+    table_prefixes = ()
 
     def count(self, layer: Layer) -> ParamCount:
         cin, cout, groups = _channels(layer)
@@ -123,9 +160,8 @@ class ConvTransposeRule(ConvRule):
             return super().count(layer)
         taps = f"{product_text(kernel)}*{cin}*{cout}/{groups}"
         if layer.attrs.get("use_bias", True):
-            total = weight + cout
-            return ParamCount(total, total, f"{taps}+{cout} = {fmt(total)}")
-        return ParamCount(weight, weight, f"{taps} = {fmt(weight)}")
+            return ParamCount.of(Term(f"{taps}+{cout}", weight + cout))
+        return ParamCount.of(Term(taps, weight))
 
     def output_shapes(self, layer: Layer) -> list[Shape]:
         kernel, stride, dilation = window_attrs(layer.attrs)
@@ -136,7 +172,7 @@ class ConvTransposeRule(ConvRule):
         if padding in ("same_upper", "same_lower"):
             out_spatial = tuple(same_transposed_output(n, s) for n, s in zip(spatial, stride))
         else:
-            pads = _transposed_pads(padding, kernel)
+            pads = _transposed_pads(padding, kernel, dilation)
             out_spatial = tuple(
                 transposed_output(n, k, s, d, b, e, p)
                 for n, k, s, d, (b, e), p in zip(spatial, kernel, stride, dilation, pads, out_pad)
@@ -165,10 +201,13 @@ def _output_padding(
     return tuple(int(p) for p in value)
 
 
-def _transposed_pads(padding: object, kernel: tuple[int, ...]) -> list[tuple[int, int]]:
+def _transposed_pads(padding: object, kernel: tuple[int, ...], dilation: tuple[int, ...]) -> list[tuple[int, int]]:
     """Explicit pads of a transposed conv ("same" never gets here: its output is n*s)."""
     if padding == "valid":
         return [(0, 0)] * len(kernel)
+    if padding == "half":
+        halves = [effective_kernel(k, d) // 2 for k, d in zip(kernel, dilation)]
+        return [(h, h) for h in halves]
     if isinstance(padding, (tuple, list)) and len(padding) == len(kernel):
         return [(int(b), int(e)) for b, e in padding]
     raise RuleError(f"padding {padding!r} is not canonical for a transposed conv")
@@ -178,18 +217,20 @@ class SeparableConvRule(Rule):
     """Keras separable conv: depthwise prod(k)*in*m, pointwise in*m*out, bias out."""
 
     kind = "separable_conv"
+    family = "conv"
     perturbable = ("kernel_size", "use_bias", "in_channels", "out_channels", "depth_multiplier")
+    columns = {k: v for k, v in CONV_COLUMNS.items() if k != "groups"}
+    aliases = ("separableconv2d", "separable_conv")
 
     def count(self, layer: Layer) -> ParamCount:
         cin, cout, _ = _channels(layer)
         m = int(layer.attrs.get("depth_multiplier", 1))
         kernel = tuple(attr(layer, "kernel_size"))
-        depthwise = math.prod(kernel) * cin * m
-        pointwise = cin * m * cout
-        bias = cout if layer.attrs.get("use_bias", True) else 0
-        total = depthwise + pointwise + bias
-        text = f"{product_text(kernel)}*{cin}*{m} + {cin}*{m}*{cout}" + (f" + {cout}" if bias else "")
-        return ParamCount(total, total, f"{text} = {fmt(total)}")
+        terms = [Term(f"{product_text(kernel)}*{cin}*{m}", math.prod(kernel) * cin * m),
+                 Term(f"{cin}*{m}*{cout}", cin * m * cout)]
+        if layer.attrs.get("use_bias", True):
+            terms.append(Term(str(cout), cout))
+        return ParamCount.of(*terms)
 
     def output_shapes(self, layer: Layer) -> list[Shape]:
         return [conv_output_shape(layer, int(attr(layer, "out_channels")))]

@@ -10,6 +10,7 @@ matmul: numpy matmul semantics over input_shapes [A, B]; MACs = batch * n * k * 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from auditor.ir import Dim, Layer, Shape
 from auditor.rules.base import (
@@ -22,6 +23,7 @@ from auditor.rules.base import (
     product_text,
     static_numel,
 )
+from auditor.rules.meta import Change, show
 from auditor.rules.registry import register
 from auditor.rules.shapes import broadcast
 
@@ -37,7 +39,12 @@ class DenseRule(Rule):
     """Dense / Linear / Gemm with a weight: (in+1)*out parameters; positions*in*out MACs."""
 
     kind = "dense"
+    family = "dense"
     perturbable = ("in_features", "out_features", "use_bias")
+    columns = {"in_channels": "in_features", "out_channels": "out_features", "use_bias": "use_bias"}
+    codes = {"use_bias": "bias", "in_features": "in_channels", "out_features": "out_channels"}
+    aliases = ("linear", "fc", "fully_connected", "gemm", "innerproduct", "denselayer")
+    table_prefixes = ("fc", "dense")
 
     def _features(self, layer: Layer) -> tuple[int, int]:
         fin, fout = int(attr(layer, "in_features")), int(attr(layer, "out_features"))
@@ -63,6 +70,50 @@ class DenseRule(Rule):
     def describe(self, layer: Layer) -> str:
         return f"{layer.attrs.get('in_features')}->{layer.attrs.get('out_features')}"
 
+    def finding_code(self, layer: Layer, attr: str, after_flatten: bool = False) -> str:
+        """A changed input size after a flatten is "dense_input": the map before the flatten differs."""
+        if attr == "in_features" and (after_flatten or layer.attrs.get("flattened_from")):
+            return "dense_input"
+        return super().finding_code(layer, attr, after_flatten)
+
+    def along(self, layer: Layer, changes: dict[str, Any]) -> dict[str, Any]:
+        """A new in_features after a flatten of (C, H, W) gets a guessed square map, so it reads 16*6*6."""
+        guess = _flatten_guess(layer.attrs.get("flattened_from"), changes.get("in_features"))
+        if guess is None or "flattened_from" in changes:
+            return changes
+        return {**changes, "flattened_from": guess}
+
+    def reason(self, change: Change) -> str | None:
+        if change.attr != "in_features":
+            return None
+        source = change.layer.attrs.get("flattened_from")
+        guess = _flatten_guess(source, change.new)
+        mine = f"{change.old} = {show(source).replace('x', '*')} features" if source else f"{change.old} features"
+        theirs = f"{change.new} = {show(guess).replace('x', '*')}" if guess else str(change.new)
+        text = f"its input has {change.contrast(mine, theirs)}"
+        if change.after_flatten or source:
+            text += ": the flatten size comes from a different spatial size before the flatten"
+            if source and guess:
+                text += f" (a {change.contrast(show(_spatial(source)), show(_spatial(guess)))} map)"
+        return text
+
+
+def _flatten_guess(source: Any, features: Any) -> tuple[int, int, int] | None:
+    """A square (C, S, S) or (S, S, C) map of `features` elements with the channels of `source`."""
+    if not source or not isinstance(features, int) or len(source) != 3:
+        return None
+    for channel_axis in (0, -1):
+        channels = source[channel_axis]
+        side = math.isqrt(features // channels) if features % channels == 0 else 0
+        if side and side * side * channels == features:
+            return (channels, side, side) if channel_axis == 0 else (side, side, channels)
+    return None
+
+
+def _spatial(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The spatial part of a 3-D (C, H, W) or (H, W, C) flatten source, guessing the channel axis."""
+    return shape[1:] if shape[1] == shape[2] else shape[:2]
+
 
 def matmul_shape(a: Shape, b: Shape) -> Shape:
     """numpy.matmul's result shape, 1-D operands promoted and their added axis removed again."""
@@ -85,6 +136,7 @@ class MatMulRule(Rule):
     """A matrix product of two activations (attention's QK^T, AV): no parameters."""
 
     kind = "matmul"
+    family = "dense"
 
     def _operands(self, layer: Layer) -> tuple[Shape, Shape]:
         if len(layer.input_shapes) < 2:

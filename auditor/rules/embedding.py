@@ -6,7 +6,7 @@ Canonical attrs: num_embeddings, embedding_dim.  Output shape: the index shape p
 from __future__ import annotations
 
 from auditor.ir import Layer, Shape
-from auditor.rules.base import ParamCount, Rule, attr, first_input, fmt
+from auditor.rules.base import ParamCount, Rule, Term, attr, first_input
 from auditor.rules.registry import register
 
 
@@ -15,10 +15,11 @@ class EmbeddingRule(Rule):
 
     kind = "embedding"
     perturbable = ("num_embeddings", "embedding_dim")
+    columns = {"out_channels": "embedding_dim"}
 
     def count(self, layer: Layer) -> ParamCount:
         n, d = int(attr(layer, "num_embeddings")), int(attr(layer, "embedding_dim"))
-        return ParamCount(n * d, n * d, f"{n}*{d} = {fmt(n * d)}")
+        return ParamCount.of(Term(f"{n}*{d}", n * d))
 
     def output_shapes(self, layer: Layer) -> list[Shape]:
         return [(*first_input(layer), int(attr(layer, "embedding_dim")))]

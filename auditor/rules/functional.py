@@ -16,6 +16,10 @@ class ConvOpRule(ConvRule):
     """A functional convolution: the conv rule's shape and MACs, parameters owned elsewhere."""
 
     kind = "conv_op"
+    family = ""
+    columns = {}
+    aliases = ()
+    table_prefixes = ()
 
     def count(self, layer: Layer) -> ParamCount:
         return NO_PARAMS
@@ -25,6 +29,10 @@ class ConvTransposeOpRule(ConvTransposeRule):
     """A functional transposed convolution: shape and MACs only."""
 
     kind = "conv_transpose_op"
+    family = ""
+    columns = {}
+    aliases = ()
+    table_prefixes = ()
 
     def count(self, layer: Layer) -> ParamCount:
         return NO_PARAMS

@@ -12,16 +12,39 @@ MACs: one per output element (inference's folded scale-and-shift).
 from __future__ import annotations
 
 import math
+from typing import Any, ClassVar
 
 from auditor.ir import Layer, Shape
-from auditor.rules.base import ParamCount, Rule, RuleError, attr, first_input, fmt, product_text, static_numel
+from auditor.rules.base import (
+    ParamCount,
+    Rule,
+    RuleError,
+    Term,
+    attr,
+    first_input,
+    product_text,
+    static_numel,
+)
+from auditor.rules.meta import Change, Folding
 from auditor.rules.registry import register
+
+STATS = {
+    "params": "counts the moving mean and variance as non-trainable parameters (Keras: 4*C)",
+    "buffers": "keeps the running mean and variance as buffers (PyTorch: 2*C parameters + 2*C buffers)",
+    "none": "has no running statistics",
+}
+"""What each `stats` convention means, in the words a BatchNorm difference is explained with."""
+FEATURE_COLUMNS = {"out_channels": "num_features", "in_channels": "num_features"}
 
 
 class NormRule(Rule):
     """Per-feature affine normalisation; subclasses say how many features and whether stats exist."""
 
     perturbable = ("scale", "center", "stats")
+    choices = {"stats": ("params", "buffers", "none")}
+    conventions = {"stats": "none"}
+    """Frameworks differ in whether running statistics count as parameters: compared without them."""
+    codes = {"use_bias": "bias", "num_features": "out_channels", "stats": "bn_convention"}
 
     def features(self, layer: Layer) -> tuple[int, str]:
         """(number of normalised features, how a person writes it)."""
@@ -32,20 +55,16 @@ class NormRule(Rule):
         n, text = self.features(layer)
         vectors = int(bool(layer.attrs.get("scale", True))) + int(bool(layer.attrs.get("center", True)))
         stats = layer.attrs.get("stats", "none")
-        trainable = vectors * n
-        parts = [f"{vectors}*{text}"] if vectors else []
-        if stats == "params":
-            parts.append(f"2*{text} (moving mean, variance)")
-            params = trainable + 2 * n
-        elif stats in ("buffers", "none"):
-            params = trainable
-        else:
+        if stats not in STATS:
             raise RuleError(f"stats must be 'buffers', 'params' or 'none', not {stats!r}")
-        buffers = 2 * n + int(bool(layer.attrs.get("tracks_batches", False))) if stats == "buffers" else 0
-        formula = f"{' + '.join(parts) or '0'} = {fmt(params)}"
-        if buffers:
-            formula += f"  (+ buffers 2*{text}" + ("+1" if buffers % 2 else "") + f" = {fmt(buffers)})"
-        return ParamCount(params, trainable, formula, buffers)
+        terms = [Term(f"{vectors}*{text}", vectors * n)] if vectors else []
+        if stats == "params":
+            terms.append(Term(f"2*{text} (moving mean, variance)", 2 * n, trainable=False))
+        terms = terms or [Term("0", 0)]
+        tracked = int(bool(layer.attrs.get("tracks_batches", False)))
+        if stats == "buffers" and 2 * n + tracked:
+            terms.append(Term(f"2*{text}" + ("+1" if tracked else ""), 2 * n + tracked, False, buffer=True))
+        return ParamCount.of(*terms)
 
     def output_shapes(self, layer: Layer) -> list[Shape]:
         return [first_input(layer)]
@@ -56,11 +75,27 @@ class NormRule(Rule):
     def describe(self, layer: Layer) -> str:
         return self.features(layer)[1]
 
+    def reason(self, change: Change) -> str | None:
+        """Running statistics as parameters, buffers or not at all: one layer, two counting conventions."""
+        if change.attr != "stats":
+            return None
+        return (f"{change.this} {_stats_words(change.old)}, {change.other} {_stats_words(change.new)}: the same "
+                "layer under two counting conventions")
+
+
+def _stats_words(stats: Any) -> str:
+    return STATS.get(stats, STATS["none"])
+
 
 class BatchNormRule(NormRule):
     """BatchNorm: gamma, beta per channel; running mean/variance as buffers or parameters."""
 
     kind = "batch_norm"
+    columns = FEATURE_COLUMNS
+    aliases = ("bn", "batchnorm", "batchnorm2d", "batchnormalization")
+    table_prefixes = ("bn",)
+    folding = Folding(into="conv", code="bn_folded", name="BatchNorm", bias_attr="num_features")
+    """Exporters fold an inference BatchNorm into the conv before it: scale into weights, shift into a bias."""
 
     def features(self, layer: Layer) -> tuple[int, str]:
         n, text = super().features(layer)
@@ -76,12 +111,15 @@ class InstanceNormRule(NormRule):
     """InstanceNorm: like BatchNorm, but PyTorch defaults to no affine and no running stats."""
 
     kind = "instance_norm"
+    columns = FEATURE_COLUMNS
 
 
 class GroupNormRule(NormRule):
     """GroupNorm: gamma, beta per channel; num_channels must divide by num_groups."""
 
     kind = "group_norm"
+    columns = {"out_channels": "num_channels", "in_channels": "num_channels"}
+    aliases = ("groupnorm",)
 
     def features(self, layer: Layer) -> tuple[int, str]:
         channels, groups = int(attr(layer, "num_channels")), int(attr(layer, "num_groups"))
@@ -94,6 +132,7 @@ class LayerNormRule(NormRule):
     """LayerNorm: gamma, beta over the normalised trailing shape."""
 
     kind = "layer_norm"
+    aliases: ClassVar[tuple[str, ...]] = ("layernorm", "layernormalization")
 
     def features(self, layer: Layer) -> tuple[int, str]:
         shape = tuple(int(d) for d in attr(layer, "normalized_shape"))
@@ -108,6 +147,7 @@ class RMSNormRule(LayerNormRule):
     """RMSNorm: a scale over the normalised trailing shape (no shift unless center)."""
 
     kind = "rms_norm"
+    aliases = ("rmsnorm",)
 
 
 for _rule in (BatchNormRule(), InstanceNormRule(), GroupNormRule(), LayerNormRule(), RMSNormRule()):

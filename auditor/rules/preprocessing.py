@@ -15,9 +15,9 @@ from auditor.rules.base import (
     ParamCount,
     Rule,
     RuleError,
+    Term,
     attr,
     first_input,
-    fmt,
     product_text,
     static_numel,
 )
@@ -29,6 +29,10 @@ class InputNormalizationRule(Rule):
 
     kind = "input_normalization"
     perturbable = ("stats",)
+    choices = {"stats": ("params", "none")}
+    conventions = {"stats": "none"}
+    """Statistics learned by `adapt()` are non-trainable weights in Keras only: compared without them."""
+    codes = {"stats": "bn_convention"}
 
     def count(self, layer: Layer) -> ParamCount:
         stats = attr(layer, "stats")
@@ -37,10 +41,8 @@ class InputNormalizationRule(Rule):
         if stats != "params":
             raise RuleError(f"stats must be 'params' or 'none', not {stats!r}")
         shape = tuple(int(d) for d in attr(layer, "feature_shape"))
-        n = math.prod(shape)
-        total = 2 * n + 1
         text = product_text(shape) if shape else "1"
-        return ParamCount(total, 0, f"2*{text} + 1 (mean, variance, count) = {fmt(total)}")
+        return ParamCount.of(Term(f"2*{text} + 1 (mean, variance, count)", 2 * math.prod(shape) + 1, trainable=False))
 
     def output_shapes(self, layer: Layer) -> list[Shape]:
         return [first_input(layer)]

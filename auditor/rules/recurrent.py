@@ -11,7 +11,8 @@ MACs per time step and direction: gates*H*(in + rec) + H*proj; bias adds and gat
 from __future__ import annotations
 
 from auditor.ir import Layer
-from auditor.rules.base import ParamCount, Rule, RuleError, attr, first_input, fmt, static
+from auditor.rules.base import ParamCount, Rule, RuleError, Term, attr, first_input, static
+from auditor.rules.meta import Change
 from auditor.rules.registry import register
 
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}
@@ -42,20 +43,26 @@ class RecurrentRule(Rule):
 
     kind = "rnn"
     perturbable = ("bias_vectors", "hidden_size", "input_size", "num_layers", "bidirectional")
+    choices = {"bias_vectors": (0, 1, 2), "num_layers": tuple(range(1, 9))}
+    conventions = {"bias_vectors": 0}
+    """PyTorch keeps two bias vectors per gate, Keras one: compared without them."""
+    codes = {"use_bias": "bias", "bias_vectors": "rnn_bias_convention"}
+    columns = {"in_channels": "input_size", "out_channels": "hidden_size"}
+    aliases = ("lstm", "gru", "simplernn")
 
     def count(self, layer: Layer) -> ParamCount:
         gates, hidden = _gates(layer), int(attr(layer, "hidden_size"))
         bias = int(layer.attrs.get("bias_vectors", 2))
         proj = int(layer.attrs.get("proj_size", 0) or 0)
         directions = 2 if layer.attrs.get("bidirectional", False) else 1
-        total, terms = 0, []
+        terms = []
         for width, rec in _layer_sizes(layer):
-            total += directions * (gates * hidden * (width + rec + bias) + hidden * proj)
-            term = f"{gates}*{hidden}*({width}+{rec}" + (f"+{bias})" if bias else ")")
+            value = directions * (gates * hidden * (width + rec + bias) + hidden * proj)
+            text = f"{gates}*{hidden}*({width}+{rec}" + (f"+{bias})" if bias else ")")
             if proj:
-                term += f" + {hidden}*{proj}"
-            terms.append(f"{directions}*({term})" if directions > 1 else term)
-        return ParamCount(total, total, f"{' + '.join(terms)} = {fmt(total)}")
+                text += f" + {hidden}*{proj}"
+            terms.append(Term(f"{directions}*({text})" if directions > 1 else text, value))
+        return ParamCount.of(*terms)
 
     def macs(self, layer: Layer) -> int:
         shape = first_input(layer)
@@ -72,6 +79,14 @@ class RecurrentRule(Rule):
 
     def describe(self, layer: Layer) -> str:
         return f"{layer.attrs.get('cell')} {layer.attrs.get('input_size')}->{layer.attrs.get('hidden_size')}"
+
+    def reason(self, change: Change) -> str | None:
+        if change.attr != "bias_vectors":
+            return None
+        return (
+            f"bias vectors per gate: {change.contrast(str(change.old), str(change.new))}; PyTorch keeps two (b_ih "
+            f"and b_hh), Keras one (two for a GRU with reset_after=True): a counting convention, not a different layer"
+        )
 
 
 register(RecurrentRule())

@@ -23,6 +23,7 @@ class PassThroughRule(Rule):
     """A layer whose output has its input's shape (activations, dropout, softmax, identity)."""
 
     allocates_output = False
+    transparent = True
 
     def __init__(self, kind: str) -> None:
         self.kind = kind  # type: ignore[misc]
@@ -36,6 +37,7 @@ class FlattenRule(Rule):
 
     kind = "flatten"
     allocates_output = False
+    flattens = True
 
     def output_shapes(self, layer: Layer) -> list[Shape]:
         shape = first_input(layer)
@@ -57,6 +59,7 @@ class ReshapeRule(Rule):
 
     kind = "reshape"
     allocates_output = False
+    flattens = True
 
     def output_shapes(self, layer: Layer) -> list[Shape]:
         shape = first_input(layer)

@@ -10,7 +10,7 @@ cos/sin and the concatenation are not counted.
 from __future__ import annotations
 
 from auditor.ir import Layer, Shape
-from auditor.rules.base import ParamCount, Rule, RuleError, attr, fmt, static_numel
+from auditor.rules.base import ParamCount, Rule, RuleError, Term, attr, static_numel
 from auditor.rules.registry import register
 
 
@@ -35,8 +35,7 @@ class RotaryEmbeddingRule(Rule):
 
     def count(self, layer: Layer) -> ParamCount:
         half, copies = _half(layer), int(layer.attrs.get("freq_buffers", 1))
-        buffers = copies * half
-        return ParamCount(0, 0, f"0  (+ buffers {copies}*{2 * half}/2 = {fmt(buffers)})", buffers)
+        return ParamCount.of(Term(f"{copies}*{2 * half}/2", copies * half, trainable=False, buffer=True))
 
     def output_shapes(self, layer: Layer) -> list[Shape]:
         return [(*_positions(layer), 2 * _half(layer))]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from auditor.ir import Layer, Shape
-from auditor.rules.base import ParamCount, Rule, attr, first_input, fmt, product_text, static_numel
+from auditor.rules.base import ParamCount, Rule, Term, attr, first_input, product_text, static_numel
 from auditor.rules.registry import register
 from auditor.rules.shapes import broadcast
 
@@ -22,8 +22,7 @@ class ScaleRule(Rule):
 
     def count(self, layer: Layer) -> ParamCount:
         shape = tuple(int(d) for d in attr(layer, "shape"))
-        n = math.prod(shape)
-        return ParamCount(n, n, f"{product_text(shape) or '1'} = {fmt(n)}")
+        return ParamCount.of(Term(product_text(shape) or "1", math.prod(shape)))
 
     def output_shapes(self, layer: Layer) -> list[Shape]:
         return [broadcast(first_input(layer), tuple(int(d) for d in attr(layer, "shape")))]

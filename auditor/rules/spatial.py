@@ -3,7 +3,8 @@
 Canonical spatial attrs (adapters fill all of them, defaults explicit):
   kernel_size, stride, dilation: tuples, one entry per spatial axis;
   padding: a tuple of (begin, end) pairs, or "valid", "same_upper" (TF/Keras "same": the extra pad at
-  the end), "same_lower", "causal" (Keras Conv1D: all padding at the start);
+  the end), "same_lower", "causal" (Keras Conv1D: all padding at the start), "half" (transposed conv
+  only: extent//2 on both sides, Keras's "same" with an explicit output_padding);
   layout: "channels_first" (N, C, *spatial) or "channels_last" (N, *spatial, C); the batch dim may be
   absent (PyTorch accepts unbatched inputs).
 """
@@ -113,3 +114,17 @@ def window_attrs(attrs: dict[str, Any]) -> tuple[tuple[int, ...], tuple[int, ...
     if min(kernel + stride + dilation) < 1:
         raise RuleError(f"kernel {kernel}, stride {stride}, dilation {dilation} must be >= 1")
     return kernel, stride, dilation
+
+
+def same_padding(mine: Any, stated: Any) -> bool:
+    """Whether a table's padding ("same", "valid", 1, (1, 2)) describes the canonical `mine`."""
+    if stated == "same":
+        return mine in ("same_upper", "same_lower", "same")
+    if stated == "valid":
+        return mine == "valid" or (isinstance(mine, (tuple, list)) and all(tuple(p) == (0, 0) for p in mine))
+    if not isinstance(mine, (tuple, list)):
+        return False
+    sides = [s for pair in mine for s in pair]
+    if isinstance(stated, int):
+        return all(s == stated for s in sides)
+    return tuple(stated) in (tuple(pair[0] for pair in mine), tuple(sides))

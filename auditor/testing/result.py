@@ -44,8 +44,8 @@ def diff_headline(diff: Diff, joint: str = "vs") -> str:
     changed = sum(str(row.status) != "same" for row in diff.rows)
     delta = diff.right_total - diff.left_total
     total = f"total {diff.left_total:,} vs {diff.right_total:,}" + (f" ({delta:+,})" if delta else "")
-    return (f"{diff.left.get('name')} ({diff.left.get('framework')}) {joint} {diff.right.get('name')} "
-            f"({diff.right.get('framework')}): {changed} of {len(diff.rows)} rows differ; {total}")
+    return (f"{diff.left.name} ({diff.left.framework}) {joint} {diff.right.name} "
+            f"({diff.right.framework}): {changed} of {len(diff.rows)} rows differ; {total}")
 
 
 def diff_message(diff: Diff, joint: str = "vs", findings_first: bool = False) -> str:

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.count import Audit, LayerCheck
-from auditor.explain import COLUMN_ATTRS
+from auditor.registry import Registry
+from auditor.rules import RULES, Rule
 from auditor.testing.context import display_path
 
 COLUMNS = (
@@ -49,12 +50,14 @@ def _shape_cell(check: LayerCheck) -> str:
     return _cell(tuple(dims))
 
 
-def layer_row(check: LayerCheck) -> dict[str, str]:
-    """One layer as a snapshot row; hyper-parameter columns only where the diff can read them back."""
+def layer_row(check: LayerCheck, rules: Registry[str, Rule] = RULES) -> dict[str, str]:
+    """One layer as a snapshot row; hyper-parameter columns only where the diff can read them back
+    (the columns the layer's rule states, `Rule.columns`)."""
     row = dict.fromkeys(COLUMNS, "")
     row.update(layer=check.path, kind=check.kind, output_shape=_shape_cell(check), params=str(check.reported))
+    rule = rules.get(check.kind)
     seen: set[str] = set()
-    for column, attr in COLUMN_ATTRS.get(check.kind, {}).items():
+    for column, attr in (rule.columns if rule is not None else {}).items():
         if column in row and attr in check.layer.attrs and attr not in seen:
             seen.add(attr)
             row[column] = _cell(check.layer.attrs[attr])
@@ -63,7 +66,7 @@ def layer_row(check: LayerCheck) -> dict[str, str]:
 
 def snapshot_rows(audit: Audit) -> list[dict[str, str]]:
     """Every layer in execution order, then the TOTAL row."""
-    rows = [layer_row(check) for check in audit.checks]
+    rows = [layer_row(check, audit.rules) for check in audit.checks]
     total = dict.fromkeys(COLUMNS, "")
     total.update(layer="TOTAL", params=str(audit.totals.reported))
     return rows + [total]
@@ -143,7 +146,7 @@ def _explained(audit: Audit, path: str) -> tuple[str, list[str]]:
     from auditor.report.diff import render_diff
 
     try:
-        diff = diff_expectation(audit, read_table(path))
+        diff = diff_expectation(audit, read_table(path, audit.rules))
     except InputError:
         return "", []
     return render_diff(diff), [f"[{f.code}] {f.message}" for f in diff.all_findings]

@@ -22,7 +22,7 @@ import torch
 from adapters.torch_trace import Call, Op, Trace, fake_tensors, meta_copy, run_pass, tensor_shapes, to_meta
 from adapters.torch_types import DuplicateModuleError, lookup, register_module, unregister_module
 from auditor.errors import InputError
-from auditor.ir import Layer, ModelIR, ParamTensor, Shape
+from auditor.ir import Layer, ModelIR, ParamTensor, PassInfo, Shape
 from auditor.options import AuditOptions, resolve
 
 __all__ = [
@@ -48,9 +48,11 @@ def from_module(module: Any, options: AuditOptions | None = None, **values: Any)
     """Translate `module` into the IR; shapes and MACs need `input_shapes` or `example_inputs`.
 
     `input_dtypes` is the dtype of the generated inputs (e.g. "int64" for token ids; default: the
-    dtype of the model's first floating-point parameter).
+    dtype of the model's first floating-point parameter).  With `memory` set, the pass runs as the
+    memory budget needs it (`adapters.torch_memory`) and records tensor facts.
     """
     options = resolve(options, values)
+    memory_pass = options.memory_pass()
     if not isinstance(module, torch.nn.Module):
         raise InputError(f"expected a torch.nn.Module, got {type(module).__module__}.{type(module).__qualname__}")
     _refuse_lazy(module)
@@ -60,6 +62,8 @@ def from_module(module: Any, options: AuditOptions | None = None, **values: Any)
     trace = Trace()
     if args is None:
         notes.append("no input_shape or example_inputs given: shapes and MACs were not computed")
+    elif memory_pass is not None:
+        trace = _memory_trace(module, sites, args, kwargs, notes, memory_pass)
     else:
         trace = _trace(module, sites, args, kwargs, notes)
     layers = _layers(module, sites, trace, notes)
@@ -72,6 +76,7 @@ def from_module(module: Any, options: AuditOptions | None = None, **values: Any)
         framework_total=sum(p.numel() for p in module.parameters()),
         notes=notes,
         tensors=state_tensors(module),
+        pass_info=memory_pass if memory_pass is not None and trace.events else None,
     )
 
 
@@ -181,11 +186,14 @@ def _site_layer(model: torch.nn.Module, site: _Site, call: Call | None, owners: 
         input_shapes=list(inputs),
         output_shapes=list(call.output_shapes) if call else [],
         params=_layer_params(site, owners, path),
+        inputs=list(call.inputs) if call else [],
+        outputs=list(call.outputs) if call else [],
     )
 
 
 def _op_layer(op: Op) -> Layer:
-    return Layer(op.path, op.kind, op.source_type, dict(op.attrs), list(op.input_shapes), list(op.output_shapes))
+    return Layer(op.path, op.kind, op.source_type, dict(op.attrs), list(op.input_shapes), list(op.output_shapes),
+                 inputs=list(op.inputs), outputs=list(op.outputs))
 
 
 def _layers(model: torch.nn.Module, sites: dict[str, _Site], trace: Trace, notes: list[str]) -> list[Layer]:
@@ -227,6 +235,33 @@ def _trace(
         mapped = {path for path, site in sites.items() if site.mapped}
         trace = run_pass(copy, mapped, lambda m: m(*to_meta(args), **to_meta(kwargs)))
     notes.append("shapes and MACs from one forward pass on a meta-device copy (no weights allocated)")
+    if trace.error:
+        notes.append(f"forward pass stopped early, later layers have no shapes: {trace.error}")
+    return trace
+
+
+def _memory_trace(
+    model: torch.nn.Module, sites: dict[str, _Site], args: tuple[Any, ...], kwargs: dict[str, Any],
+    notes: list[str], request: PassInfo,
+) -> Trace:
+    """The pass a memory budget needs (see `adapters.torch_memory`); a failure becomes a note."""
+    from adapters import torch_memory as memory
+
+    mode = fake_tensors()
+    with mode:
+        try:
+            copy = meta_copy(model)
+            memory.to_fake_cpu(copy, mode, memory.cast_dtype(request))
+        except Exception as err:  # deepcopy runs arbitrary __deepcopy__ code of user classes
+            notes.append(f"shapes not captured: the model cannot be copied for the memory pass ({err})")
+            return Trace()
+        mapped = {path for path, site in sites.items() if site.mapped}
+        fake_args, fake_kwargs = memory.fake_inputs((to_meta(args), to_meta(kwargs)), mode)
+        with memory.running_as(copy, request):
+            trace = run_pass(copy, mapped, lambda m: m(*fake_args, **fake_kwargs), facts=memory.FactRecorder(copy),
+                             extra_modes=memory.MEMORY_MODES, grad=request.training)
+    how = "training" if request.training else "inference"
+    notes.append(f"shapes, MACs and tensor facts from one {how} pass on fake CPU tensors (no weights allocated)")
     if trace.error:
         notes.append(f"forward pass stopped early, later layers have no shapes: {trace.error}")
     return trace

@@ -9,6 +9,7 @@ mapping are not recorded: that module's rule already counts them.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,7 +21,10 @@ from torch.overrides import TorchFunctionMode
 from torch.utils import _pytree as pytree
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from auditor.ir import Shape
+from auditor.ir import Shape, TensorFact
+
+FactsFn = Callable[[Any], list[TensorFact]]
+"""(nested value) -> one TensorFact per tensor leaf, in `tensor_shapes` order (memory passes only)."""
 
 
 @dataclass
@@ -32,6 +36,8 @@ class Call:
     input_shapes: list[Shape] = field(default_factory=list)
     output_shapes: list[Shape] = field(default_factory=list)
     flattened_from: Shape | None = None
+    inputs: list[TensorFact] = field(default_factory=list)
+    outputs: list[TensorFact] = field(default_factory=list)
 
 
 @dataclass
@@ -44,6 +50,8 @@ class Op:
     attrs: dict[str, Any]
     input_shapes: list[Shape]
     output_shapes: list[Shape]
+    inputs: list[TensorFact] = field(default_factory=list)
+    outputs: list[TensorFact] = field(default_factory=list)
 
 
 @dataclass
@@ -84,9 +92,11 @@ def to_meta(value: Any) -> Any:
 class _State:
     """Bookkeeping shared by the hooks and the two modes during one pass."""
 
-    def __init__(self, paths: dict[int, str], mapped: set[str]) -> None:
+    def __init__(self, paths: dict[int, str], mapped: set[str], facts: FactsFn | None = None) -> None:
         self.paths = paths
         self.mapped = mapped
+        self.facts = facts
+        self.modules: list[torch.nn.Module] = []
         self.stack: list[tuple[str | None, bool]] = []
         self.calls: dict[str, int] = {}
         self.ops: dict[str, int] = {}
@@ -108,15 +118,19 @@ class _State:
             self.trace.events.append(call)
         self.pending.append(call)
         self.stack.append((call.path if call else None, absorbed or path in self.mapped))
+        self.modules.append(module)
 
     def post(self, module: torch.nn.Module, args: Any, kwargs: Any, output: Any) -> None:
         call = self.pending.pop() if self.pending else None
         if self.stack:
             self.stack.pop()
+            self.modules.pop()
         if call is None:
             return
         call.input_shapes = tensor_shapes((args, kwargs))
         call.output_shapes = tensor_shapes(output)
+        if self.facts is not None:
+            call.inputs, call.outputs = self.facts((args, kwargs)), self.facts(output)
         first = args[0] if args and isinstance(args[0], torch.Tensor) else None
         if first is not None and id(first) in self.flattened:
             call.flattened_from = self.flattened[id(first)][1]
@@ -125,13 +139,19 @@ class _State:
             start, end = module.start_dim % max(rank, 1), module.end_dim % max(rank, 1)
             self.flattened[id(output)] = (output, shape_of(first)[start : end + 1])
 
-    def record(self, kind: str, source: str, attrs: dict[str, Any], inputs: list[Shape], out: Any) -> None:
-        """An operator outside every layer: named after the innermost module that ran it."""
+    def record(self, kind: str, source: str, attrs: dict[str, Any], inputs: list[Shape], out: Any,
+               tensors: Any = None) -> None:
+        """An operator outside every layer: named after the innermost module that ran it.
+
+        `tensors` are the operands `inputs` describes, for the facts of a memory pass."""
         owner = next((p for p, _ in reversed(self.stack) if p is not None), "")
         prefix = f"{owner}/" if owner else ""
         n = self.ops[prefix + kind] = self.ops.get(prefix + kind, 0) + 1
         outputs = tensor_shapes(out)[:1]
-        self.trace.events.append(Op(f"{prefix}{kind}#{n}", kind, source, attrs, inputs, outputs))
+        op = Op(f"{prefix}{kind}#{n}", kind, source, attrs, inputs, outputs)
+        if self.facts is not None and tensors is not None:
+            op.inputs, op.outputs = self.facts(tensors), self.facts(out)[:1]
+        self.trace.events.append(op)
 
     def should_record(self) -> bool:
         return self.suppress == 0 and not self.inside_layer()
@@ -153,17 +173,42 @@ class _FunctionRecorder(TorchFunctionMode):
         kind = "sdpa" if func in _SDPA_FUNCTIONS else "matmul" if func in _MATMUL_FUNCTIONS else None
         if kind is None or not self.state.should_record():
             return func(*args, **kwargs)
-        operands = [a for a in args if isinstance(a, torch.Tensor)]
+        operands = [a for a in args if isinstance(a, torch.Tensor)][:4]
         if func is torch.Tensor.__rmatmul__:
             operands.reverse()
+        attrs: dict[str, Any] = {"op": getattr(func, "__name__", str(func))}
+        if kind == "sdpa":
+            attrs.update(sdpa_attrs(args, kwargs, self.state.modules[-1] if self.state.modules else None))
+            if isinstance(kwargs.get("attn_mask"), torch.Tensor):
+                operands.append(kwargs["attn_mask"])
         self.state.suppress += 1
         try:
             out = func(*args, **kwargs)
         finally:
             self.state.suppress -= 1
-        name = getattr(func, "__name__", str(func))
-        self.state.record(kind, f"torch.{name}", {"op": name}, [shape_of(t) for t in operands[:3]], out)
+        shapes = [shape_of(t) for t in operands]
+        self.state.record(kind, f"torch.{attrs['op']}", attrs, shapes, out, operands)
         return out
+
+
+def sdpa_attrs(args: Any, kwargs: dict[str, Any], module: torch.nn.Module | None) -> dict[str, Any]:
+    """F.scaled_dot_product_attention's options, and the calling module's causal / sliding-window facts."""
+    dropout = kwargs.get("dropout_p", args[4] if len(args) > 4 else 0.0)
+    causal = kwargs.get("is_causal", args[5] if len(args) > 5 else False)
+    mask = kwargs.get("attn_mask", args[3] if len(args) > 3 else None)
+    attrs: dict[str, Any] = {
+        "dropout_p": float(dropout or 0.0),
+        "is_causal": bool(causal),
+        "has_mask": mask is not None,
+        "enable_gqa": bool(kwargs.get("enable_gqa", False)),
+    }
+    causal_module = getattr(module, "is_causal", None)
+    if isinstance(causal_module, bool):
+        attrs["causal"] = causal_module or bool(causal)
+    window = getattr(module, "sliding_window", None)
+    if isinstance(window, int) and window > 0:
+        attrs["sliding_window"] = window
+    return attrs
 
 
 def _operands(*indices: int) -> Callable[[tuple[Any, ...]], list[Shape]]:
@@ -215,13 +260,14 @@ class _DispatchRecorder(TorchDispatchMode):
             return out
         name = func.overloadpacket.__name__
         if name in _ATEN_MATMUL:
-            shapes = _operands(*_ATEN_MATMUL[name])(args)
-            self.state.record("matmul", f"aten.{name}", {"op": name}, shapes, out)
+            first, second = _ATEN_MATMUL[name]
+            shapes = _operands(first, second)(args)
+            self.state.record("matmul", f"aten.{name}", {"op": name}, shapes, out, [args[first], args[second]])
         elif name in _ATEN_SDPA:
-            self.state.record("sdpa", f"aten.{name}", {"op": name}, _operands(0, 1, 2)(args), out)
+            self.state.record("sdpa", f"aten.{name}", {"op": name}, _operands(0, 1, 2)(args), out, list(args[:3]))
         elif name == "convolution":
             kind, attrs, shapes = _conv_op(args)
-            self.state.record(kind, "aten.convolution", attrs, shapes, out)
+            self.state.record(kind, "aten.convolution", attrs, shapes, out, [args[0], args[1]])
         return out
 
 
@@ -234,16 +280,32 @@ def fake_tensors() -> Any:
     return FakeTensorMode(allow_non_fake_inputs=True)
 
 
-def run_pass(model: torch.nn.Module, mapped: set[str], call: Callable[[torch.nn.Module], Any]) -> Trace:
-    """Run `call(model)` once under the hooks and modes; `mapped` are the paths of layer modules."""
+def run_pass(
+    model: torch.nn.Module,
+    mapped: set[str],
+    call: Callable[[torch.nn.Module], Any],
+    *,
+    facts: FactsFn | None = None,
+    extra_modes: tuple[Callable[[_State], TorchFunctionMode], ...] = (),
+    grad: bool = False,
+) -> Trace:
+    """Run `call(model)` once under the hooks and modes; `mapped` are the paths of layer modules.
+
+    A memory pass adds `facts` (recorded for every call and operator), its own operator recorders
+    (`extra_modes`, each built on the pass's state) and autograd (`grad`), as training would run it."""
     paths = {id(m): path for path, m in model.named_modules()}
-    state = _State(paths, mapped)
+    state = _State(paths, mapped, facts)
     hooks = [
         torch.nn.modules.module.register_module_forward_pre_hook(state.pre),
         torch.nn.modules.module.register_module_forward_hook(state.post, with_kwargs=True),
     ]
     try:
-        with torch.no_grad(), _FunctionRecorder(state), _DispatchRecorder(state):
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(torch.enable_grad() if grad else torch.no_grad())
+            stack.enter_context(_FunctionRecorder(state))
+            for make_mode in extra_modes:
+                stack.enter_context(make_mode(state))
+            stack.enter_context(_DispatchRecorder(state))
             call(model)
     except Exception as err:  # a model's forward can raise anything; the audit reports it as a note
         state.trace.error = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"

@@ -139,6 +139,7 @@ def _rnn(m: Any, _shape: Shape | None) -> dict[str, Any]:
         "bias_vectors": 2 if m.bias else 0,
         "proj_size": int(getattr(m, "proj_size", 0) or 0),
         "batch_first": bool(m.batch_first),
+        "dropout": float(m.dropout),
     }
 
 
@@ -263,6 +264,29 @@ def _flatten(m: Any, _shape: Shape | None) -> dict[str, Any]:
     return {"start_axis": m.start_dim, "end_axis": m.end_dim}
 
 
+def _dropout(m: Any, _shape: Shape | None) -> dict[str, Any]:
+    name = type(m).__name__
+    return {"p": float(m.p), "channelwise": name in CHANNEL_DROPOUTS, "alpha": "Alpha" in name}
+
+
+CHANNEL_DROPOUTS = ("Dropout1d", "Dropout2d", "Dropout3d", "FeatureAlphaDropout")
+
+TRANSFORMERS_ACTIVATIONS: dict[str, Callable[[Any], str]] = {
+    "GELUActivation": lambda m: "gelu" if getattr(m.act, "__name__", "") == "gelu" else "gelu_python",
+    "GELUTanh": lambda m: "gelu_tanh" if isinstance(m.act, functools.partial) else "gelu_tanh_python",
+    "NewGELUActivation": lambda m: "gelu_tanh_python",
+    "QuickGELUActivation": lambda m: "quick_gelu_python",
+    "SiLUActivation": lambda m: "silu",
+}
+"""transformers' activation classes -> the function they compute, and whether it is written in Python."""
+
+
+def _transformers_activation(m: Any, _shape: Shape | None) -> dict[str, Any]:
+    name = type(m).__name__
+    found = TRANSFORMERS_ACTIVATIONS.get(name)
+    return {"op": found(m) if found else name}
+
+
 def _named(op: str) -> AttrsFn:
     return lambda m, _shape: {"op": op}
 
@@ -297,7 +321,7 @@ BUILTIN: dict[str, Mapping] = {
     f"{_NN}.padding._ReflectionPadNd": Mapping("pad", _pad),
     f"{_NN}.padding._ReplicationPadNd": Mapping("pad", _pad),
     f"{_NN}.padding._CircularPadNd": Mapping("pad", _pad),
-    f"{_NN}.dropout._DropoutNd": Mapping("dropout", _plain),
+    f"{_NN}.dropout._DropoutNd": Mapping("dropout", _dropout),
     "transformers.pytorch_utils.Conv1D": Mapping("dense", _gpt2_conv1d),
 }
 """Qualified class name -> mapping, for torch.nn and the transformers building blocks."""
@@ -334,7 +358,7 @@ for _model, _cls in (
 ):
     BUILTIN[f"transformers.models.{_model}.modeling_{_model}.{_cls}"] = Mapping("rotary_embedding", _rotary)
 
-MODULE_KINDS: dict[str, Mapping] = {"transformers.activations": Mapping("activation", _plain)}
+MODULE_KINDS: dict[str, Mapping] = {"transformers.activations": Mapping("activation", _transformers_activation)}
 """Python module -> mapping for its weight-free classes."""
 
 MODULE_TYPES: Registry[str, Mapping] = Registry("PyTorch module mapping", BUILTIN)

@@ -74,12 +74,25 @@ def to_ir(model: Any, options: AuditOptions | None = None, **values: Any) -> Mod
 def audit(model: Any, options: AuditOptions | None = None, *, rules: Registry[str, Rule] | None = None,
           **values: Any) -> Audit:
     """Audit `model` with `rules` (default: the global `RULES`; pass `RULES.copy()` with your own
-    rules to leave the global one alone).  Options as for `to_ir`."""
+    rules to leave the global one alone).  Options as for `to_ir`.
+
+    memory="train" or "infer" adds the memory budget as `report.memory` (`auditor.memory`); batch=,
+    seq=, precision=, optimizer=, checkpointing= and device= configure it (see `AuditOptions`).
+    """
     from auditor.count import audit_ir
     from auditor.options import resolve
 
     parsed = resolve(options, values)
-    return audit_ir(to_ir(model, parsed), rules, parsed)
+    if parsed.memory is None:
+        return audit_ir(to_ir(model, parsed), rules, parsed)
+    from auditor.memory import memory_budget
+    from auditor.memory.shapes import memory_inputs
+
+    budget_options = parsed.memory_options()
+    parsed = memory_inputs(model, parsed, budget_options)
+    report = audit_ir(to_ir(model, parsed), rules, parsed)
+    report.memory = memory_budget(report.model, budget_options, rules)
+    return report
 
 
 def compare_checkpoint(architecture: Any, checkpoint: Any, **options: Any) -> Comparison:

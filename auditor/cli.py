@@ -46,8 +46,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--input-dtype", metavar="DTYPE", help="input dtype for PyTorch factories (e.g. int64)")
     parser.add_argument("--each", action="store_true", help="audit every MODEL on its own (continue after a bad one)")
     parser.add_argument("--list-references", action="store_true", help="list the bundled reference models")
+    _memory_arguments(parser)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     return parser
+
+
+def _memory_arguments(parser: argparse.ArgumentParser) -> None:
+    """The memory budget's flags (see auditor.memory); AuditOptions checks them as it checks the API's."""
+    group = parser.add_argument_group("memory budget")
+    group.add_argument("--memory", choices=("train", "infer"), help="add the memory budget for training or inference")
+    group.add_argument("--batch", type=int, metavar="B", help="batch size of the budget (sets the input's first dim)")
+    group.add_argument("--seq", type=int, metavar="S", help="sequence length of the budget (the input's second dim)")
+    group.add_argument("--precision", choices=("fp32", "bf16", "fp16", "bf16-mixed", "fp16-mixed"),
+                       help="weights, gradients and activations (default: the model's own dtypes)")
+    group.add_argument("--optimizer", default="adamw",
+                       choices=("sgd", "momentum", "adam", "adamw", "adam8bit", "adafactor"))
+    group.add_argument("--checkpointing", default="none", choices=("none", "blocks"))
+
+
+def _memory_options(args: argparse.Namespace) -> dict[str, Any]:
+    return {name: getattr(args, name) for name in ("memory", "batch", "seq", "precision", "optimizer", "checkpointing")}
 
 
 def parse_shape(text: str | None) -> tuple[int, ...] | None:
@@ -120,7 +138,7 @@ def _run(args: argparse.Namespace) -> int:
 def _adapter_options(args: argparse.Namespace) -> AuditOptions:
     """The command line's options, parsed once, as the API parses keyword arguments."""
     return AuditOptions.parse(input_shape=args.input_shape, input_dtype=args.input_dtype, depth=args.depth,
-                              strict=args.strict)
+                              strict=args.strict, **_memory_options(args))
 
 
 def _expand(models: list[str]) -> list[str]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from auditor.ir import DTYPE_BYTES, ModelIR, Shape, numel
 from auditor.layer_check import Finding, LayerCheck, Status, check_layer, rule_failure, used_params
+from auditor.memory.items import MemoryBudget
 from auditor.options import AuditOptions
 from auditor.registry import Registry
 from auditor.rules import RULES
@@ -62,6 +63,8 @@ class Audit:
     rules: Registry[str, Rule] = field(default=RULES, repr=False, compare=False)
     """The rules the layers were checked with (a diff explains with the same ones)."""
     options: AuditOptions = field(default_factory=AuditOptions, repr=False, compare=False)
+    memory: MemoryBudget | None = None
+    """The memory budget, when one was asked for (`audit(..., memory="train")`)."""
 
     @property
     def consistent(self) -> bool:

@@ -117,6 +117,24 @@ class ParamTensor:
         return not self.buffer and not self.quant_state and self.shared_with is None
 
 
+@dataclass(frozen=True)
+class TensorFact:
+    """What a shape pass saw of one activation tensor, beyond its shape (for the memory budget).
+
+    `storage` identifies the memory the tensor lives in within one pass: views of a tensor share it,
+    so two layers that keep "the same" tensor for backward are counted once.
+    """
+
+    dtype: str
+    storage: int | None = None
+    storage_bytes: int | None = None
+    """Bytes of the whole storage (a view keeps its base alive)."""
+    requires_grad: bool | None = None
+    strides: tuple[int, ...] | None = None
+    model_state: bool = False
+    """The tensor is a parameter or buffer (memory counted as weights, not activations)."""
+
+
 @dataclass
 class Layer:
     """One layer (or one weighted operator) in execution order."""
@@ -131,6 +149,9 @@ class Layer:
     inferred: str = ""
     """Empty when the framework states the layer; else what its kind and attrs were inferred from
     (a checkpoint's tensor names and shapes), which no rule can confirm."""
+    inputs: list[TensorFact] = field(default_factory=list)
+    """Per input (aligned with input_shapes) when the adapter recorded them; empty otherwise."""
+    outputs: list[TensorFact] = field(default_factory=list)
 
     @property
     def reported_params(self) -> int:
@@ -149,6 +170,19 @@ class Layer:
     def shared_params(self) -> int:
         """Elements of tensors this layer uses but another layer owns (tied weights)."""
         return sum(p.numel for p in self.params if p.shared_with is not None)
+
+
+@dataclass(frozen=True)
+class PassInfo:
+    """How a shape pass that recorded `TensorFact`s ran: train or eval mode, whose kernels, autocast."""
+
+    training: bool
+    device: str = "cpu"
+    """The device whose kernels (and so whose views and copies) the pass followed."""
+    autocast: str | None = None
+    """"bfloat16" / "float16" when the pass ran under autocast (mixed precision)."""
+    dtype: str | None = None
+    """The floating dtype the model's weights were cast to for the pass (a pure half-precision recipe)."""
 
 
 @dataclass
@@ -175,3 +209,5 @@ class ModelIR:
     """Facts the file states about the architecture (GGUF's block_count, a config's hidden_size)."""
     exporter: str | None = None
     """Who wrote the graph when it is an export ("ONNX"): exporters fold layers into others (BatchNorm into convs)."""
+    pass_info: PassInfo | None = None
+    """Set when the layers carry `TensorFact`s from a pass run for a memory budget."""

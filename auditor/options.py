@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from auditor.errors import InputError
-from auditor.ir import DTYPE_BYTES
+from auditor.ir import DTYPE_BYTES, PassInfo
+from auditor.memory.options import CHECKPOINTING, DEVICES, MODES, OPTIMIZERS, PRECISIONS, MemoryOptions
 
 Parser = Callable[[Any], Any]
 
@@ -148,6 +149,14 @@ def _anything(value: Any) -> Any:
     return value
 
 
+def _one_of(choices: tuple[str, ...]) -> Parser:
+    def parse(value: Any) -> str:
+        if value not in choices:
+            raise ValueError(f"is not one of {', '.join(choices)}")
+        return str(value)
+    return parse
+
+
 def option(default: Any, parser: Parser, *aliases: str, compare: bool = True) -> Any:
     """A field of `AuditOptions`: its default, its parser and the other names users may give it."""
     return dataclasses.field(default=default, compare=compare, metadata={"parse": parser, "aliases": aliases})
@@ -175,6 +184,18 @@ class AuditOptions:
     """Fold report rows under their first N path components (0: one row per layer)."""
     strict: bool = option(False, parse_bool)
     """Unverified layers count as failures."""
+    memory: str | None = option(None, _one_of(MODES))
+    """Add the memory budget: "train" or "infer" (`auditor.memory`); the options below configure it."""
+    batch: int | None = option(None, parse_positive)
+    """The budget's batch size: replaces the input shape's first dim."""
+    seq: int | None = option(None, parse_positive)
+    """The budget's sequence length: replaces the second dim of (batch, seq[, features]) inputs."""
+    precision: str | None = option(None, _one_of(tuple(PRECISIONS)))
+    """fp32, bf16, fp16 (everything in one dtype), bf16-mixed, fp16-mixed (autocast); default: as built."""
+    optimizer: str = option("adamw", _one_of(OPTIMIZERS))
+    checkpointing: str = option("none", _one_of(CHECKPOINTING))
+    memory_device: str = option("cuda", _one_of(DEVICES), "device")
+    """Whose kernels the budget follows for dropout masks and attention: "cuda" or "cpu"."""
 
     @classmethod
     def parse(cls, base: AuditOptions | None = None, /, **values: Any) -> AuditOptions:
@@ -204,11 +225,28 @@ class AuditOptions:
         shapes, dtypes = self.input_shapes, self.input_dtypes
         if shapes is not None and dtypes is not None and len(dtypes) not in (1, len(shapes)):
             raise OptionError("input_dtype", ",".join(dtypes), f"gives {len(dtypes)} dtypes for {len(shapes)} input shapes")
+        if self.memory is None:
+            for name in ("batch", "seq", "precision"):
+                if getattr(self, name) is not None:
+                    raise OptionError(name, getattr(self, name),
+                                      "configures the memory budget: add --memory train|infer (memory='train' in Python)")
 
     @property
     def input_shape(self) -> tuple[int, ...] | None:
         """The first input's shape (most models have one input)."""
         return self.input_shapes[0] if self.input_shapes else None
+
+    def memory_options(self) -> MemoryOptions | None:
+        """The memory budget asked for, if any."""
+        if self.memory is None:
+            return None
+        return MemoryOptions(self.memory, self.batch, self.seq, self.precision, self.optimizer, self.checkpointing,
+                             self.memory_device)
+
+    def memory_pass(self) -> PassInfo | None:
+        """How an adapter should run its shape pass for the memory budget (None: no budget asked)."""
+        chosen = self.memory_options()
+        return None if chosen is None else chosen.pass_request()
 
     def dtype_of(self, index: int) -> str | None:
         """The dtype asked for input `index`, if any."""

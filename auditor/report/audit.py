@@ -9,6 +9,7 @@ from typing import Any
 
 from auditor.count import Audit, FoldedRow, LayerCheck, bytes_per_element, fold_checks
 from auditor.report.common import bytes_text, check_format, count_text, shape_json, shape_text, si_text
+from auditor.report.memory import memory_csv, memory_text, memory_to_dict
 
 SCHEMA = "nn-auditor/report@1"
 
@@ -19,14 +20,18 @@ def render_audit(audit: Audit, fmt: str = "table", depth: int = 0) -> str:
     if fmt == "json":
         return json.dumps(audit_to_dict(audit), indent=2) + "\n"
     if fmt == "csv":
-        return _csv(audit)
-    return _text(audit, markdown=fmt == "markdown", depth=depth)
+        return _csv(audit) + ("\n" + memory_csv(audit.memory) if audit.memory else "")
+    text = _text(audit, markdown=fmt == "markdown", depth=depth)
+    if audit.memory is not None:
+        text += "\n".join(memory_text(audit.memory, markdown=fmt == "markdown")).rstrip() + "\n"
+    return text
 
 
 def audit_to_dict(audit: Audit) -> dict[str, Any]:
     """The JSON document: exact integers, full shapes (batch included), every finding."""
     totals = audit.totals
     element_bytes = bytes_per_element(audit.model)
+    memory = {"memory": memory_to_dict(audit.memory)} if audit.memory is not None else {}
     return {
         "schema": SCHEMA,
         "model": {"name": audit.model.name, "framework": audit.model.framework, "source": audit.model.source,
@@ -59,6 +64,7 @@ def audit_to_dict(audit: Audit) -> dict[str, Any]:
         "layers": [_layer_dict(c) for c in audit.checks],
         "findings": [{"code": f.code, "message": f.message} for f in audit.findings],
         "notes": list(audit.model.notes),
+        **memory,
     }
 
 

@@ -13,6 +13,7 @@ from auditor.rules import (  # noqa: F401  (importing registers the built-in rul
     embedding,
     functional,
     norm,
+    pointwise,
     pooling,
     preprocessing,
     recurrent,

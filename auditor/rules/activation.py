@@ -1,4 +1,4 @@
-"""Activations with learned parameters (PReLU); weight-free activations live in `reshape`.
+"""Activations with learned parameters (PReLU); weight-free activations live in `pointwise`.
 
 prelu: num_parameters (PyTorch: 1 or the channel count), or shared_axes (Keras: the input axes,
 counted without the batch axis from 1, along which one alpha is shared; the others get one each).
@@ -11,6 +11,7 @@ import math
 from auditor.ir import Layer, Shape
 from auditor.rules.base import ParamCount, Rule, RuleError, Term, first_input, product_text, static
 from auditor.rules.registry import register
+from auditor.rules.saved import SaveContext, SavedTensor, requires_grad, saved_input, trains_weights
 
 
 class PReLURule(Rule):
@@ -32,6 +33,10 @@ class PReLURule(Rule):
 
     def output_shapes(self, layer: Layer) -> list[Shape]:
         return [first_input(layer)]
+
+    def saved_for_backward(self, layer: Layer, context: SaveContext) -> list[SavedTensor]:
+        """The input (both gradients need it; the slopes are parameters)."""
+        return [saved_input()] if requires_grad(layer) or trains_weights(layer) else []
 
 
 register(PReLURule())

@@ -7,6 +7,10 @@ PyTorch maps to head_dim = value_head_dim = embed_dim/num_heads and output_dim =
 Parameters: projections query_dim*h*dk, key_dim*h*dk, value_dim*h*dv, h*dv*output_dim, plus biases.
 MACs: the four projections plus the two products Q·Kᵀ (h*Lq*Lk*dk) and A·V (h*Lq*Lk*dv); softmax
 and scaling excluded.  sdpa (scaled_dot_product_attention on q, k, v): the two products only.
+sdpa attrs (optional): dropout_p, is_causal, has_mask, enable_gqa.  Saved for backward: a fused
+kernel (flash / memory-efficient) keeps q, k, v, its output and the softmax's log-sum-exp per query;
+PyTorch's math fallback (CPU with dropout, CUDA when no fused kernel applies) keeps the scaled q and
+kᵀ, the attention probabilities, the dropout mask and the dropped probabilities, and v.
 """
 
 from __future__ import annotations
@@ -14,6 +18,20 @@ from __future__ import annotations
 from auditor.ir import Layer, Shape
 from auditor.rules.base import ParamCount, Rule, RuleError, Term, attr, static, static_numel
 from auditor.rules.registry import register
+from auditor.rules.saved import (
+    INPUT,
+    SaveContext,
+    SavedTensor,
+    dtype_of,
+    fact,
+    new_tensor,
+    saved_input,
+    saved_output,
+)
+from auditor.rules.shapes import batch_dims_merge
+
+FUSED_CUDA_FLASH_DTYPES = ("float16", "bfloat16")
+MAX_FLASH_HEAD_DIM = 256
 
 
 def _dims(layer: Layer) -> tuple[int, int, int, int, int, int, int]:
@@ -97,6 +115,57 @@ class SDPARule(Rule):
         heads_and_queries = static_numel(q[:-1], "query shape")
         lk, dk, dv = static(k[-2], "key length"), static(q[-1], "head dim"), static(v[-1], "value head dim")
         return heads_and_queries * lk * (dk + dv)
+
+    def kernel(self, layer: Layer, context: SaveContext) -> str:
+        """Which implementation PyTorch picks: "flash", "efficient" or "math" (its dispatch rules)."""
+        q, _, _ = self._qkv(layer)
+        dtype = dtype_of(layer)
+        dropout = float(layer.attrs.get("dropout_p", 0.0) or 0.0) if context.training else 0.0
+        if len(q) != 4:
+            return "math"
+        if context.device == "cpu":
+            return "flash" if dropout == 0.0 and dtype in ("float32", "float64", *FUSED_CUDA_FLASH_DTYPES) else "math"
+        head_dim = q[-1]
+        if dtype in FUSED_CUDA_FLASH_DTYPES and not layer.attrs.get("has_mask") and isinstance(head_dim, int) \
+                and head_dim <= MAX_FLASH_HEAD_DIM:
+            return "flash"
+        return "efficient" if dtype in ("float32", *FUSED_CUDA_FLASH_DTYPES) else "math"
+
+    def saved_for_backward(self, layer: Layer, context: SaveContext) -> list[SavedTensor] | None:
+        q, k, v = self._qkv(layer)
+        out = self.output_shapes(layer)[0]
+        dtype = dtype_of(layer)
+        kernel = self.kernel(layer, context)
+        if kernel != "math":
+            lse_len = q[-2]
+            if kernel == "efficient" and isinstance(lse_len, int):
+                lse_len = -(-lse_len // 32) * 32
+            saved = [saved_input("q", 0), saved_input("k", 1), saved_input("v", 2),
+                     saved_output(f"output ({kernel} kernel)") if layer.outputs else new_tensor("output", out, dtype),
+                     new_tensor("log-sum-exp", (*q[:-2], lse_len), "float32")]
+            if kernel == "efficient" and layer.attrs.get("has_mask") and len(layer.input_shapes) > 3:
+                saved.append(saved_input("attention mask", 3))
+            return saved
+        return self._math_saved(layer, context, q, k, v, dtype)
+
+    def _math_saved(self, layer: Layer, context: SaveContext, q: Shape, k: Shape, v: Shape,
+                    dtype: str) -> list[SavedTensor]:
+        probs = (*q[:-1], k[-2])
+        heads = q[-3] if layer.attrs.get("enable_gqa") else k[-3]
+        key_t = (*k[:-3], heads, k[-1], k[-2])
+        saved = [new_tensor("q*sqrt(scale)", q, dtype), new_tensor("kT*sqrt(scale)", key_t, dtype),
+                 new_tensor("attention probabilities", probs, dtype)]
+        if context.training and float(layer.attrs.get("dropout_p", 0.0) or 0.0) > 0.0:
+            mask_dtype = "bool" if context.device == "cuda" else dtype
+            saved += [new_tensor("dropout mask", probs, mask_dtype), new_tensor("dropped probabilities", probs, dtype)]
+        value = fact(layer, INPUT, 2)
+        if layer.attrs.get("enable_gqa") and q[-3] != v[-3]:
+            saved.append(new_tensor("v repeated per query head", (*v[:-3], q[-3], *v[-2:]), dtype))
+        elif value is not None and value.strides is not None and not batch_dims_merge(v, value.strides):
+            saved.append(new_tensor("v (contiguous copy)", v, dtype))
+        else:
+            saved.append(saved_input("v", 2))
+        return saved
 
 
 register(AttentionRule())

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from auditor.ir import Dim, Layer, Shape
 from auditor.rules.meta import Change, Folding
+from auditor.rules.saved import SaveContext, SavedTensor
 
 
 class RuleError(ValueError):
@@ -213,3 +214,7 @@ class Rule:
     def along(self, layer: Layer, changes: dict[str, Any]) -> dict[str, Any]:
         """`changes` plus the attributes that change with them, only so the formula reads as a person's."""
         return changes
+
+    def saved_for_backward(self, layer: Layer, context: SaveContext) -> list[SavedTensor] | None:
+        """The tensors this layer keeps for its backward pass (see `auditor.rules.saved`); None = unknown."""
+        return None

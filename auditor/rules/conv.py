@@ -28,6 +28,7 @@ from auditor.rules.base import (
 )
 from auditor.rules.meta import Change
 from auditor.rules.registry import register
+from auditor.rules.saved import SaveContext, SavedTensor, weighted_inputs
 from auditor.rules.spatial import (
     UNKNOWN,
     effective_kernel,
@@ -142,6 +143,10 @@ class ConvRule(Rule):
         if attr in ("in_channels", "out_channels"):
             return max(int(layer.attrs.get("groups", 1)), 1)
         return 1
+
+    def saved_for_backward(self, layer: Layer, context: SaveContext) -> list[SavedTensor]:
+        """The input, for the kernel's gradient (the kernel is a parameter)."""
+        return weighted_inputs(layer)
 
 
 class ConvTransposeRule(ConvRule):

@@ -25,7 +25,8 @@ from auditor.rules.base import (
 )
 from auditor.rules.meta import Change, show
 from auditor.rules.registry import register
-from auditor.rules.shapes import broadcast
+from auditor.rules.saved import INPUT, SaveContext, SavedTensor, fact, requires_grad, saved_input, weighted_inputs
+from auditor.rules.shapes import broadcast, batch_dims_merge
 
 
 def _features_text(layer: Layer, in_features: int) -> str:
@@ -114,6 +115,10 @@ def _spatial(shape: tuple[int, ...]) -> tuple[int, ...]:
     """The spatial part of a 3-D (C, H, W) or (H, W, C) flatten source, guessing the channel axis."""
     return shape[1:] if shape[1] == shape[2] else shape[:2]
 
+    def saved_for_backward(self, layer: Layer, context: SaveContext) -> list[SavedTensor]:
+        """The input, for the weight's gradient (the weight itself is a parameter, not an activation)."""
+        return weighted_inputs(layer)
+
 
 def matmul_shape(a: Shape, b: Shape) -> Shape:
     """numpy.matmul's result shape, 1-D operands promoted and their added axis removed again."""
@@ -151,6 +156,23 @@ class MatMulRule(Rule):
         out = matmul_shape(a, b)
         k = a[-1]
         return static_numel(out, "matmul output") * static_numel((k,), "matmul inner dim")
+
+    def saved_for_backward(self, layer: Layer, context: SaveContext) -> list[SavedTensor]:
+        """Each operand, when the other one needs a gradient; a batched operand whose batch dims cannot be
+        merged without a copy (a transposed view) is kept as that contiguous copy."""
+        saved: list[SavedTensor] = []
+        for index, other in ((0, 1), (1, 0)):
+            if index < len(layer.input_shapes) and requires_grad(layer, other):
+                saved.append(_operand(layer, index))
+        return saved
+
+
+def _operand(layer: Layer, index: int) -> SavedTensor:
+    shape = layer.input_shapes[index]
+    found = fact(layer, INPUT, index)
+    if found is not None and found.strides is not None and len(shape) > 3 and not batch_dims_merge(shape, found.strides):
+        return SavedTensor(f"operand {index} (contiguous copy)", "new", shape=shape, dtype=found.dtype)
+    return saved_input(f"operand {index}", index)
 
 
 register(DenseRule())

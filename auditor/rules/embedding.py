@@ -8,6 +8,7 @@ from __future__ import annotations
 from auditor.ir import Layer, Shape
 from auditor.rules.base import ParamCount, Rule, Term, attr, first_input
 from auditor.rules.registry import register
+from auditor.rules.saved import SaveContext, SavedTensor, saved_input, trains_weights
 
 
 class EmbeddingRule(Rule):
@@ -26,6 +27,10 @@ class EmbeddingRule(Rule):
 
     def describe(self, layer: Layer) -> str:
         return f"{layer.attrs.get('num_embeddings')}x{layer.attrs.get('embedding_dim')}"
+
+    def saved_for_backward(self, layer: Layer, context: SaveContext) -> list[SavedTensor]:
+        """The token ids, to scatter the gradient into the table's rows."""
+        return [saved_input("token ids")] if trains_weights(layer) else []
 
 
 register(EmbeddingRule())

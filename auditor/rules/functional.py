@@ -10,6 +10,16 @@ from auditor.ir import Layer
 from auditor.rules.base import NO_PARAMS, ParamCount
 from auditor.rules.conv import ConvRule, ConvTransposeRule
 from auditor.rules.registry import register
+from auditor.rules.saved import INPUT, SaveContext, SavedTensor, fact, requires_grad, saved_input
+
+
+def _operands_saved(layer: Layer) -> list[SavedTensor]:
+    """conv(x, w): x when w needs a gradient, w (unless it is a parameter) when x needs one."""
+    saved = [saved_input("input", 0)] if requires_grad(layer, 1) else []
+    weight = fact(layer, INPUT, 1)
+    if requires_grad(layer, 0) and len(layer.input_shapes) > 1 and not (weight and weight.model_state):
+        saved.append(saved_input("weight", 1))
+    return saved
 
 
 class ConvOpRule(ConvRule):
@@ -24,6 +34,9 @@ class ConvOpRule(ConvRule):
     def count(self, layer: Layer) -> ParamCount:
         return NO_PARAMS
 
+    def saved_for_backward(self, layer: Layer, context: SaveContext) -> list[SavedTensor]:
+        return _operands_saved(layer)
+
 
 class ConvTransposeOpRule(ConvTransposeRule):
     """A functional transposed convolution: shape and MACs only."""
@@ -36,6 +49,9 @@ class ConvTransposeOpRule(ConvTransposeRule):
 
     def count(self, layer: Layer) -> ParamCount:
         return NO_PARAMS
+
+    def saved_for_backward(self, layer: Layer, context: SaveContext) -> list[SavedTensor]:
+        return _operands_saved(layer)
 
 
 register(ConvOpRule())

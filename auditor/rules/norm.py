@@ -7,6 +7,9 @@ Canonical attrs: scale, center (bools: gamma / beta present), and per kind
   instance_norm: num_features, stats, tracks_batches;  group_norm: num_groups, num_channels;
   layer_norm / rms_norm: normalized_shape (tuple of the trailing dims normalised).
 MACs: one per output element (inference's folded scale-and-shift).
+Saved for backward (PyTorch): the input and the per-group statistics (mean and 1/std, in float32 for
+half-precision inputs); RMSNorm as PyTorch and transformers write it: the input (upcast), 1/rms and
+the normalised tensor (and its cast back when the input is half precision).
 """
 
 from __future__ import annotations
@@ -23,10 +26,21 @@ from auditor.rules.base import (
     attr,
     first_input,
     product_text,
+    static,
     static_numel,
 )
 from auditor.rules.meta import Change, Folding
 from auditor.rules.registry import register
+from auditor.rules.saved import (
+    SaveContext,
+    SavedTensor,
+    dtype_of,
+    new_tensor,
+    opmath,
+    requires_grad,
+    saved_input,
+    trains_weights,
+)
 
 STATS = {
     "params": "counts the moving mean and variance as non-trainable parameters (Keras: 4*C)",
@@ -86,6 +100,21 @@ class NormRule(Rule):
 def _stats_words(stats: Any) -> str:
     return STATS.get(stats, STATS["none"])
 
+    def statistics_shape(self, layer: Layer, context: SaveContext) -> Shape | None:
+        """Shape of the saved mean (and 1/std); None when none are saved."""
+        n, _ = self.features(layer)
+        return (n,) if context.training else None
+
+    def saved_for_backward(self, layer: Layer, context: SaveContext) -> list[SavedTensor]:
+        if not (requires_grad(layer) or trains_weights(layer)):
+            return []
+        saved = [saved_input()]
+        stats = self.statistics_shape(layer, context)
+        if stats is not None:
+            dtype = opmath(dtype_of(layer))
+            saved += [new_tensor("mean", stats, dtype), new_tensor("1/std", stats, dtype)]
+        return saved
+
 
 class BatchNormRule(NormRule):
     """BatchNorm: gamma, beta per channel; running mean/variance as buffers or parameters."""
@@ -113,6 +142,12 @@ class InstanceNormRule(NormRule):
     kind = "instance_norm"
     columns = FEATURE_COLUMNS
 
+    def statistics_shape(self, layer: Layer, context: SaveContext) -> Shape | None:
+        """PyTorch runs it as a batch norm over N*C channels: statistics per sample and channel."""
+        n, _ = self.features(layer)
+        batch = first_input(layer)[0]
+        return (static(batch, "batch size") * n,)
+
 
 class GroupNormRule(NormRule):
     """GroupNorm: gamma, beta per channel; num_channels must divide by num_groups."""
@@ -126,6 +161,10 @@ class GroupNormRule(NormRule):
         if groups < 1 or channels % groups:
             raise RuleError(f"num_channels {channels} must divide by num_groups {groups}")
         return channels, str(channels)
+
+    def statistics_shape(self, layer: Layer, context: SaveContext) -> Shape | None:
+        batch = first_input(layer)[0]
+        return (static(batch, "batch size"), int(attr(layer, "num_groups")))
 
 
 class LayerNormRule(NormRule):
@@ -142,12 +181,33 @@ class LayerNormRule(NormRule):
                 raise RuleError(f"input's trailing dims {tuple(seen)} differ from normalized_shape {shape}")
         return math.prod(shape), product_text(shape)
 
+    def statistics_shape(self, layer: Layer, context: SaveContext) -> Shape | None:
+        """One mean and 1/std per normalised row: the input's leading dims, then 1 per normalised dim."""
+        rank = len(attr(layer, "normalized_shape"))
+        shape = first_input(layer)
+        return (*shape[: len(shape) - rank], *(1 for _ in range(rank)))
+
 
 class RMSNormRule(LayerNormRule):
     """RMSNorm: a scale over the normalised trailing shape (no shift unless center)."""
 
     kind = "rms_norm"
     aliases = ("rmsnorm",)
+
+    def saved_for_backward(self, layer: Layer, context: SaveContext) -> list[SavedTensor]:
+        """x * rsqrt(mean(x^2) + eps) [* weight], computed in float32 (both PyTorch's and transformers')."""
+        if not (requires_grad(layer) or trains_weights(layer)):
+            return []
+        shape, dtype = first_input(layer), dtype_of(layer)
+        wide = opmath(dtype)
+        stats = self.statistics_shape(layer, context) or ()
+        saved = [saved_input() if wide == dtype else new_tensor(f"input as {wide}", shape, wide),
+                 new_tensor("1/rms", stats, wide)]
+        if layer.attrs.get("scale", True) and trains_weights(layer):
+            saved.append(new_tensor("normalised", shape, wide))
+            if wide != dtype:
+                saved.append(new_tensor(f"normalised as {dtype}", shape, dtype))
+        return saved
 
 
 for _rule in (BatchNormRule(), InstanceNormRule(), GroupNormRule(), LayerNormRule(), RMSNormRule()):

@@ -13,6 +13,7 @@ from auditor.ir import Dim, Layer, Shape
 from auditor.rules.base import Rule, RuleError, attr, first_input
 from auditor.rules.conv import conv_output_shape
 from auditor.rules.registry import register
+from auditor.rules.saved import SaveContext, SavedTensor, first_output_shape, new_tensor, requires_grad, saved_input
 from auditor.rules.spatial import UNKNOWN, join_channels, split_channels
 
 
@@ -31,6 +32,20 @@ class PoolRule(Rule):
         k = "x".join(str(x) for x in layer.attrs.get("kernel_size", ()))
         return f"{layer.attrs.get('op', '')} {k}"
 
+    def saved_for_backward(self, layer: Layer, context: SaveContext) -> list[SavedTensor] | None:
+        return max_or_average(self, layer)
+
+
+def max_or_average(rule: Rule, layer: Layer) -> list[SavedTensor] | None:
+    """Max pooling keeps its input and the argmax of every window (int64); averaging needs only shapes."""
+    op = layer.attrs.get("op")
+    if op == "avg" or not requires_grad(layer):
+        return []
+    if op != "max":
+        return None
+    shape = first_output_shape(layer, rule)
+    return None if shape is None else [saved_input(), new_tensor("argmax indices", shape, "int64")]
+
 
 class GlobalPoolRule(Rule):
     """Global pooling over all spatial axes: spatial dims become 1 (keepdims) or disappear."""
@@ -45,6 +60,9 @@ class GlobalPoolRule(Rule):
             return [join_channels(lead, channels, tuple(1 for _ in spatial), layout)]
         return [(*lead, channels)]
 
+    def saved_for_backward(self, layer: Layer, context: SaveContext) -> list[SavedTensor] | None:
+        return [] if layer.attrs.get("op") == "avg" else None
+
 
 class AdaptivePoolRule(Rule):
     """Adaptive pooling to a fixed output size (None in output_size keeps that input dim)."""
@@ -57,6 +75,9 @@ class AdaptivePoolRule(Rule):
         lead, channels, spatial = split_channels(first_input(layer), len(size), layout)
         out = tuple(n if s is None else int(s) for n, s in zip(spatial, size))
         return [join_channels(lead, channels, out, layout)]
+
+    def saved_for_backward(self, layer: Layer, context: SaveContext) -> list[SavedTensor] | None:
+        return max_or_average(self, layer)
 
 
 class ResizeRule(Rule):
@@ -78,6 +99,10 @@ class ResizeRule(Rule):
             math.floor(n * s + 1e-9) if isinstance(n, int) else UNKNOWN for n, s in zip(spatial, scale)
         )
         return [join_channels(lead, channels, out, layout)]
+
+    def saved_for_backward(self, layer: Layer, context: SaveContext) -> list[SavedTensor] | None:
+        """Resampling's backward needs only the sizes."""
+        return []
 
 
 for _rule in (PoolRule(), GlobalPoolRule(), AdaptivePoolRule(), ResizeRule()):

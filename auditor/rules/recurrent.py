@@ -2,10 +2,15 @@
 
 Canonical attrs: cell ("lstm" | "gru" | "rnn"), input_size, hidden_size, num_layers,
 bidirectional, bias_vectors (PyTorch 2: b_ih and b_hh; Keras 1; Keras GRU reset_after 2; 0 when
-bias=False), proj_size (PyTorch LSTM projection, 0 = none), batch_first (False: (T, B, F)).
+bias=False), proj_size (PyTorch LSTM projection, 0 = none), batch_first (False: (T, B, F)), and
+optionally dropout (PyTorch's dropout between stacked layers).
 Per layer and direction: gates*H*(in + rec + bias_vectors) + H*proj, where in is input_size for the
 first layer and (proj or H)*directions above it, and rec = proj or H.
 MACs per time step and direction: gates*H*(in + rec) + H*proj; bias adds and gate products excluded.
+Saved for backward by PyTorch's native cell-by-cell kernel (LSTM, GRU; no projection): per layer and
+direction 7*T*B*H values (LSTM: the 4H gates, c_t, tanh(c_t), h_t per step; GRU: 3H gates, two
+clones, the candidate and h_t), plus each layer's input.  cuDNN and oneDNN keep their own opaque
+workspace instead: unknown on CUDA.
 """
 
 from __future__ import annotations
@@ -14,6 +19,10 @@ from auditor.ir import Layer
 from auditor.rules.base import ParamCount, Rule, RuleError, Term, attr, first_input, static
 from auditor.rules.meta import Change
 from auditor.rules.registry import register
+from auditor.rules.saved import SaveContext, SavedTensor, dtype_of, new_tensor, saved_input
+
+NATIVE_SAVED_PER_STEP = {"lstm": 7, "gru": 7}
+"""Values of hidden width kept per time step, layer and direction by PyTorch's native kernel."""
 
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}
 
@@ -87,6 +96,30 @@ class RecurrentRule(Rule):
             f"bias vectors per gate: {change.contrast(str(change.old), str(change.new))}; PyTorch keeps two (b_ih "
             f"and b_hh), Keras one (two for a GRU with reset_after=True): a counting convention, not a different layer"
         )
+
+    def saved_for_backward(self, layer: Layer, context: SaveContext) -> list[SavedTensor] | None:
+        cell = attr(layer, "cell")
+        if context.device != "cpu" or cell not in NATIVE_SAVED_PER_STEP or layer.attrs.get("proj_size"):
+            return None
+        shape = first_input(layer)
+        if len(shape) != 3:
+            return None
+        t_axis, b_axis = (1, 0) if layer.attrs.get("batch_first", False) else (0, 1)
+        steps, batch = static(shape[t_axis], "sequence length"), static(shape[b_axis], "batch size")
+        hidden, dtype = int(attr(layer, "hidden_size")), dtype_of(layer)
+        directions = 2 if layer.attrs.get("bidirectional", False) else 1
+        layers = int(layer.attrs.get("num_layers", 1))
+        per = NATIVE_SAVED_PER_STEP[cell]
+        saved = [saved_input()] if not layer.attrs.get("batch_first", False) else [
+            new_tensor("input, time-major copy", (steps * batch, shape[2]), dtype)]
+        for n in range(layers):
+            saved.append(new_tensor(f"layer {n}: {per}*T*B*H per direction", (directions, per, steps, batch, hidden), dtype))
+            if n:
+                between = (steps, batch, directions * hidden)
+                saved.append(new_tensor(f"layer {n} input", between, dtype))
+                if context.training and float(layer.attrs.get("dropout", 0.0) or 0.0) > 0.0:
+                    saved.append(new_tensor(f"dropout mask before layer {n}", between, dtype))
+        return saved
 
 
 register(RecurrentRule())

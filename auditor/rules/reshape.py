@@ -1,11 +1,11 @@
 """Weight-free layers that move, combine or pass data through: no parameters, zero MACs.
 
 Kinds and their canonical attrs:
-  identity-like (activation, dropout, softmax, identity, cast): output shape = input shape;
+  identity-like (identity, cast; activations, dropout, softmax in `pointwise`): output = input shape;
   flatten: start_axis, end_axis (inclusive, PyTorch/Keras), or axis with mode="2d" (ONNX Flatten);
   reshape: shape (target; -1 inferred, 0 copies the input dim unless allowzero), keep_leading (how
     many leading input dims are kept in front of the target: Keras' batch dim);
-  concat: axis; elementwise: op, numpy broadcasting of all inputs; transpose: perm;
+  concat: axis; transpose: perm;
   pad: pads, one (begin, end) pair per input axis;
   tensor_op: a known weight-free ONNX/graph op (Shape, Gather, Slice ...): output not recomputed.
 """
@@ -15,12 +15,20 @@ from __future__ import annotations
 from auditor.ir import Dim, Layer, Shape
 from auditor.rules.base import Rule, RuleError, attr, first_input
 from auditor.rules.registry import register
-from auditor.rules.shapes import broadcast, normalize_axis, product_dim
+from auditor.rules.saved import SaveContext, SavedTensor
+from auditor.rules.shapes import normalize_axis, product_dim
 from auditor.rules.spatial import UNKNOWN
 
 
-class PassThroughRule(Rule):
-    """A layer whose output has its input's shape (activations, dropout, softmax, identity)."""
+class KeepsNothing(Rule):
+    """A layer whose backward needs only shapes (views, copies, concatenation, padding)."""
+
+    def saved_for_backward(self, layer: Layer, context: SaveContext) -> list[SavedTensor] | None:
+        return []
+
+
+class PassThroughRule(KeepsNothing):
+    """A layer whose output has its input's shape (identity, cast; the base of the pointwise rules)."""
 
     allocates_output = False
     transparent = True
@@ -32,7 +40,7 @@ class PassThroughRule(Rule):
         return [first_input(layer)]
 
 
-class FlattenRule(Rule):
+class FlattenRule(KeepsNothing):
     """Flatten axes start..end into one (or, mode "2d", everything before/after `axis`)."""
 
     kind = "flatten"
@@ -54,7 +62,7 @@ class FlattenRule(Rule):
         return [(*shape[:start], product_dim(shape[start : end + 1]), *shape[end + 1 :])]
 
 
-class ReshapeRule(Rule):
+class ReshapeRule(KeepsNothing):
     """Reshape to a target shape with one inferred (-1) dim; the element count must be unchanged."""
 
     kind = "reshape"
@@ -92,7 +100,7 @@ class ReshapeRule(Rule):
         return [(*shape[:keep], *resolved)]
 
 
-class ConcatRule(Rule):
+class ConcatRule(KeepsNothing):
     """Concatenation along `axis`: the other dims must agree, that axis adds up."""
 
     kind = "concat"
@@ -112,18 +120,7 @@ class ConcatRule(Rule):
         return [tuple(out)]
 
 
-class ElementwiseRule(Rule):
-    """Element-wise arithmetic of several inputs (add, mul, ...): numpy broadcasting."""
-
-    kind = "elementwise"
-
-    def output_shapes(self, layer: Layer) -> list[Shape]:
-        if not layer.input_shapes:
-            raise RuleError(f"elementwise {layer.path!r} has no inputs")
-        return [broadcast(*layer.input_shapes)]
-
-
-class TransposeRule(Rule):
+class TransposeRule(KeepsNothing):
     """Axis permutation: output[i] = input[perm[i]]."""
 
     kind = "transpose"
@@ -137,7 +134,7 @@ class TransposeRule(Rule):
         return [tuple(shape[p] for p in perm)]
 
 
-class PadRule(Rule):
+class PadRule(KeepsNothing):
     """Constant/reflect padding: each axis grows by its (begin, end) pads."""
 
     kind = "pad"
@@ -164,7 +161,7 @@ class TensorOpRule(Rule):
     allocates_output = False
 
 
-for _kind in ("activation", "dropout", "softmax", "identity", "cast"):
+for _kind in ("identity", "cast"):
     register(PassThroughRule(_kind))
-for _rule in (FlattenRule(), ReshapeRule(), ConcatRule(), ElementwiseRule(), TransposeRule(), PadRule(), TensorOpRule()):
+for _rule in (FlattenRule(), ReshapeRule(), ConcatRule(), TransposeRule(), PadRule(), TensorOpRule()):
     register(_rule)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from auditor.ir import Layer, Shape
 from auditor.rules.base import ParamCount, Rule, RuleError, Term, attr, static_numel
 from auditor.rules.registry import register
+from auditor.rules.saved import SaveContext, SavedTensor
 
 
 def _half(layer: Layer) -> int:
@@ -45,6 +46,10 @@ class RotaryEmbeddingRule(Rule):
 
     def describe(self, layer: Layer) -> str:
         return f"rotary {layer.attrs.get('rotary_dim')}"
+
+    def saved_for_backward(self, layer: Layer, context: SaveContext) -> list[SavedTensor]:
+        """Nothing: the table needs no gradient (the rotation's products keep cos and sin)."""
+        return []
 
 
 register(RotaryEmbeddingRule())

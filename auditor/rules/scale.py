@@ -11,6 +11,7 @@ import math
 from auditor.ir import Layer, Shape
 from auditor.rules.base import ParamCount, Rule, Term, attr, first_input, product_text, static_numel
 from auditor.rules.registry import register
+from auditor.rules.saved import SaveContext, SavedTensor, saved_input, trains_weights
 from auditor.rules.shapes import broadcast
 
 
@@ -29,6 +30,10 @@ class ScaleRule(Rule):
 
     def macs(self, layer: Layer) -> int:
         return static_numel(first_input(layer), "scaled input size")
+
+    def saved_for_backward(self, layer: Layer, context: SaveContext) -> list[SavedTensor]:
+        """The input, for the learned factor's gradient."""
+        return [saved_input()] if trains_weights(layer) else []
 
 
 register(ScaleRule())

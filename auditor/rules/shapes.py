@@ -26,6 +26,12 @@ def broadcast(*shapes: Shape) -> Shape:
     return tuple(out)
 
 
+def batch_dims_merge(shape: Shape, strides: tuple[int, ...]) -> bool:
+    """The leading (batch) dims of a matrix-shaped tensor flatten into one without a copy."""
+    dims = [(d, s) for d, s in zip(shape[:-2], strides[:-2]) if d != 1]
+    return all(outer == inner * size for (_, outer), (size, inner) in zip(dims, dims[1:]))
+
+
 def normalize_axis(axis: int, rank: int) -> int:
     """A possibly negative axis as an index into a shape of `rank` dims."""
     if not -rank <= axis < rank:

@@ -1,0 +1,26 @@
+"""The memory budget: will it fit?  Training and inference memory, itemised, each item with its formula.
+
+Owns the budget's arithmetic (weights per dtype, master and autocast copies, gradients, optimizer
+states, saved activations, checkpointing, KV cache, forward peak).  What each layer keeps for backward
+is its rule's knowledge (`Rule.saved_for_backward`); rendering is `auditor.report`'s.  Imports only
+`auditor.ir`, `auditor.rules` and `auditor.errors`.
+
+    budget = auditor.audit(model, input_shape=(1, 3, 224, 224), memory="train", optimizer="adam").memory
+"""
+
+from auditor.memory.budget import memory_budget
+from auditor.memory.items import NOT_INCLUDED, LayerMemory, MemoryBudget, MemoryItem
+from auditor.memory.options import CHECKPOINTING, MODES, OPTIMIZERS, PRECISIONS, MemoryOptions
+
+__all__ = [
+    "CHECKPOINTING",
+    "MODES",
+    "NOT_INCLUDED",
+    "OPTIMIZERS",
+    "PRECISIONS",
+    "LayerMemory",
+    "MemoryBudget",
+    "MemoryItem",
+    "MemoryOptions",
+    "memory_budget",
+]

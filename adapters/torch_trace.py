@@ -205,7 +205,11 @@ def sdpa_attrs(args: Any, kwargs: dict[str, Any], module: torch.nn.Module | None
     causal_module = getattr(module, "is_causal", None)
     if isinstance(causal_module, bool):
         attrs["causal"] = causal_module or bool(causal)
-    window = getattr(module, "sliding_window", None)
+    groups = getattr(module, "num_key_value_groups", None)
+    if isinstance(groups, int) and groups > 1:
+        attrs["kv_groups"] = groups
+    window = module.sliding_window if hasattr(module, "sliding_window") else \
+        getattr(getattr(module, "config", None), "sliding_window", None)
     if isinstance(window, int) and window > 0:
         attrs["sliding_window"] = window
     return attrs

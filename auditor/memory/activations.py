@@ -9,10 +9,9 @@ their shapes agree.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-from auditor.ir import Layer, ModelIR, Shape
+from auditor.ir import Layer, ModelIR, numel
 from auditor.memory.items import LayerMemory, MemoryItem, count, dtype_bytes
 from auditor.registry import Registry
 from auditor.rules import RULES, Rule, RuleError
@@ -41,23 +40,18 @@ class LayerSaved:
     reason: str = ""
 
 
-def _numel(shape: Shape) -> int | None:
-    if not all(isinstance(d, int) for d in shape):
-        return None
-    return math.prod(shape)  # type: ignore[arg-type]
-
 
 def _resolve(model: ModelIR, index: int, saved: SavedTensor) -> Kept | None:
     """The storage behind one saved tensor; None for model state (counted as weights)."""
     layer = model.layers[index]
     if saved.source == WEIGHT:
         owner = next((p.shared_with or layer.path for p in layer.params if p.name == saved.what), layer.path)
-        n = _numel(saved.shape)
+        n = numel(saved.shape)
         if n is None:
             raise RuleError(f"weight {saved.what} has a symbolic shape")
         return Kept(("weight", owner, saved.what), n * dtype_bytes(saved.dtype), f"{saved.what} as {saved.dtype}", True)
     if saved.is_new:
-        n = _numel(saved.shape)
+        n = numel(saved.shape)
         if n is None:
             raise RuleError(f"{saved.what} has a symbolic shape {saved.shape}")
         return Kept(("new", index, saved.what), n * dtype_bytes(saved.dtype), saved.what)
@@ -76,7 +70,7 @@ def _by_shape(model: ModelIR, index: int, saved: SavedTensor) -> Kept:
     if saved.index >= len(shapes):
         raise RuleError(f"no shape for {saved.source} {saved.index}")
     shape = shapes[saved.index]
-    n = _numel(shape)
+    n = numel(shape)
     if n is None:
         raise RuleError(f"{saved.what} has a symbolic shape {shape}")
     size = n * dtype_bytes(_model_dtype(model))

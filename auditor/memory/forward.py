@@ -9,20 +9,14 @@ input-plus-output of one layer.
 
 from __future__ import annotations
 
-import math
-
-from auditor.ir import ModelIR, Shape
+from auditor.ir import ModelIR, Shape, numel
 from auditor.memory.items import LayerMemory, MemoryItem, dtype_bytes
 from auditor.rules import get_rule
 from auditor.rules.saved import dtype_of
 
 
-def _numel(shape: Shape) -> int | None:
-    return math.prod(shape) if all(isinstance(d, int) for d in shape) else None  # type: ignore[arg-type]
-
-
 def _row(path: str, kind: str, shape: Shape, dtype: str) -> LayerMemory | None:
-    n = _numel(shape)
+    n = numel(shape)
     if n is None:
         return None
     size = dtype_bytes(dtype)
@@ -51,7 +45,7 @@ def peak_item(model: ModelIR, default_dtype: str) -> MemoryItem:
     sizes: dict[int, int] = {}
     last = len(model.layers) - 1
     for index, layer in enumerate(model.layers):
-        for role, facts in (("in", layer.inputs), ("out", layer.outputs)):
+        for facts in (layer.inputs, layer.outputs):
             for found in facts:
                 if found.model_state or found.storage is None or found.storage_bytes is None:
                     continue
@@ -70,13 +64,14 @@ def peak_item(model: ModelIR, default_dtype: str) -> MemoryItem:
             best, where = alive, index
     count = sum(1 for start, end in spans.values() if start <= where <= end)
     return MemoryItem("activations alive at the peak", best,
-                      f"{count} tensors alive while {model.layers[where].path} runs = {best:,} B")
+                      f"{count} tensors alive while layer {model.layers[where].path} ({model.layers[where].kind}) runs"
+                      f" = {best:,} B")
 
 
 def _peak_without_facts(model: ModelIR, default_dtype: str) -> MemoryItem:
     best, where = 0, ""
     for layer in model.layers:
-        sizes = [_numel(s) for s in (*layer.input_shapes[:1], *layer.output_shapes[:1])]
+        sizes = [numel(s) for s in (*layer.input_shapes[:1], *layer.output_shapes[:1])]
         if None in sizes or not sizes:
             continue
         total = sum(s for s in sizes if s is not None) * dtype_bytes(default_dtype)

@@ -3,7 +3,9 @@
 Read from the IR's attention operators, whatever adapter recorded them: an `sdpa` operator whose
 keys and values are (batch, kv_heads, tokens, head_dim) and that is causal (`is_causal`, or the
 calling module says so) is one cached layer; grouped-query and multi-query attention show as fewer
-kv_heads than query heads.  A layer with a sliding window caches at most `sliding_window` tokens.
+kv_heads than query heads (keys repeated per query head before attention count once per group,
+`kv_groups`).  A layer with a sliding window keeps its last `sliding_window - 1` tokens, as
+transformers' sliding-window cache does (the current token completes the window).
 """
 
 from __future__ import annotations
@@ -43,9 +45,12 @@ def cached_layers(model: ModelIR, dtype: str | None = None) -> list[CachedLayer]
         if len(key) != 4 or not all(isinstance(d, int) for d in (*key, *value)):
             continue
         batch, heads, tokens, key_dim = (int(d) for d in key)
+        groups = int(layer.attrs.get("kv_groups", 1) or 1)
+        if groups > 1 and not layer.attrs.get("enable_gqa") and heads == layer.input_shapes[0][-3]:
+            heads //= groups
         window = layer.attrs.get("sliding_window")
         if isinstance(window, int) and window > 0:
-            tokens = min(tokens, window)
+            tokens = min(tokens, window - 1)
         found.append(CachedLayer(layer.path, batch, heads, tokens, key_dim, int(value[-1]),
                                  dtype or dtype_of(layer, "input", 1)))
     return found

@@ -22,6 +22,7 @@ from auditor.rules.saved import (
     INPUT,
     SaveContext,
     SavedTensor,
+    as_computed,
     dtype_of,
     fact,
     new_tensor,
@@ -140,7 +141,7 @@ class SDPARule(Rule):
             lse_len = q[-2]
             if kernel == "efficient" and isinstance(lse_len, int):
                 lse_len = -(-lse_len // 32) * 32
-            saved = [saved_input("q", 0), saved_input("k", 1), saved_input("v", 2),
+            saved = [as_computed(layer, 0, "q"), as_computed(layer, 1, "k"), as_computed(layer, 2, "v"),
                      saved_output(f"output ({kernel} kernel)") if layer.outputs else new_tensor("output", out, dtype),
                      new_tensor("log-sum-exp", (*q[:-2], lse_len), "float32")]
             if kernel == "efficient" and layer.attrs.get("has_mask") and len(layer.input_shapes) > 3:
@@ -149,7 +150,9 @@ class SDPARule(Rule):
         return self._math_saved(layer, context, q, k, v, dtype)
 
     def _math_saved(self, layer: Layer, context: SaveContext, q: Shape, k: Shape, v: Shape,
-                    dtype: str) -> list[SavedTensor]:
+                    given: str) -> list[SavedTensor]:
+        """The math fallback; on CPU it computes half-precision inputs in float32 (on float32 copies)."""
+        dtype = "float32" if context.device == "cpu" and given in FUSED_CUDA_FLASH_DTYPES else given
         probs = (*q[:-1], k[-2])
         heads = q[-3] if layer.attrs.get("enable_gqa") else k[-3]
         key_t = (*k[:-3], heads, k[-1], k[-2])
@@ -161,6 +164,8 @@ class SDPARule(Rule):
         value = fact(layer, INPUT, 2)
         if layer.attrs.get("enable_gqa") and q[-3] != v[-3]:
             saved.append(new_tensor("v repeated per query head", (*v[:-3], q[-3], *v[-2:]), dtype))
+        elif dtype != given:
+            saved.append(new_tensor(f"v as {dtype}", v, dtype))
         elif value is not None and value.strides is not None and not batch_dims_merge(v, value.strides):
             saved.append(new_tensor("v (contiguous copy)", v, dtype))
         else:

@@ -25,8 +25,16 @@ from auditor.rules.base import (
 )
 from auditor.rules.meta import Change, show
 from auditor.rules.registry import register
-from auditor.rules.saved import INPUT, SaveContext, SavedTensor, fact, requires_grad, saved_input, weighted_inputs
-from auditor.rules.shapes import broadcast, batch_dims_merge
+from auditor.rules.saved import (
+    INPUT,
+    SaveContext,
+    SavedTensor,
+    as_computed,
+    fact,
+    requires_grad,
+    weighted_inputs,
+)
+from auditor.rules.shapes import batch_dims_merge, broadcast
 
 
 def _features_text(layer: Layer, in_features: int) -> str:
@@ -172,7 +180,7 @@ def _operand(layer: Layer, index: int) -> SavedTensor:
     found = fact(layer, INPUT, index)
     if found is not None and found.strides is not None and len(shape) > 3 and not batch_dims_merge(shape, found.strides):
         return SavedTensor(f"operand {index} (contiguous copy)", "new", shape=shape, dtype=found.dtype)
-    return saved_input(f"operand {index}", index)
+    return as_computed(layer, index, f"operand {index}")
 
 
 register(DenseRule())

@@ -8,8 +8,8 @@ Canonical attrs: scale, center (bools: gamma / beta present), and per kind
   layer_norm / rms_norm: normalized_shape (tuple of the trailing dims normalised).
 MACs: one per output element (inference's folded scale-and-shift).
 Saved for backward (PyTorch): the input and the per-group statistics (mean and 1/std, in float32 for
-half-precision inputs); RMSNorm as PyTorch and transformers write it: the input (upcast), 1/rms and
-the normalised tensor (and its cast back when the input is half precision).
+half-precision inputs); RMSNorm as PyTorch and transformers write it: the input (upcast to float32),
+1/rms, and the normalised tensor the weight multiplies (cast back to a half-precision input's dtype).
 """
 
 from __future__ import annotations
@@ -111,9 +111,14 @@ def _stats_words(stats: Any) -> str:
         saved = [saved_input()]
         stats = self.statistics_shape(layer, context)
         if stats is not None:
-            dtype = opmath(dtype_of(layer))
+            dtype = self.statistics_dtype(dtype_of(layer), context)
             saved += [new_tensor("mean", stats, dtype), new_tensor("1/std", stats, dtype)]
         return saved
+
+    def statistics_dtype(self, dtype: str, context: SaveContext) -> str:
+        """float32 for half-precision inputs (batch norm everywhere, the others on CUDA); PyTorch's CPU
+        layer and group norms keep them in the input's dtype."""
+        return opmath(dtype)
 
 
 class BatchNormRule(NormRule):
@@ -156,6 +161,9 @@ class GroupNormRule(NormRule):
     columns = {"out_channels": "num_channels", "in_channels": "num_channels"}
     aliases = ("groupnorm",)
 
+    def statistics_dtype(self, dtype: str, context: SaveContext) -> str:
+        return dtype if context.device == "cpu" else opmath(dtype)
+
     def features(self, layer: Layer) -> tuple[int, str]:
         channels, groups = int(attr(layer, "num_channels")), int(attr(layer, "num_groups"))
         if groups < 1 or channels % groups:
@@ -181,6 +189,9 @@ class LayerNormRule(NormRule):
                 raise RuleError(f"input's trailing dims {tuple(seen)} differ from normalized_shape {shape}")
         return math.prod(shape), product_text(shape)
 
+    def statistics_dtype(self, dtype: str, context: SaveContext) -> str:
+        return dtype if context.device == "cpu" else opmath(dtype)
+
     def statistics_shape(self, layer: Layer, context: SaveContext) -> Shape | None:
         """One mean and 1/std per normalised row: the input's leading dims, then 1 per normalised dim."""
         rank = len(attr(layer, "normalized_shape"))
@@ -203,10 +214,8 @@ class RMSNormRule(LayerNormRule):
         stats = self.statistics_shape(layer, context) or ()
         saved = [saved_input() if wide == dtype else new_tensor(f"input as {wide}", shape, wide),
                  new_tensor("1/rms", stats, wide)]
-        if layer.attrs.get("scale", True) and trains_weights(layer):
-            saved.append(new_tensor("normalised", shape, wide))
-            if wide != dtype:
-                saved.append(new_tensor(f"normalised as {dtype}", shape, dtype))
+        if layer.attrs.get("scale", True) and trains_weights(layer):  # the weight's product keeps its factor
+            saved.append(new_tensor("normalised" if wide == dtype else f"normalised, cast back to {dtype}", shape, dtype))
         return saved
 
 

@@ -13,7 +13,14 @@ from auditor.ir import Dim, Layer, Shape
 from auditor.rules.base import Rule, RuleError, attr, first_input
 from auditor.rules.conv import conv_output_shape
 from auditor.rules.registry import register
-from auditor.rules.saved import SaveContext, SavedTensor, first_output_shape, new_tensor, requires_grad, saved_input
+from auditor.rules.saved import (
+    SaveContext,
+    SavedTensor,
+    first_output_shape,
+    new_tensor,
+    requires_grad,
+    saved_input,
+)
 from auditor.rules.spatial import UNKNOWN, join_channels, split_channels
 
 

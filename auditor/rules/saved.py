@@ -102,6 +102,16 @@ def computes_in(layer: Layer) -> str | None:
     return found.dtype if found is not None else None
 
 
+def as_computed(layer: Layer, index: int, what: str) -> SavedTensor:
+    """Input `index` as the op keeps it: itself, or (under autocast) the new copy cast to the dtype the op
+    computes in, when the two differ."""
+    compute = computes_in(layer)
+    source = dtype_of(layer, INPUT, index, compute or "float32")
+    if compute is not None and source != compute and source.startswith(("float", "bfloat")):
+        return new_tensor(f"{what} (cast to {compute})", layer.input_shapes[index], compute)
+    return saved_input(what, index)
+
+
 def weighted_inputs(layer: Layer, what: str = "input") -> list[SavedTensor]:
     """A matmul-like layer with weights (Linear, conv): the input when the weights train, as autocast
     casts it (a new low-precision copy when the input's dtype differs from the compute dtype), plus
@@ -109,11 +119,7 @@ def weighted_inputs(layer: Layer, what: str = "input") -> list[SavedTensor]:
     saved: list[SavedTensor] = []
     compute = computes_in(layer)
     if trains_weights(layer) and layer.input_shapes:
-        source = dtype_of(layer, INPUT, 0, compute or "float32")
-        if compute is not None and source != compute and source.startswith("float"):
-            saved.append(new_tensor(f"{what} (cast to {compute})", layer.input_shapes[0], compute))
-        else:
-            saved.append(saved_input(what))
+        saved.append(as_computed(layer, 0, what))
     if compute is not None and requires_grad(layer, 0):
         saved.extend(
             SavedTensor(p.name, WEIGHT, shape=p.shape, dtype=compute)

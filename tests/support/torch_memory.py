@@ -43,13 +43,12 @@ def saved_activations(model: torch.nn.Module, *args: Any, **kwargs: Any) -> tupl
     return Saved(sum(seen.values()), len(seen)), out
 
 
-def first_tensor(out: Any) -> torch.Tensor:
-    if isinstance(out, torch.Tensor):
-        return out
-    for name in ("logits", "last_hidden_state"):
-        if getattr(out, name, None) is not None:
-            return getattr(out, name)  # type: ignore[no-any-return]
-    return first_tensor(out[0])
+def loss_of(out: Any) -> torch.Tensor:
+    """A scalar that depends on every floating output (so every used parameter gets a gradient)."""
+    if hasattr(out, "to_tuple"):
+        out = out.to_tuple()
+    leaves = [t for t in torch.utils._pytree.tree_leaves(out) if isinstance(t, torch.Tensor) and t.is_floating_point()]
+    return sum(t.float().sum() for t in leaves)  # type: ignore[return-value]
 
 
 def gradient_bytes(model: torch.nn.Module) -> int:
@@ -64,12 +63,6 @@ def optimizer_state_bytes(optimizer: torch.optim.Optimizer) -> int:
             if isinstance(value, torch.Tensor):
                 seen.setdefault(value.untyped_storage().data_ptr(), value.numel() * value.element_size())
     return sum(seen.values())
-
-
-def train_one_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, *args: Any, **kwargs: Any) -> None:
-    optimizer.zero_grad()
-    first_tensor(model(*args, **kwargs)).float().sum().backward()
-    optimizer.step()
 
 
 def kv_cache_bytes(cache: Any) -> int:

@@ -83,12 +83,12 @@ def audit(model: Any, options: AuditOptions | None = None, *, rules: Registry[st
     from auditor.options import resolve
 
     parsed = resolve(options, values)
-    if parsed.memory is None:
+    budget_options = parsed.memory_options()
+    if budget_options is None:
         return audit_ir(to_ir(model, parsed), rules, parsed)
     from auditor.memory import memory_budget
     from auditor.memory.shapes import memory_inputs
 
-    budget_options = parsed.memory_options()
     parsed = memory_inputs(model, parsed, budget_options)
     report = audit_ir(to_ir(model, parsed), rules, parsed)
     report.memory = memory_budget(report.model, budget_options, rules)

@@ -52,3 +52,26 @@ def test_selection() -> None:
     assert "tiny-mlp.onnx" not in [c.name for c in select(None, quick=False)]
     assert all(c.quick for c in select(None, quick=True))
     assert [c.name for c in select(["llama-70b"], quick=False)] == ["llama-70b-meta"]
+
+
+def test_memory_benchmark_compares_with_accelerates_method() -> None:
+    """On a tiny Llama: accelerate's figures (its own functions when installed) against the budget's items."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    import auditor
+    from benchmarks.memory_budget import accelerate_estimate, accelerate_method, compare
+
+    config = transformers.LlamaConfig(vocab_size=256, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                      num_attention_heads=4)
+    with torch.device("meta"):
+        model = transformers.LlamaForCausalLM(config)
+    budget = auditor.audit(model, memory="train", precision="bf16-mixed", seq=16).memory
+    reference = accelerate_estimate(model)
+    assert reference.entries == accelerate_method(model).entries  # the restatement is accelerate's method
+    size = 4 * sum(t.numel() for t in (*model.parameters(), *model.buffers()))
+    assert reference.total_size == size and reference.training == 2 * size
+    rows = {what: (ours, theirs) for what, ours, theirs, _ in compare(budget, reference)}
+    assert rows["weights"] == (size, size)
+    params = list(model.parameters())
+    assert rows["optimizer state"][0] == 2 * 4 * sum(p.numel() for p in params) + 4 * len(params)
+    assert rows["total"][0] == budget.total_bytes > rows["total"][1]

@@ -23,6 +23,7 @@ from auditor.rules.saved import (
     SaveContext,
     SavedTensor,
     as_computed,
+    computes_in,
     dtype_of,
     fact,
     new_tensor,
@@ -120,7 +121,7 @@ class SDPARule(Rule):
     def kernel(self, layer: Layer, context: SaveContext) -> str:
         """Which implementation PyTorch picks: "flash", "efficient" or "math" (its dispatch rules)."""
         q, _, _ = self._qkv(layer)
-        dtype = dtype_of(layer)
+        dtype = computes_in(layer) or dtype_of(layer)  # under autocast, the dtype it casts q, k, v to
         dropout = float(layer.attrs.get("dropout_p", 0.0) or 0.0) if context.training else 0.0
         if len(q) != 4:
             return "math"
@@ -135,7 +136,7 @@ class SDPARule(Rule):
     def saved_for_backward(self, layer: Layer, context: SaveContext) -> list[SavedTensor] | None:
         q, k, v = self._qkv(layer)
         out = self.output_shapes(layer)[0]
-        dtype = dtype_of(layer)
+        dtype = computes_in(layer) or dtype_of(layer)
         kernel = self.kernel(layer, context)
         if kernel != "math":
             lse_len = q[-2]

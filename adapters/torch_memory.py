@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 from torch.utils import _pytree as pytree
 
-from adapters.torch_trace import _State, shape_of
+from adapters.torch_trace import _State
 from auditor.ir import PassInfo, TensorFact
 
 CPU = torch.device("cpu")
@@ -75,14 +75,7 @@ class _ElementwiseRecorder(TorchFunctionMode):
             attrs["p"] = float(kwargs.get("p", args[1] if len(args) > 1 else 0.5))
             if not kwargs.get("training", args[2] if len(args) > 2 else True):
                 attrs["p"] = 0.0
-        self.state.suppress += 1
-        try:
-            out = func(*args, **kwargs)
-        finally:
-            self.state.suppress -= 1
-        self.state.record(kind, f"torch.{getattr(func, '__name__', op)}", attrs,
-                          [shape_of(t) for t in operands], out, operands)
-        return out
+        return self.state.call_and_record(func, args, kwargs, kind, attrs, operands)
 
 
 class FactRecorder:

@@ -156,6 +156,18 @@ class _State:
     def should_record(self) -> bool:
         return self.suppress == 0 and not self.inside_layer()
 
+    def call_and_record(self, func: Any, args: Any, kwargs: dict[str, Any], kind: str, attrs: dict[str, Any],
+                        operands: list[torch.Tensor]) -> Any:
+        """Run `func` (recording nothing inside it), then record it as one operator on `operands`."""
+        self.suppress += 1
+        try:
+            out = func(*args, **kwargs)
+        finally:
+            self.suppress -= 1
+        name = getattr(func, "__name__", attrs.get("op", kind))
+        self.record(kind, f"torch.{name}", attrs, [shape_of(t) for t in operands], out, operands)
+        return out
+
 
 _SDPA_FUNCTIONS = (F.scaled_dot_product_attention,)
 _MATMUL_FUNCTIONS = (torch.matmul, torch.Tensor.matmul, torch.Tensor.__matmul__, torch.Tensor.__rmatmul__)
@@ -181,14 +193,7 @@ class _FunctionRecorder(TorchFunctionMode):
             attrs.update(sdpa_attrs(args, kwargs, self.state.modules[-1] if self.state.modules else None))
             if isinstance(kwargs.get("attn_mask"), torch.Tensor):
                 operands.append(kwargs["attn_mask"])
-        self.state.suppress += 1
-        try:
-            out = func(*args, **kwargs)
-        finally:
-            self.state.suppress -= 1
-        shapes = [shape_of(t) for t in operands]
-        self.state.record(kind, f"torch.{attrs['op']}", attrs, shapes, out, operands)
-        return out
+        return self.state.call_and_record(func, args, kwargs, kind, attrs, operands)
 
 
 def sdpa_attrs(args: Any, kwargs: dict[str, Any], module: torch.nn.Module | None) -> dict[str, Any]:

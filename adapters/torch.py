@@ -248,13 +248,12 @@ def _memory_trace(
     from adapters import torch_memory as memory
 
     mode = fake_tensors()
+    try:
+        copy = meta_copy(model, memory.fake_cpu(mode, memory.cast_dtype(request)))
+    except Exception as err:  # deepcopy runs arbitrary __deepcopy__ code of user classes
+        notes.append(f"shapes not captured: the model cannot be copied for the memory pass ({err})")
+        return Trace()
     with mode:
-        try:
-            copy = meta_copy(model)
-            memory.to_fake_cpu(copy, mode, memory.cast_dtype(request))
-        except Exception as err:  # deepcopy runs arbitrary __deepcopy__ code of user classes
-            notes.append(f"shapes not captured: the model cannot be copied for the memory pass ({err})")
-            return Trace()
         mapped = {path for path, site in sites.items() if site.mapped}
         fake_args, fake_kwargs = memory.fake_inputs((to_meta(args), to_meta(kwargs)), mode)
         with memory.running_as(copy, request):

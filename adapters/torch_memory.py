@@ -105,28 +105,13 @@ class FactRecorder:
         )
 
 
-def to_fake_cpu(model: torch.nn.Module, mode: Any, dtype: torch.dtype | None) -> None:
-    """Replace every tensor of a meta copy with a fake CPU tensor (in place), cast to `dtype` if given;
-    tied tensors stay tied."""
-    converted: dict[int, torch.Tensor] = {}
-
-    def fake(t: torch.Tensor) -> torch.Tensor:
-        if id(t) not in converted:
-            meta = t.detach().to(dtype) if dtype is not None and t.is_floating_point() else t.detach()
-            new = mode.fake_tensor_converter.from_meta_and_device(mode, meta, CPU)
-            converted[id(t)] = torch.nn.Parameter(new, t.requires_grad) if isinstance(t, torch.nn.Parameter) else new
-        return converted[id(t)]
-
-    for module in model.modules():
-        for name, p in list(module._parameters.items()):
-            if p is not None:
-                module._parameters[name] = fake(p)  # type: ignore[assignment]
-        for name, b in list(module._buffers.items()):
-            if b is not None:
-                module._buffers[name] = fake(b)
-        for name, value in list(vars(module).items()):
-            if isinstance(value, torch.Tensor) and not isinstance(value, torch.nn.Parameter):
-                setattr(module, name, fake(value))
+def fake_cpu(mode: Any, dtype: torch.dtype | None) -> Any:
+    """meta tensor -> a fake CPU tensor of the same shape (floating ones cast to `dtype` if given)."""
+    def convert(meta: torch.Tensor) -> torch.Tensor:
+        if dtype is not None and meta.is_floating_point():
+            meta = meta.to(dtype)
+        return mode.fake_tensor_converter.from_meta_and_device(mode, meta, CPU)  # type: ignore[no-any-return]
+    return convert
 
 
 def fake_inputs(value: Any, mode: Any) -> Any:

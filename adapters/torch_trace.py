@@ -71,16 +71,19 @@ def tensor_shapes(value: Any) -> list[Shape]:
     return [shape_of(x) for x in pytree.tree_leaves(value) if isinstance(x, torch.Tensor)]
 
 
-def meta_copy(module: torch.nn.Module) -> torch.nn.Module:
-    """A deep copy of `module` whose tensors are all on meta: no weight is copied or allocated."""
+def meta_copy(module: torch.nn.Module, convert: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.nn.Module:
+    """A deep copy of `module` whose tensors are all on meta: no weight is copied or allocated.
+
+    `convert` turns each meta tensor into the copy's own (a memory pass makes fake CPU tensors)."""
+    make = convert or (lambda t: t)
     memo: dict[int, Any] = {}
     for sub in module.modules():
         for p in sub._parameters.values():
             if p is not None and id(p) not in memo:
-                memo[id(p)] = torch.nn.Parameter(torch.empty_like(p, device="meta"), p.requires_grad)
+                memo[id(p)] = torch.nn.Parameter(make(torch.empty_like(p, device="meta")), p.requires_grad)
         for value in list(sub._buffers.values()) + list(vars(sub).values()):
             if isinstance(value, torch.Tensor) and id(value) not in memo:
-                memo[id(value)] = torch.empty_like(value, device="meta")
+                memo[id(value)] = make(torch.empty_like(value, device="meta"))
     return copy.deepcopy(module, memo)
 
 

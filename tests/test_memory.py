@@ -109,7 +109,7 @@ def test_vgg16_inference_rows_reproduce_cs231n() -> None:
     pytest.importorskip("torch")
     report = auditor.audit("reference:vgg16", memory="infer", batch=1)
     rows = [row.bytes // 4 for row in report.memory.layers]
-    assert rows == CS231N_VGG16_ROWS
+    assert rows == CS231N_VGG16_ROWS, report.model.notes
     assert report.memory.item("weights").bytes == 4 * 138_357_544
     peak = report.memory.item("activations alive at the peak")
     assert peak.bytes == 2 * 4 * 224 * 224 * 64  # the first conv's output and the ReLU's

@@ -216,7 +216,7 @@ def sdpa_attrs(args: Any, kwargs: dict[str, Any], module: torch.nn.Module | None
     groups = getattr(module, "num_key_value_groups", None)
     if isinstance(groups, int) and groups > 1:
         attrs["kv_groups"] = groups
-    window = module.sliding_window if hasattr(module, "sliding_window") else \
+    window = module.sliding_window if module is not None and hasattr(module, "sliding_window") else \
         getattr(getattr(module, "config", None), "sliding_window", None)
     if isinstance(window, int) and window > 0:
         attrs["sliding_window"] = window

@@ -106,6 +106,10 @@ class DenseRule(Rule):
                 text += f" (a {change.contrast(show(_spatial(source)), show(_spatial(guess)))} map)"
         return text
 
+    def saved_for_backward(self, layer: Layer, context: SaveContext) -> list[SavedTensor]:
+        """The input, for the weight's gradient (the weight itself is a parameter, not an activation)."""
+        return weighted_inputs(layer)
+
 
 def _flatten_guess(source: Any, features: Any) -> tuple[int, int, int] | None:
     """A square (C, S, S) or (S, S, C) map of `features` elements with the channels of `source`."""
@@ -122,10 +126,6 @@ def _flatten_guess(source: Any, features: Any) -> tuple[int, int, int] | None:
 def _spatial(shape: tuple[int, ...]) -> tuple[int, ...]:
     """The spatial part of a 3-D (C, H, W) or (H, W, C) flatten source, guessing the channel axis."""
     return shape[1:] if shape[1] == shape[2] else shape[:2]
-
-    def saved_for_backward(self, layer: Layer, context: SaveContext) -> list[SavedTensor]:
-        """The input, for the weight's gradient (the weight itself is a parameter, not an activation)."""
-        return weighted_inputs(layer)
 
 
 def matmul_shape(a: Shape, b: Shape) -> Shape:

@@ -96,10 +96,6 @@ class NormRule(Rule):
         return (f"{change.this} {_stats_words(change.old)}, {change.other} {_stats_words(change.new)}: the same "
                 "layer under two counting conventions")
 
-
-def _stats_words(stats: Any) -> str:
-    return STATS.get(stats, STATS["none"])
-
     def statistics_shape(self, layer: Layer, context: SaveContext) -> Shape | None:
         """Shape of the saved mean (and 1/std); None when none are saved."""
         n, _ = self.features(layer)
@@ -119,6 +115,10 @@ def _stats_words(stats: Any) -> str:
         """float32 for half-precision inputs (batch norm everywhere, the others on CUDA); PyTorch's CPU
         layer and group norms keep them in the input's dtype."""
         return opmath(dtype)
+
+
+def _stats_words(stats: Any) -> str:
+    return STATS.get(stats, STATS["none"])
 
 
 class BatchNormRule(NormRule):

@@ -12,6 +12,7 @@ import importlib
 import os
 from typing import Any
 
+from adapters.torchscript_archive import is_torchscript
 from auditor.errors import InputError
 from auditor.ir import ModelIR
 from auditor.options import AuditOptions, resolve
@@ -42,10 +43,14 @@ def _reader(module: str, function: str) -> Any:
 
 
 def load(spec: str, options: AuditOptions | None = None, **values: Any) -> ModelIR:
-    """Read `spec` (a model file, `reference:NAME`, or `package.module:factory`) into the IR."""
+    """Read `spec` (a model file, `reference:NAME`, or `package.module:factory`) into the IR.
+
+    A TorchScript archive is recognised by its content, whatever its extension; other files by extension."""
     parsed = resolve(options, values)
     if spec.startswith("reference:"):
         return _reader("reference_models", "load_reference")(spec.split(":", 1)[1], parsed)
+    if os.path.isfile(spec) and is_torchscript(spec):
+        return _reader("adapters.torchscript", "read_torchscript")(spec, parsed)
     extension = file_suffix(spec)
     if extension in FILE_READERS:
         return _reader(*FILE_READERS[extension])(spec, parsed)
@@ -85,6 +90,11 @@ def framework_of(obj: Any) -> str | None:
     return None
 
 
+def _is_script_module(obj: Any) -> bool:
+    """A torch.jit.script / torch.jit.trace module (checked by class, without importing torch)."""
+    return any(c.__name__ == "ScriptModule" and c.__module__.startswith("torch.jit") for c in type(obj).__mro__)
+
+
 def from_object(obj: Any, options: AuditOptions | None = None, **values: Any) -> ModelIR:
     """Translate an in-memory model object (or a (module, example_inputs) pair) into the IR."""
     parsed = resolve(options, values)
@@ -95,6 +105,8 @@ def from_object(obj: Any, options: AuditOptions | None = None, **values: Any) ->
     if framework == "torch":
         if target is not obj and parsed.example_inputs is None:
             parsed = dataclasses.replace(parsed, example_inputs=obj[1])
+        if _is_script_module(target):
+            return _reader("adapters.torchscript", "from_script_module")(target, parsed)
         return _reader("adapters.torch", "from_module")(target, parsed)
     if framework == "keras":
         return _reader("adapters.keras", "from_model")(target, parsed)

@@ -1,4 +1,4 @@
-"""PyTorch adapter: translate an nn.Module (or a .pt2 / TorchScript file) into the IR, allocating no weights.
+"""PyTorch adapter: translate an nn.Module (or a .pt2 file) into the IR, allocating no weights.
 
 Layers are the modules with a mapping in `torch_types` (their descendants belong to them), plus every
 other module that owns parameters or buffers directly (kind ``torch:<Class>``, which no rule knows, so
@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +20,7 @@ import torch
 
 from adapters.torch_trace import Call, Op, Trace, fake_tensors, meta_copy, run_pass, tensor_shapes, to_meta
 from adapters.torch_types import DuplicateModuleError, lookup, register_module, unregister_module
+from adapters.torchscript_archive import is_torchscript
 from auditor.errors import InputError
 from auditor.ir import Layer, ModelIR, ParamTensor, PassInfo, Shape
 from auditor.options import AuditOptions, resolve
@@ -306,46 +306,19 @@ def _inputs(
 # ---- files ----------------------------------------------------------------------------------------
 
 
-def _zip_names(path: str) -> list[str]:
-    try:
-        with zipfile.ZipFile(path) as archive:
-            return archive.namelist()
-    except (zipfile.BadZipFile, OSError):
-        return []
-
-
-def _is_torchscript(names: list[str]) -> bool:
-    return any(n.endswith("/constants.pkl") for n in names) and any("/code/" in n for n in names)
-
-
 def read_torch_file(path: str, options: AuditOptions | None = None, **values: Any) -> ModelIR:
-    """A TorchScript archive (torch.jit.save), else a state dict (`adapters.state_dict`); a pickle that
-    holds anything but tensors is refused there.
-
-    torch.jit.load reads TorchScript code and tensors without Python's unpickler running user
-    classes; a torch.save pickle is only read with weights_only=True, which runs no code.
-    """
+    """A TorchScript archive (torch.jit.save: see `adapters.torchscript`), else a state dict
+    (`adapters.state_dict`, read with weights_only=True); a pickle that holds anything but tensors is refused there."""
     options = resolve(options, values)
     if not os.path.exists(path):
         raise InputError(f"{path}: no such file")
-    if not _is_torchscript(_zip_names(path)):
+    if not is_torchscript(path):
         from adapters.state_dict import read_state_dict
 
         return read_state_dict(path, options)
-    try:
-        module = torch.jit.load(path, map_location="cpu")
-    except Exception as err:  # a damaged archive fails in many ways
-        raise InputError(f"{path}: not a readable TorchScript archive ({type(err).__name__})") from None
-    return _from_script(module, path, options)
+    from adapters.torchscript import read_torchscript
 
-
-def _from_script(module: Any, path: str, options: AuditOptions) -> ModelIR:
-    """TorchScript modules keep their tree and tensors, not their Python classes: counts only."""
-    ir = from_module(module, AuditOptions(name=options.name, source=options.source))
-    ir.source = options.source or path
-    ir.notes = [n for n in ir.notes if not n.startswith("no input_shape")]
-    ir.notes.append("TorchScript archive: layer classes are not kept, so layers are listed by their own tensors")
-    return ir
+    return read_torchscript(path, options)
 
 
 @contextlib.contextmanager

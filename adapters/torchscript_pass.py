@@ -1,0 +1,331 @@
+"""One forward pass of a script module's graph on meta tensors, recording what each layer saw.
+
+TorchScript runs no Python hooks, so the pass runs a weight-free copy of the inlined forward graph
+(`torchscript_graph`) into which a probe operator (`nn_auditor::probe`, recording a tensor's shape)
+is inserted around every stretch of nodes one layer ran, found by each node's module hierarchy.
+Probes inside loops record every iteration.  Operators outside every layer that cost MACs (matmul,
+attention, convolution, linear) are recorded as `Op`s, as `torch_trace` records them for an nn.Module.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from adapters.torch_trace import Call, Op, Trace, _conv_op
+from adapters.torchscript_graph import UNKNOWN, Hierarchy, constant_value, detach_tensors, operator_problem
+from auditor.ir import Shape
+
+_LIBRARY: list[Any] = []
+"""The torch.library that defines the probe operator, kept alive once it is registered."""
+_RECORDS: list[list[tuple[int, Shape]]] = []
+"""The event lists of the passes running now (innermost last); the probe appends to the last."""
+
+
+def _probe_operator() -> None:
+    """Register `nn_auditor::probe(Tensor x, int event) -> ()` once per process (side-effecting: never removed)."""
+    if _LIBRARY:
+        return
+    library = torch.library.Library("nn_auditor", "DEF")
+    library.define("probe(Tensor x, int event) -> ()", alias_analysis="CONSERVATIVE")
+    library.impl("probe", _record, "CompositeExplicitAutograd")
+    _LIBRARY.append(library)
+
+
+def _record(x: torch.Tensor, event: int) -> None:
+    if _RECORDS:
+        _RECORDS[-1].append((event, tuple(int(d) for d in x.shape)))
+
+
+# ---- operators outside layers -------------------------------------------------------------------
+
+
+def _operands(*indices: int) -> Callable[[list[Shape]], list[Shape]]:
+    return lambda shapes: [shapes[i] for i in indices if i < len(shapes)]
+
+
+def _linear_operands(shapes: list[Shape]) -> list[Shape]:
+    """F.linear(x, weight (out, in)) is the product x @ weightᵀ."""
+    return [shapes[0], tuple(reversed(shapes[1]))] if len(shapes) > 1 else []
+
+
+_OPS: dict[str, tuple[str, Callable[[list[Shape]], list[Shape]]]] = {
+    "aten::matmul": ("matmul", _operands(0, 1)), "aten::mm": ("matmul", _operands(0, 1)),
+    "aten::bmm": ("matmul", _operands(0, 1)), "aten::mv": ("matmul", _operands(0, 1)),
+    "aten::dot": ("matmul", _operands(0, 1)), "aten::addmm": ("matmul", _operands(1, 2)),
+    "aten::baddbmm": ("matmul", _operands(1, 2)), "aten::linear": ("matmul", _linear_operands),
+    "aten::scaled_dot_product_attention": ("sdpa", _operands(0, 1, 2)),
+}
+"""Weight-free aten operators with MACs -> (kind, the operand shapes its rule takes)."""
+
+_CONVS = ("aten::_convolution", "aten::conv1d", "aten::conv2d", "aten::conv3d")
+
+
+# ---- stretches of nodes one layer ran ---------------------------------------------------------------
+
+
+@dataclass
+class Segment:
+    """Consecutive nodes of one block that one layer (or one recorded operator) ran."""
+
+    key: str
+    """The layer's module path, or the op's kind for an operator outside every layer."""
+    nodes: list[Any]
+    owner: str = ""
+    inputs: list[Any] = field(default_factory=list)
+    outputs: list[Any] = field(default_factory=list)
+    op: Any = None
+
+
+def _top(node: Any, block: Any) -> Any:
+    """`node`, or the node of `block` that contains it in one of its sub-blocks."""
+    while node.owningBlock() != block:
+        node = node.owningBlock().owningNode()
+        if node is None:
+            return None
+    return node
+
+
+def _free_tensors(nodes: list[Any], weights: set[Any]) -> list[Any]:
+    """Tensor values the nodes (and their sub-blocks) read from before them, weights excluded, by first use."""
+    found: list[Any] = []
+    inside = set(nodes)
+
+    def visit(node: Any) -> None:
+        for value in node.inputs():
+            source = value.node()
+            block_input = source.kind() == "prim::Param" and source.owningBlock().owningNode() is not None
+            if (source not in inside and not block_input and value not in weights
+                    and value.type().kind() == "TensorType" and value not in found):
+                found.append(value)
+        for block in node.blocks():
+            for inner in block.nodes():
+                inside.add(inner)
+                visit(inner)
+
+    for node in nodes:
+        visit(node)
+    return found
+
+
+def _tensors_of(value: Any, inside: set[Any]) -> list[Any]:
+    """A tensor value, or the tensors a tuple/list built inside the segment holds."""
+    if value.type().kind() == "TensorType":
+        return [value]
+    node = value.node()
+    if node in inside and node.kind() in ("prim::TupleConstruct", "prim::ListConstruct"):
+        return [t for v in node.inputs() for t in _tensors_of(v, inside)]
+    return []
+
+
+def _outputs(segment: Segment, block: Any) -> list[Any]:
+    """Values the segment defines that nodes after it (or the block's return) use, as tensors."""
+    inside = set(segment.nodes)
+    found: list[Any] = []
+    for node in segment.nodes:
+        for value in node.outputs():
+            if any(_top(use.user, block) not in inside for use in value.uses()):
+                found.extend(t for t in _tensors_of(value, inside) if t not in found)
+    return found
+
+
+class Segmenter:
+    """Splits every block into segments: layer calls (mapped paths) and recorded operators."""
+
+    def __init__(self, hierarchy: Hierarchy, layers: set[str], weights: set[Any]) -> None:
+        self.hierarchy = hierarchy
+        self.layers = layers
+        self.weights = weights
+        self.segments: list[tuple[Any, Segment]] = []
+
+    def layer_of(self, node: Any) -> tuple[str | None, str]:
+        """(the layer that absorbs the node, the module path that ran it)."""
+        path = self.hierarchy.path(node.getModuleHierarchy())
+        if path is None:
+            return None, ""
+        parts = path.split(".") if path else []
+        for i in range(len(parts) + 1):
+            prefix = ".".join(parts[:i])
+            if prefix in self.layers:
+                return prefix, path
+        return None, path
+
+    def split(self, block: Any) -> None:
+        current: Segment | None = None
+        for node in block.nodes():
+            if node.kind() == "prim::Constant":
+                continue
+            layer, owner = self.layer_of(node)
+            neutral = node.kind() in ("prim::If", "prim::Loop") and not node.getModuleHierarchy()
+            if current is not None and (layer == current.key or (neutral and layer is None)):
+                current.nodes.append(node)
+                continue
+            current = self._close(current, block)
+            if layer is not None:
+                current = Segment(layer, [node], owner)
+            elif node.kind() in _OPS or node.kind() in _CONVS:
+                self._add(block, Segment(node.kind(), [node], owner, op=node))
+            else:
+                for inner in node.blocks():
+                    self.split(inner)
+        self._close(current, block)
+
+    def _close(self, segment: Segment | None, block: Any) -> None:
+        if segment is None:
+            return None
+        while self.layer_of(segment.nodes[-1])[0] != segment.key:
+            trailing = segment.nodes.pop()  # a control-flow node after the layer's last own node
+            for inner in trailing.blocks():
+                self.split(inner)
+        self._add(block, segment)
+        return None
+
+    def _add(self, block: Any, segment: Segment) -> None:
+        if segment.op is not None:  # an operator's operands, weights included
+            segment.inputs = [v for v in segment.op.inputs() if v.type().kind() == "TensorType"]
+        else:
+            segment.inputs = _free_tensors(segment.nodes, self.weights)
+        segment.outputs = _outputs(segment, block)
+        self.segments.append((block, segment))
+
+
+@dataclass(frozen=True)
+class _Event:
+    segment: int
+    output: bool
+    position: int
+
+
+def _insert_probes(graph: Any, segments: list[tuple[Any, Segment]]) -> list[_Event]:
+    """A probe before each segment for each of its inputs and after it for each output; the events' meaning."""
+    events: list[_Event] = []
+
+    def probe(value: Any, event: _Event) -> tuple[Any, Any]:
+        constant = graph.insertConstant(len(events))
+        events.append(event)
+        return constant.node(), graph.create("nn_auditor::probe", [value, constant], 0)
+
+    for index, (_, segment) in enumerate(segments):
+        first, last = segment.nodes[0], segment.nodes[-1]
+        for position, value in enumerate(segment.inputs):
+            constant, node = probe(value, _Event(index, False, position))
+            constant.moveBefore(first)
+            node.insertBefore(first)
+        for position in reversed(range(len(segment.outputs))):  # each right after `last`: they end up in order
+            constant, node = probe(segment.outputs[position], _Event(index, True, position))
+            constant.moveAfter(last)
+            node.insertAfter(constant)
+    return events
+
+
+def _calls(events: list[_Event], records: list[tuple[int, Shape]], segments: list[Segment]) -> list[tuple[int, list[Shape], list[Shape]]]:
+    """(segment, input shapes, output shapes) of every segment run, in execution order."""
+    runs: list[tuple[int, list[Shape], list[Shape]]] = []
+    for event_id, shape in records:
+        event = events[event_id]
+        segment = segments[event.segment]
+        starts = event.position == 0 and (not event.output or not segment.inputs)
+        if starts or not runs or runs[-1][0] != event.segment:
+            runs.append((event.segment, [], []))
+        runs[-1][2 if event.output else 1].append(shape)
+    return runs
+
+
+def _op_event(segment: Segment, inputs: list[Shape], outputs: list[Shape], count: dict[str, int]) -> Op | None:
+    """An operator outside every layer, named `owner/kind#n` as torch_trace names them."""
+    node = segment.op
+    name = node.kind().removeprefix("aten::")
+    if node.kind() in _OPS:
+        kind, operands = _OPS[node.kind()]
+        attrs: dict[str, Any] = {"op": name}
+        shapes = operands(inputs)
+    else:
+        conv = _conv_args(node, inputs)
+        if conv is None:
+            return None
+        kind, attrs, shapes = conv
+    prefix = f"{segment.owner}/" if segment.owner else ""
+    n = count[prefix + kind] = count.get(prefix + kind, 0) + 1
+    return Op(f"{prefix}{kind}#{n}", kind, f"torch.jit:{node.kind()}", attrs, shapes, outputs[:1])
+
+
+def _conv_args(node: Any, inputs: list[Shape]) -> tuple[str, dict[str, Any], list[Shape]] | None:
+    """A functional convolution's kind, canonical attrs and [x, weight] shapes, from its constant arguments."""
+    values = [constant_value(v) for v in node.inputs()]
+    if len(inputs) < 2:
+        return None
+    if node.kind() == "aten::_convolution":
+        stride, padding, dilation, transposed, output_padding, groups = values[3:9]
+    else:  # aten::conv{1,2,3}d(input, weight, bias, stride, padding, dilation, groups)
+        stride, padding, dilation, groups = values[3:7]
+        transposed, output_padding = False, [0] * (len(inputs[1]) - 2)
+    if any(v is UNKNOWN or v is None or isinstance(v, str) for v in (stride, padding, dilation, groups)):
+        return None
+    x, w = (torch.empty(s, device="meta") for s in inputs[:2])
+    bias = None if node.inputsAt(2).type().kind() == "NoneType" else w
+    return _conv_op((x, w, bias, stride, padding, dilation, transposed, output_padding, groups))
+
+
+def run_script_pass(module: Any, layers: set[str], inputs: list[torch.Tensor]) -> Trace:
+    """Run `module`'s forward graph on meta `inputs`; the calls of `layers` (module paths) and the ops between."""
+    trace = Trace()
+    try:
+        graph = module.inlined_graph
+    except (AttributeError, RuntimeError) as err:
+        trace.error = f"the module has no forward graph ({type(err).__name__})"
+        return trace
+    problem = operator_problem(graph)
+    if problem:
+        trace.error = f"forward not run: {problem}"
+        return trace
+    stand_ins, weights = detach_tensors(graph, module)
+    segmenter = Segmenter(Hierarchy(module), layers, weights)
+    segmenter.split(graph.block())
+    segments = [s for _, s in segmenter.segments]
+    events = _insert_probes(graph, segmenter.segments)
+    _probe_operator()
+    records: list[tuple[int, Shape]] = []
+    _RECORDS.append(records)
+    try:
+        function = torch._C._create_function_from_graph("nn_auditor_shape_pass", graph)
+        with torch.jit.optimized_execution(False), torch.no_grad():
+            function(module._c, *inputs, *_defaults(module, len(inputs)), *stand_ins)
+    except Exception as err:  # the model's own code can fail in any way on meta; keep what was recorded
+        trace.error = _first_line(err)
+    finally:
+        _RECORDS.pop()
+    calls: dict[str, int] = {}
+    ops: dict[str, int] = {}
+    for index, ins, outs in _calls(events, records, segments):
+        segment = segments[index]
+        if segment.op is not None:
+            op = _op_event(segment, ins, outs, ops)
+            if op is not None:
+                trace.events.append(op)
+            continue
+        n = calls[segment.key] = calls.get(segment.key, 0) + 1
+        path = segment.key if n == 1 else f"{segment.key or '(root)'}#{n}"
+        trace.events.append(Call(segment.key, path, ins, outs))
+    return trace
+
+
+def _defaults(module: Any, given: int) -> list[Any]:
+    """Default values of forward's arguments after the `given` positional inputs."""
+    arguments = module.forward.schema.arguments[1 + given:]
+    missing = [a.name for a in arguments if not a.has_default_value()]
+    if missing:
+        raise TypeError(f"forward also needs {', '.join(missing)}; give one shape per input")
+    return [a.default_value for a in arguments]
+
+
+def _first_line(err: Exception) -> str:
+    """The error itself: a TorchScript interpreter error ends with it after two tracebacks."""
+    lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
+    if "TorchScript" in str(err):
+        lines = [line for line in lines if re.match(r"\w*(Error|Exception):", line)] or lines[-1:]
+        return lines[-1][:300] if lines else type(err).__name__
+    return f"{type(err).__name__}: {lines[0] if lines else ''}"[:300]

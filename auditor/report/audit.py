@@ -32,6 +32,10 @@ def audit_to_dict(audit: Audit) -> dict[str, Any]:
     totals = audit.totals
     element_bytes = bytes_per_element(audit.model)
     memory = {"memory": memory_to_dict(audit.memory)} if audit.memory is not None else {}
+
+    def known(value: int) -> int | None:
+        return value if totals.shapes_known else None
+
     return {
         "schema": SCHEMA,
         "model": {"name": audit.model.name, "framework": audit.model.framework, "source": audit.model.source,
@@ -48,14 +52,15 @@ def audit_to_dict(audit: Audit) -> dict[str, Any]:
             "non_trainable": totals.non_trainable,
             "buffers": totals.buffers,
             "shared": totals.shared,
-            "macs": totals.macs,
-            "macs_complete": totals.macs_complete,
+            "macs": known(totals.macs),
+            "macs_complete": totals.macs_complete and totals.shapes_known,
             "macs_per_sample": totals.macs_per_sample,
-            "flops": 2 * totals.macs,
+            "flops": known(2 * totals.macs),
+            "shapes_known": totals.shapes_known,
             "param_bytes": totals.param_bytes,
             "stored_elements": totals.stored_elements,
-            "activation_elements": totals.activation_elements,
-            "activation_bytes": totals.activation_elements * element_bytes,
+            "activation_elements": known(totals.activation_elements),
+            "activation_bytes": known(totals.activation_elements * element_bytes),
             "layers": totals.layers,
             "mismatches": totals.mismatches,
             "unverified_layers": totals.unverified_layers,
@@ -121,7 +126,8 @@ def _csv(audit: Audit) -> str:
             *[c.metrics.get(m, "") for m in metric_names],
         ])
     t = audit.totals
-    writer.writerow(["TOTAL", "", "", "", t.reported, t.analytic, "", t.macs, "", "", *["" for _ in metric_names]])
+    writer.writerow(["TOTAL", "", "", "", t.reported, t.analytic, "", t.macs if t.shapes_known else "", "", "",
+                     *["" for _ in metric_names]])
     return out.getvalue()
 
 
@@ -171,6 +177,13 @@ def _row(row: FoldedRow, drop_batch: bool, metric_names: list[str]) -> list[str]
     ]
 
 
+def _unknown_shapes(audit: Audit) -> str:
+    """Why no layer has a shape, and what to do about it."""
+    if audit.model.input_shapes:
+        return "unknown (no layer got a shape: the forward pass did not run, see the notes)"
+    return "unknown (no shapes are known: give --input-shape, e.g. 1x3x224x224)"
+
+
 def _summary(audit: Audit, markdown: bool) -> list[str]:
     t = audit.totals
     bullet = "- " if markdown else ""
@@ -186,7 +199,7 @@ def _summary(audit: Audit, markdown: bool) -> list[str]:
     lines += [
         f"{bullet}Verified by a rule: {100 * t.verified_fraction:.1f}% of parameters; "
         f"{t.mismatches} mismatched, {t.unverified_layers} unverified of {t.layers} layers",
-        f"{bullet}{_macs_line(t)}",
+        f"{bullet}{_macs_line(audit)}",
         f"{bullet}Parameter memory: {t.param_bytes:,} bytes ({bytes_text(t.param_bytes)})" + _by_dtype(t),
         *([f"{bullet}{line}"] if (line := _stored_line(audit)) else []),
         f"{bullet}{_activation_line(audit, element_bytes)}",
@@ -210,18 +223,19 @@ def _summary(audit: Audit, markdown: bool) -> list[str]:
     return lines
 
 
-def _macs_line(t: Any) -> str:
+def _macs_line(audit: Audit) -> str:
+    t = audit.totals
     per_sample = " per sample" if t.macs_per_sample else ""
-    if not t.macs_complete and t.macs == 0:
-        return f"MACs{per_sample}: unknown (no layer's shapes are known)"
+    if not t.shapes_known or (not t.macs_complete and t.macs == 0):
+        return f"MACs{per_sample}: {_unknown_shapes(audit)}   FLOPs: unknown"
     return (f"MACs{per_sample}: {t.macs:,} ({si_text(t.macs)})"
             + ("" if t.macs_complete else " (incomplete: some layers unknown)") + f"   FLOPs: {si_text(2 * t.macs)}")
 
 
 def _activation_line(audit: Audit, element_bytes: int) -> str:
     t = audit.totals
-    if t.activation_elements == 0 and not audit.model.input_shapes:
-        return "Activation memory (one forward pass): unknown (no input shape)"
+    if not t.shapes_known or (t.activation_elements == 0 and not audit.model.input_shapes):
+        return "Activation memory (one forward pass): unknown (no shapes)"
     return (f"Activation memory (one forward pass): {t.activation_elements:,} values "
             f"({bytes_text(t.activation_elements * element_bytes)} at {element_bytes} bytes each)")
 

@@ -16,7 +16,8 @@ from auditor.errors import InputError
 from auditor.options import AuditOptions, OptionError, parse_shapes
 
 EXIT_OK, EXIT_MISMATCH, EXIT_BAD_INPUT = 0, 1, 2
-MODEL_SUFFIXES = (".onnx", ".keras", ".h5", ".hdf5", ".pt2", ".pt", ".pth", ".safetensors", ".gguf")
+MODEL_SUFFIXES = (".onnx", ".keras", ".h5", ".hdf5", ".pt2", ".pt", ".pth", ".safetensors", ".gguf", ".jit",
+                  ".torchscript")
 """Files a folder scan audits; a `.bin` only when its content is a PyTorch file (ONNX external data is `.bin` too)."""
 
 
@@ -33,17 +34,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="audit",
         description="Recount every layer of a model analytically and compare with what the framework says.",
-        epilog="MODEL: a .onnx, .keras, .h5, .pt2 file, a checkpoint (.safetensors, its index .json, .gguf, a state "
-        "dict .bin/.pt/.pth, .weights.h5), a config.json, a Hugging Face model folder, a folder of models, "
-        "reference:NAME, or package.module:factory.",
+        epilog="MODEL: a .onnx, .keras, .h5, .pt2 file, a TorchScript archive (any extension), a checkpoint "
+        "(.safetensors, its index .json, .gguf, a state dict .bin/.pt/.pth, .weights.h5), a config.json, a Hugging "
+        "Face model folder, a folder of models, reference:NAME, or package.module:factory.",
     )
     parser.add_argument("models", nargs="*", metavar="MODEL", help="one model; two to diff them; a folder")
     parser.add_argument("--expect", metavar="TABLE", help="compare with an expectation table (CSV, YAML or JSON)")
     parser.add_argument("--format", default="table", choices=("table", "json", "csv", "markdown"))
     parser.add_argument("--depth", type=int, default=0, help="fold layers under their first N path components")
     parser.add_argument("--strict", action="store_true", help="unverified layers count as failures (exit 1)")
-    parser.add_argument("--input-shape", metavar="1x3x224x224", help="input shape for factories and ONNX symbolic dims")
-    parser.add_argument("--input-dtype", metavar="DTYPE", help="input dtype for PyTorch factories (e.g. int64)")
+    parser.add_argument("--input-shape", metavar="1x3x224x224", help="input shape for factories, TorchScript and ONNX symbolic dims")
+    parser.add_argument("--input-dtype", metavar="DTYPE", help="input dtype for PyTorch factories and TorchScript (e.g. int64)")
     parser.add_argument("--each", action="store_true", help="audit every MODEL on its own (continue after a bad one)")
     parser.add_argument("--list-references", action="store_true", help="list the bundled reference models")
     _memory_arguments(parser)
@@ -142,7 +143,8 @@ def _adapter_options(args: argparse.Namespace) -> AuditOptions:
 
 
 def _expand(models: list[str]) -> list[str]:
-    """Folders expand to the model files inside them (sorted); everything else stays as given."""
+    """Folders expand to the model files inside them (sorted): known suffixes, and TorchScript archives by
+    content whatever their extension; everything else stays as given."""
     from adapters.hf_json import is_model_folder
 
     specs: list[str] = []
@@ -152,7 +154,7 @@ def _expand(models: list[str]) -> list[str]:
         elif os.path.isdir(spec):
             found = sorted(os.path.join(spec, f) for f in os.listdir(spec) if _scanned(os.path.join(spec, f)))
             if not found:
-                raise InputError(f"{spec}: folder holds no model files ({', '.join(MODEL_SUFFIXES)})")
+                raise InputError(f"{spec}: folder holds no model files ({', '.join(MODEL_SUFFIXES)}, TorchScript)")
             specs.extend(found)
         else:
             specs.append(spec)
@@ -160,8 +162,13 @@ def _expand(models: list[str]) -> list[str]:
 
 
 def _scanned(path: str) -> bool:
-    """A file a folder scan audits: a model suffix, or a `.bin` whose content is a PyTorch file."""
+    """A file a folder scan audits: a model suffix, a TorchScript archive (found by content, any name), or a
+    `.bin` whose content is a PyTorch file."""
+    from adapters.torchscript_archive import is_torchscript
+
     name = path.lower()
+    if os.path.isfile(path) and is_torchscript(path):
+        return True
     if name.endswith(".bin"):
         from adapters.state_dict import is_torch_file
 

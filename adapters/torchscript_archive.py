@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import tokenize
 import zipfile
+import zlib
 
 from auditor.errors import InputError
 
@@ -65,10 +66,17 @@ def check_archive(path: str) -> None:
     with zipfile.ZipFile(path) as archive:
         for member in meta:
             if member.filename.startswith(root + "code/") and member.filename.endswith(".py"):
-                problem = _code_problem(archive.read(member).decode("utf-8", "replace"))
+                problem = _code_problem(_read(archive, member, path).decode("utf-8", "replace"))
                 if problem:
                     raise InputError(f"{path}: refused: its TorchScript code ({member.filename}) {problem}; "
                                      "torch.jit.load would run it")
+
+
+def _read(archive: zipfile.ZipFile, member: zipfile.ZipInfo, path: str) -> bytes:
+    try:
+        return archive.read(member)
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError, RuntimeError) as err:
+        raise InputError(f"{path}: not a readable TorchScript archive ({member.filename}: {err})") from None
 
 
 def _code_problem(source: str) -> str | None:

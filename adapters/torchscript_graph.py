@@ -2,17 +2,23 @@
 
 `torch.jit` keeps no Python hooks, so everything the shape pass needs is read off a copy of the
 inlined forward graph: which module ran each node (its module hierarchy, resolved to a module path),
-the values of constant arguments, and whether it is safe to run: only torch's own operators, none
-that touches files.  `detach_tensors` makes the copy weight-free: tensors the graph reads from the
-module, tensor constants and device constants become meta inputs; SetAttr and Print nodes go.
+the values of constant arguments, whether it is safe to run (only torch's own operators, none that
+touches files), and the operators outside layers that cost MACs (`op_event`, named and translated as
+`torch_trace` records them for an nn.Module).  `detach_tensors` makes the copy weight-free: tensors
+the graph reads from the module, tensor constants and device constants become meta inputs; SetAttr
+and Print nodes go.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import torch
+
+from adapters.torch_trace import Op, _conv_op
+from auditor.ir import Shape
 
 ALLOWED_NAMESPACES = ("aten::", "prim::", "quantized::", "nn_auditor::")
 FILE_OPERATORS = ("aten::save", "aten::from_file")
@@ -158,7 +164,7 @@ def detach_tensors(graph: Any, module: Any) -> tuple[list[Any], set[Any]]:
             stand_in = _meta(_attribute_value(node.output(), self_value, module), memo)
         elif kind == "prim::Constant" and node.output().type().kind() == "TensorType":
             constant = node.output().toIValue()  # a 0-dim one stays: shape arithmetic reads its value
-            stand_in = _meta(constant, memo) if constant.dim() > 0 else None
+            stand_in = _meta(constant, memo) if isinstance(constant, torch.Tensor) and constant.dim() > 0 else None
         elif kind == "prim::Constant" and node.output().type().kind() == "DeviceObjType":
             graph.setInsertPoint(node)
             node.output().replaceAllUsesWith(graph.insertConstant(torch.device("meta")))
@@ -176,3 +182,66 @@ def detach_tensors(graph: Any, module: Any) -> tuple[list[Any], set[Any]]:
         stand_ins.append(stand_in)
         weights.add(value)
     return stand_ins, weights
+
+
+# ---- operators outside layers -------------------------------------------------------------------
+
+
+def _operands(*indices: int) -> Callable[[list[Shape]], list[Shape]]:
+    return lambda shapes: [shapes[i] for i in indices if i < len(shapes)]
+
+
+def _linear_operands(shapes: list[Shape]) -> list[Shape]:
+    """F.linear(x, weight (out, in)) is the product x @ weightᵀ."""
+    return [shapes[0], tuple(reversed(shapes[1]))] if len(shapes) > 1 else []
+
+
+_OPS: dict[str, tuple[str, Callable[[list[Shape]], list[Shape]]]] = {
+    "aten::matmul": ("matmul", _operands(0, 1)), "aten::mm": ("matmul", _operands(0, 1)),
+    "aten::bmm": ("matmul", _operands(0, 1)), "aten::mv": ("matmul", _operands(0, 1)),
+    "aten::dot": ("matmul", _operands(0, 1)), "aten::addmm": ("matmul", _operands(1, 2)),
+    "aten::baddbmm": ("matmul", _operands(1, 2)), "aten::linear": ("matmul", _linear_operands),
+    "aten::scaled_dot_product_attention": ("sdpa", _operands(0, 1, 2)),
+}
+"""Weight-free aten operators with MACs -> (kind, the operand shapes its rule takes)."""
+
+_CONVS = ("aten::_convolution", "aten::conv1d", "aten::conv2d", "aten::conv3d")
+
+
+def records_macs(node: Any) -> bool:
+    """An operator that costs MACs outside a layer (matmul, attention, convolution, linear)."""
+    return node.kind() in _OPS or node.kind() in _CONVS
+
+
+def op_event(node: Any, owner: str, inputs: list[Shape], outputs: list[Shape], count: dict[str, int]) -> Op | None:
+    """An operator outside every layer, named `owner/kind#n` as torch_trace names them (None: unreadable)."""
+    name = node.kind().removeprefix("aten::")
+    if node.kind() in _OPS:
+        kind, operands = _OPS[node.kind()]
+        attrs: dict[str, Any] = {"op": name}
+        shapes = operands(inputs)
+    else:
+        conv = _conv_args(node, inputs)
+        if conv is None:
+            return None
+        kind, attrs, shapes = conv
+    prefix = f"{owner}/" if owner else ""
+    n = count[prefix + kind] = count.get(prefix + kind, 0) + 1
+    return Op(f"{prefix}{kind}#{n}", kind, f"torch.jit:{node.kind()}", attrs, shapes, outputs[:1])
+
+
+def _conv_args(node: Any, inputs: list[Shape]) -> tuple[str, dict[str, Any], list[Shape]] | None:
+    """A functional convolution's kind, canonical attrs and [x, weight] shapes, from its constant arguments."""
+    values = [constant_value(v) for v in node.inputs()]
+    if len(inputs) < 2:
+        return None
+    if node.kind() == "aten::_convolution":
+        stride, padding, dilation, transposed, output_padding, groups = values[3:9]
+    else:  # aten::conv{1,2,3}d(input, weight, bias, stride, padding, dilation, groups)
+        stride, padding, dilation, groups = values[3:7]
+        transposed, output_padding = False, [0] * (len(inputs[1]) - 2)
+    if any(v is UNKNOWN or v is None or isinstance(v, str) for v in (stride, padding, dilation, groups)):
+        return None
+    x, w = (torch.empty(s, device="meta") for s in inputs[:2])
+    bias = None if node.inputsAt(2).type().kind() == "NoneType" else w
+    return _conv_op((x, w, bias, stride, padding, dilation, transposed, output_padding, groups))

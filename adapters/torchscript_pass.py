@@ -10,14 +10,13 @@ attention, convolution, linear) are recorded as `Op`s, as `torch_trace` records 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-from adapters.torch_trace import Call, Op, Trace, _conv_op
-from adapters.torchscript_graph import UNKNOWN, Hierarchy, constant_value, detach_tensors, operator_problem
+from adapters.torch_trace import Call, Op, Trace
+from adapters.torchscript_graph import Hierarchy, detach_tensors, op_event, operator_problem, records_macs
 from auditor.ir import Shape
 
 _LIBRARY: list[Any] = []
@@ -39,30 +38,6 @@ def _probe_operator() -> None:
 def _record(x: torch.Tensor, event: int) -> None:
     if _RECORDS:
         _RECORDS[-1].append((event, tuple(int(d) for d in x.shape)))
-
-
-# ---- operators outside layers -------------------------------------------------------------------
-
-
-def _operands(*indices: int) -> Callable[[list[Shape]], list[Shape]]:
-    return lambda shapes: [shapes[i] for i in indices if i < len(shapes)]
-
-
-def _linear_operands(shapes: list[Shape]) -> list[Shape]:
-    """F.linear(x, weight (out, in)) is the product x @ weightᵀ."""
-    return [shapes[0], tuple(reversed(shapes[1]))] if len(shapes) > 1 else []
-
-
-_OPS: dict[str, tuple[str, Callable[[list[Shape]], list[Shape]]]] = {
-    "aten::matmul": ("matmul", _operands(0, 1)), "aten::mm": ("matmul", _operands(0, 1)),
-    "aten::bmm": ("matmul", _operands(0, 1)), "aten::mv": ("matmul", _operands(0, 1)),
-    "aten::dot": ("matmul", _operands(0, 1)), "aten::addmm": ("matmul", _operands(1, 2)),
-    "aten::baddbmm": ("matmul", _operands(1, 2)), "aten::linear": ("matmul", _linear_operands),
-    "aten::scaled_dot_product_attention": ("sdpa", _operands(0, 1, 2)),
-}
-"""Weight-free aten operators with MACs -> (kind, the operand shapes its rule takes)."""
-
-_CONVS = ("aten::_convolution", "aten::conv1d", "aten::conv2d", "aten::conv3d")
 
 
 # ---- stretches of nodes one layer ran ---------------------------------------------------------------
@@ -167,7 +142,7 @@ class Segmenter:
             current = self._close(current, block)
             if layer is not None:
                 current = Segment(layer, [node], owner)
-            elif node.kind() in _OPS or node.kind() in _CONVS:
+            elif records_macs(node):
                 self._add(block, Segment(node.kind(), [node], owner, op=node))
             else:
                 for inner in node.blocks():
@@ -235,82 +210,66 @@ def _calls(events: list[_Event], records: list[tuple[int, Shape]], segments: lis
     return runs
 
 
-def _op_event(segment: Segment, inputs: list[Shape], outputs: list[Shape], count: dict[str, int]) -> Op | None:
-    """An operator outside every layer, named `owner/kind#n` as torch_trace names them."""
-    node = segment.op
-    name = node.kind().removeprefix("aten::")
-    if node.kind() in _OPS:
-        kind, operands = _OPS[node.kind()]
-        attrs: dict[str, Any] = {"op": name}
-        shapes = operands(inputs)
-    else:
-        conv = _conv_args(node, inputs)
-        if conv is None:
-            return None
-        kind, attrs, shapes = conv
-    prefix = f"{segment.owner}/" if segment.owner else ""
-    n = count[prefix + kind] = count.get(prefix + kind, 0) + 1
-    return Op(f"{prefix}{kind}#{n}", kind, f"torch.jit:{node.kind()}", attrs, shapes, outputs[:1])
-
-
-def _conv_args(node: Any, inputs: list[Shape]) -> tuple[str, dict[str, Any], list[Shape]] | None:
-    """A functional convolution's kind, canonical attrs and [x, weight] shapes, from its constant arguments."""
-    values = [constant_value(v) for v in node.inputs()]
-    if len(inputs) < 2:
-        return None
-    if node.kind() == "aten::_convolution":
-        stride, padding, dilation, transposed, output_padding, groups = values[3:9]
-    else:  # aten::conv{1,2,3}d(input, weight, bias, stride, padding, dilation, groups)
-        stride, padding, dilation, groups = values[3:7]
-        transposed, output_padding = False, [0] * (len(inputs[1]) - 2)
-    if any(v is UNKNOWN or v is None or isinstance(v, str) for v in (stride, padding, dilation, groups)):
-        return None
-    x, w = (torch.empty(s, device="meta") for s in inputs[:2])
-    bias = None if node.inputsAt(2).type().kind() == "NoneType" else w
-    return _conv_op((x, w, bias, stride, padding, dilation, transposed, output_padding, groups))
-
-
 def run_script_pass(module: Any, layers: set[str], inputs: list[torch.Tensor]) -> Trace:
-    """Run `module`'s forward graph on meta `inputs`; the calls of `layers` (module paths) and the ops between."""
+    """Run `module`'s forward graph on meta `inputs`; the calls of `layers` (module paths) and the ops between.
+
+    Nothing here raises: a graph that cannot be prepared or run leaves `Trace.error` set, with what was recorded."""
     trace = Trace()
     try:
-        graph = module.inlined_graph
-    except (AttributeError, RuntimeError) as err:
-        trace.error = f"the module has no forward graph ({type(err).__name__})"
+        prepared = _prepare(module, layers)
+    except Exception as err:  # noqa: BLE001 - a damaged or unusual graph must not end the audit
+        trace.error = f"the forward graph could not be prepared ({_first_line(err)})"
         return trace
-    problem = operator_problem(graph)
-    if problem:
-        trace.error = f"forward not run: {problem}"
+    if isinstance(prepared, str):
+        trace.error = prepared
         return trace
-    stand_ins, weights = detach_tensors(graph, module)
-    segmenter = Segmenter(Hierarchy(module), layers, weights)
-    segmenter.split(graph.block())
-    segments = [s for _, s in segmenter.segments]
-    events = _insert_probes(graph, segmenter.segments)
-    _probe_operator()
+    graph, segments, events, stand_ins = prepared
     records: list[tuple[int, Shape]] = []
     _RECORDS.append(records)
     try:
         function = torch._C._create_function_from_graph("nn_auditor_shape_pass", graph)
         with torch.jit.optimized_execution(False), torch.no_grad():
             function(module._c, *inputs, *_defaults(module, len(inputs)), *stand_ins)
-    except Exception as err:  # the model's own code can fail in any way on meta; keep what was recorded
+    except Exception as err:  # noqa: BLE001 - the model's own code can fail on meta; keep what was recorded
         trace.error = _first_line(err)
     finally:
         _RECORDS.pop()
+    trace.events = _trace_events(events, records, segments)
+    return trace
+
+
+def _prepare(module: Any, layers: set[str]) -> str | tuple[Any, list[Segment], list[_Event], list[Any]]:
+    """(probed weight-free graph, its segments, probe events, meta stand-ins), or why the graph must not run."""
+    try:
+        graph = module.inlined_graph
+    except (AttributeError, RuntimeError) as err:
+        return f"the module has no forward graph ({type(err).__name__})"
+    problem = operator_problem(graph)
+    if problem:
+        return f"forward not run: {problem}"
+    stand_ins, weights = detach_tensors(graph, module)
+    segmenter = Segmenter(Hierarchy(module), layers, weights)
+    segmenter.split(graph.block())
+    events = _insert_probes(graph, segmenter.segments)
+    _probe_operator()
+    return graph, [s for _, s in segmenter.segments], events, stand_ins
+
+
+def _trace_events(events: list[_Event], records: list[tuple[int, Shape]], segments: list[Segment]) -> list[Call | Op]:
+    """Layer calls (``path#n`` from the second call on) and operators, in the order they ran."""
+    out: list[Call | Op] = []
     calls: dict[str, int] = {}
     ops: dict[str, int] = {}
     for index, ins, outs in _calls(events, records, segments):
         segment = segments[index]
         if segment.op is not None:
-            op = _op_event(segment, ins, outs, ops)
+            op = op_event(segment.op, segment.owner, ins, outs, ops)
             if op is not None:
-                trace.events.append(op)
+                out.append(op)
             continue
         n = calls[segment.key] = calls.get(segment.key, 0) + 1
-        path = segment.key if n == 1 else f"{segment.key or '(root)'}#{n}"
-        trace.events.append(Call(segment.key, path, ins, outs))
-    return trace
+        out.append(Call(segment.key, segment.key if n == 1 else f"{segment.key or '(root)'}#{n}", ins, outs))
+    return out
 
 
 def _defaults(module: Any, given: int) -> list[Any]:

@@ -41,7 +41,7 @@ def _needs(case: Case) -> None:
     """Skip a case whose file needs a framework this machine lacks to be written."""
     if "keras" in case.name or "h5" in case.name:
         pytest.importorskip("keras")
-    if "pt2" in case.name or "as-bin" in case.name:
+    if "pt2" in case.name or "as-bin" in case.name or "jit" in case.name or "torchscript" in case.name:
         pytest.importorskip("torch")
     if "gguf" in case.name:
         pytest.importorskip("gguf")

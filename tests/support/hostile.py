@@ -54,7 +54,9 @@ class Seeds:
         """The bytes of a valid model file of this format."""
         if suffix not in self._bytes:
             path = self.folder / f"seed{suffix}"
-            {".onnx": _seed_onnx, ".keras": _seed_keras, ".h5": _seed_keras, ".pt2": _seed_pt2}[suffix](path)
+            builders = {".onnx": _seed_onnx, ".keras": _seed_keras, ".h5": _seed_keras, ".pt2": _seed_pt2,
+                        ".jit": _seed_torchscript}
+            builders[suffix](path)
             self._bytes[suffix] = path.read_bytes()
         return self._bytes[suffix]
 
@@ -98,6 +100,22 @@ def _seed_pt2(path: Path) -> None:
     _stable_zip(path)
 
 
+def _seed_torchscript(path: Path) -> None:
+    """A scripted CNN saved by torch.jit.save (".jit": TorchScript is recognised by content, not extension)."""
+    import torch
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Flatten(), torch.nn.Linear(4 * 6 * 6, 2))
+    torch.jit.save(torch.jit.script(net), str(path))
+    _stable_zip(path)
+    with zipfile.ZipFile(path) as source:
+        members = [(i.filename, source.read(i)) for i in source.infolist()]
+    with zipfile.ZipFile(path, "w") as archive:  # a fixed serialization id: the same bytes every run
+        for name, data in members:
+            archive.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)),
+                             b"0" * len(data) if name.endswith("serialization_id") else data)
+
+
 def _write(folder: Path, name: str, data: bytes) -> Path:
     path = folder / name
     path.write_bytes(data)
@@ -112,7 +130,7 @@ def _save(folder: Path, proto: onnx.ModelProto, name: str = "model.onnx") -> Pat
 
 # ---- empty, truncated, bit-flipped, wrong extension ---------------------------------------------
 
-SUFFIXES = (".onnx", ".keras", ".h5", ".pt2")
+SUFFIXES = (".onnx", ".keras", ".h5", ".pt2", ".jit")
 
 
 def _empty(suffix: str) -> Builder:
@@ -226,6 +244,33 @@ def _pt2_with_pickle(folder: Path, seeds: Seeds) -> Path:
             archive.writestr(info.filename, payload if info.filename.endswith((".pt", ".pkl")) else data)
     os.remove(folder / "seed_copy.pt2")
     return path
+
+
+def _torchscript_rewritten(name: str, rewrite: Callable[[str, bytes, Path], bytes]) -> Builder:
+    """The seed TorchScript archive with every member passed through `rewrite(member, data, folder)`."""
+
+    def build(folder: Path, seeds: Seeds) -> Path:
+        path = folder / name
+        seed = _write(folder, "seed_copy.jit", seeds.data(".jit"))
+        with zipfile.ZipFile(seed) as source, zipfile.ZipFile(path, "w") as archive:
+            for info in source.infolist():
+                archive.writestr(info.filename, rewrite(info.filename, source.read(info), folder))
+        os.remove(seed)
+        return path
+
+    return build
+
+
+def _code_saves_a_file(member: str, data: bytes, folder: Path) -> bytes:
+    """Sequential.forward also calls torch.save (aten::save) onto the marker path."""
+    if member.endswith(".py") and b"def forward" in data:
+        return data.replace(b"return", f'torch.save(input, "{marker_path(folder)}")\n    return'.encode(), 1)
+    return data
+
+
+def _pickled_global(member: str, data: bytes, folder: Path) -> bytes:
+    """data.pkl replaced by a Python pickle whose global is os.system (TorchScript's unpickler refuses it)."""
+    return marker_pickle(marker_path(folder)) if member.endswith("data.pkl") else data
 
 
 # ---- ONNX graphs --------------------------------------------------------------------------------
@@ -477,6 +522,8 @@ CASES: list[Case] = [
          NOT_READABLE),
     Case("zip-bomb", "pt2-member", _bomb("archive/data.pkl", ".pt2"), "refused", NOT_READABLE),
     Case("zip-bomb", "keras-20000-members", _many_members, "refused", NOT_READABLE),
+    Case("zip-bomb", "torchscript-code", _bomb("archive/code/__torch__.py", ".pt", {"archive/constants.pkl": b""}),
+         "refused", "zip bomb"),
     Case("external-data", "parent-escape", _external("../../etc/passwd"), "refused", "outside the model's folder"),
     Case("external-data", "absolute", _external("/etc/passwd"), "refused", "outside the model's folder"),
     Case("external-data", "symlink-out", _external("weights.bin", create=True), "refused", "outside the model's folder"),
@@ -507,6 +554,10 @@ CASES: list[Case] = [
     Case("code-execution", "pickle-as-pt2", _zipped_pickle("model.pt2", "model"), "refused", "torch.export"),
     Case("code-execution", "pt2-poisoned", _pt2_with_pickle, "refused", "torch.export"),
     Case("code-execution", "raw-pickle-as-pt2", _raw_pickle("model.pt2"), "refused", "torch.export"),
+    Case("code-execution", "torchscript-code-saves-a-file", _torchscript_rewritten("saves.pt", _code_saves_a_file),
+         "refused", "reads or writes files"),
+    Case("code-execution", "torchscript-pickle-os-system", _torchscript_rewritten("global.jit", _pickled_global),
+         "refused", "not a readable TorchScript archive"),
     Case("code-execution", "keras-lambda", _keras_lambda(".keras"), "refused", "safe_mode"),
     Case("code-execution", "h5-lambda", _keras_lambda(".h5"), "refused", "safe_mode"),
     Case("code-execution", "keras-config-os-system", _keras_bad_class, "refused", NOT_READABLE),

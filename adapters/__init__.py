@@ -31,8 +31,11 @@ FILE_READERS: dict[str, tuple[str, str]] = {
     ".gguf": ("adapters.gguf_file", "read_gguf"),
     ".json": ("adapters.hf_json", "read_json"),
     ".weights.h5": ("adapters.keras_weights", "read_keras_weights"),
+    ".jit": ("adapters.torchscript", "read_torchscript"),
+    ".torchscript": ("adapters.torchscript", "read_torchscript"),
 }
-"""File suffix -> (adapter module, reader function); the longest matching suffix wins (`.weights.h5`)."""
+"""File suffix -> (adapter module, reader function); the longest matching suffix wins (`.weights.h5`).
+A TorchScript archive is recognised by its content first, whatever its suffix."""
 
 
 def _reader(module: str, function: str) -> Any:

@@ -79,7 +79,7 @@ def _first_words(err: Exception) -> str:
 
 def from_script_module(module: Any, options: AuditOptions | None = None, **values: Any) -> ModelIR:
     """Translate a ScriptModule; shapes and MACs need `input_shapes` (or `example_inputs`, used for their shapes)."""
-    from adapters.torch import _inputs
+    from adapters.torch import _inputs  # the same inputs an nn.Module would get
 
     options = resolve(options, values)
     sites = _sites(module)
@@ -177,18 +177,16 @@ def _site_layer(model: Any, site: _Site, call: Call | None, owners: dict[int, tu
     )
 
 
-def _op_layer(op: Op) -> Layer:
-    return Layer(op.path, op.kind, op.source_type, dict(op.attrs), list(op.input_shapes), list(op.output_shapes))
-
-
 def _layers(model: Any, sites: dict[str, _Site], trace: Trace, notes: list[str]) -> list[Layer]:
     """Layers in execution order, then the sites the pass did not see run (in module-tree order)."""
+    from adapters.torch import _op_layer
+
     owners: dict[int, tuple[str, Any]] = {}
     layers: list[Layer] = []
     called: set[str] = set()
     for event in trace.events:
         if isinstance(event, Op):
-            layers.append(_op_layer(event))
+            layers.append(_op_layer(event))  # the operator row an nn.Module audit would have
         elif event.module_path in sites:
             called.add(event.module_path)
             layers.append(_site_layer(model, sites[event.module_path], event, owners, notes))

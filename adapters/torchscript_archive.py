@@ -55,7 +55,7 @@ def check_archive(path: str) -> None:
     members = _members(path)
     root = archive_root([m.filename for m in members])
     if root is None:
-        raise InputError(f"{path}: not a TorchScript archive (no code/ and constants.pkl)")
+        raise InputError(f"{path}: not a TorchScript archive (not a zip holding code/ and constants.pkl)")
     meta = [m for m in members if not m.filename.startswith(root + "data/")]
     for member in members:
         if member.compress_size and member.file_size > MAX_RATIO * member.compress_size and member.file_size > 2**24:
@@ -68,8 +68,8 @@ def check_archive(path: str) -> None:
             if member.filename.startswith(root + "code/") and member.filename.endswith(".py"):
                 problem = _code_problem(_read(archive, member, path).decode("utf-8", "replace"))
                 if problem:
-                    raise InputError(f"{path}: refused: its TorchScript code ({member.filename}) {problem}; "
-                                     "torch.jit.load would run it")
+                    raise InputError(f"{path}: refused: its TorchScript code ({member.filename}) {problem}, "
+                                     "and loading or running the archive would execute that code")
 
 
 def _read(archive: zipfile.ZipFile, member: zipfile.ZipInfo, path: str) -> bytes:

@@ -176,7 +176,8 @@ class ScriptView:
             return value
         if name in ("bias", "weight", "in_proj_bias", "bias_k", "bias_v"):
             return None  # a parameter the module does not have
-        raise AttributeError(f"TorchScript kept no {name!r} for this {self._module.original_name}")
+        raise AttributeError(f"TorchScript kept no {name!r} for this {self._module.original_name} "
+                             "(torch.jit.trace keeps weights and a graph only; torch.jit.script keeps attributes)")
 
 
 _CONV_CLASSES = ("conv._ConvNd", "conv._ConvTransposeNd")

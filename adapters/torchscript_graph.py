@@ -91,13 +91,13 @@ def constant_value(value: Any) -> Any:
 # ---- the graph copy that runs on meta ---------------------------------------------------------------
 
 
-def _walk(block: Any) -> list[Any]:
+def walk(block: Any) -> list[Any]:
     """Every node of `block` and of its sub-blocks, in order."""
     nodes = []
     for node in block.nodes():
         nodes.append(node)
         for inner in node.blocks():
-            nodes.extend(_walk(inner))
+            nodes.extend(walk(inner))
     return nodes
 
 
@@ -107,13 +107,13 @@ def tensor_constants(module: Any) -> bool:
         graph = module.inlined_graph
     except (AttributeError, RuntimeError):
         return False
-    return any(n.kind() == "prim::Constant" and n.output().type().kind() == "TensorType" for n in _walk(graph.block()))
+    return any(n.kind() == "prim::Constant" and n.output().type().kind() == "TensorType" for n in walk(graph.block()))
 
 
 def operator_problem(graph: Any) -> str | None:
     """Why the graph must not run: an operator outside torch's namespaces, one that touches files, a call
     inlining left opaque; else None."""
-    for node in _walk(graph.block()):
+    for node in walk(graph.block()):
         kind = node.kind()
         if kind in FILE_OPERATORS:
             return f"it calls {kind}, which touches files"
@@ -148,28 +148,41 @@ def _meta(value: Any, memo: dict[int, torch.Tensor]) -> Any:
     return None
 
 
+_FROZEN_TYPES = r"(int|float|bool|str)|List\[(int|float|bool)\]|Tuple\[(int|float|bool)(, (int|float|bool))*\]"
+"""Attribute types read once into constants, so operator arguments such as a stride read from `self` are known."""
+
+
+def _replace_by_constant(graph: Any, node: Any, value: Any) -> None:
+    graph.setInsertPoint(node)
+    node.output().replaceAllUsesWith(graph.insertConstant(value))
+    graph.setInsertPoint(graph.block())
+    node.destroy()
+
+
 def detach_tensors(graph: Any, module: Any) -> tuple[list[Any], set[Any]]:
     """Turn every tensor the graph reads from the module, and every tensor constant, into a graph input fed
-    with a meta stand-in; device constants say meta; drop SetAttr and Print.  (stand-ins, the new inputs)."""
+    with a meta stand-in; scalar attributes become constants, device constants say meta; drop SetAttr and
+    Print.  (stand-ins, the new inputs)."""
     memo: dict[int, torch.Tensor] = {}
     self_value = next(graph.inputs())
     stand_ins: list[Any] = []
     weights: set[Any] = set()
-    for node in _walk(graph.block()):
+    for node in walk(graph.block()):
         kind = node.kind()
         if kind in ("prim::SetAttr", "prim::Print", "aten::_print"):
             node.destroy()
             continue
         if kind == "prim::GetAttr":
-            stand_in = _meta(_attribute_value(node.output(), self_value, module), memo)
+            target = _attribute_value(node.output(), self_value, module)
+            if re.fullmatch(_FROZEN_TYPES, str(node.output().type())):  # a hyper-parameter: read it once
+                _replace_by_constant(graph, node, target)
+                continue
+            stand_in = _meta(target, memo)
         elif kind == "prim::Constant" and node.output().type().kind() == "TensorType":
             constant = node.output().toIValue()  # a 0-dim one stays: shape arithmetic reads its value
             stand_in = _meta(constant, memo) if isinstance(constant, torch.Tensor) and constant.dim() > 0 else None
         elif kind == "prim::Constant" and node.output().type().kind() == "DeviceObjType":
-            graph.setInsertPoint(node)
-            node.output().replaceAllUsesWith(graph.insertConstant(torch.device("meta")))
-            graph.setInsertPoint(graph.block())
-            node.destroy()
+            _replace_by_constant(graph, node, torch.device("meta"))
             continue
         else:
             continue

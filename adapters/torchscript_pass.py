@@ -16,7 +16,14 @@ from typing import Any
 import torch
 
 from adapters.torch_trace import Call, Op, Trace
-from adapters.torchscript_graph import Hierarchy, detach_tensors, op_event, operator_problem, records_macs
+from adapters.torchscript_graph import (
+    Hierarchy,
+    detach_tensors,
+    op_event,
+    operator_problem,
+    records_macs,
+    walk,
+)
 from auditor.ir import Shape
 
 _LIBRARY: list[Any] = []
@@ -94,7 +101,7 @@ def _tensors_of(value: Any, inside: set[Any]) -> list[Any]:
     node = value.node()
     if node in inside and node.kind() in ("prim::TupleConstruct", "prim::ListConstruct"):
         return [t for v in node.inputs() for t in _tensors_of(v, inside)]
-    return []
+    return [value] if value.type().kind() == "TupleType" else []  # unpacked when probed
 
 
 def _outputs(segment: Segment, block: Any) -> list[Any]:
@@ -129,14 +136,23 @@ class Segmenter:
                 return prefix, path
         return None, path
 
+    def neutral(self, node: Any) -> bool:
+        """A check between a layer's own nodes (an If raising on a bad input, often attributed to the caller):
+        control flow that calls no layer, records no operator and yields no tensor."""
+        if node.kind() not in ("prim::If", "prim::Loop"):
+            return False
+        if any(o.type().kind() in ("TensorType", "TupleType", "ListType") for o in node.outputs()):
+            return False
+        return not any(self.layer_of(inner)[0] is not None or records_macs(inner)
+                       for block in node.blocks() for inner in walk(block))
+
     def split(self, block: Any) -> None:
         current: Segment | None = None
         for node in block.nodes():
             if node.kind() == "prim::Constant":
                 continue
             layer, owner = self.layer_of(node)
-            neutral = node.kind() in ("prim::If", "prim::Loop") and not node.getModuleHierarchy()
-            if current is not None and (layer == current.key or (neutral and layer is None)):
+            if current is not None and (layer == current.key or (layer is None and self.neutral(node))):
                 current.nodes.append(node)
                 continue
             current = self._close(current, block)
@@ -185,16 +201,37 @@ def _insert_probes(graph: Any, segments: list[tuple[Any, Segment]]) -> list[_Eve
         return constant.node(), graph.create("nn_auditor::probe", [value, constant], 0)
 
     for index, (_, segment) in enumerate(segments):
-        first, last = segment.nodes[0], segment.nodes[-1]
+        first = segment.nodes[0]
         for position, value in enumerate(segment.inputs):
             constant, node = probe(value, _Event(index, False, position))
             constant.moveBefore(first)
             node.insertBefore(first)
-        for position in reversed(range(len(segment.outputs))):  # each right after `last`: they end up in order
-            constant, node = probe(segment.outputs[position], _Event(index, True, position))
-            constant.moveAfter(last)
+        tensors, anchor = _unpacked(graph, segment.outputs, segment.nodes[-1])
+        for value in tensors:
+            constant, node = probe(value, _Event(index, True, sum(e.segment == index and e.output for e in events)))
+            constant.moveAfter(anchor)
             node.insertAfter(constant)
+            anchor = node
     return events
+
+
+def _unpacked(graph: Any, values: list[Any], after: Any) -> tuple[list[Any], Any]:
+    """(the tensors of `values`, the last node inserted): a tuple (an If's result) is unpacked by a
+    prim::TupleUnpack placed after `after`."""
+    tensors = []
+    for value in values:
+        if value.type().kind() != "TupleType":
+            tensors.append(value)
+            continue
+        elements = value.type().elements()
+        unpack = graph.create("prim::TupleUnpack", [value], len(elements))
+        for output, element in zip(unpack.outputs(), elements):
+            output.setType(element)
+        unpack.insertAfter(after)
+        inner, after = _unpacked(graph, [o for o in unpack.outputs() if o.type().kind() in ("TensorType", "TupleType")],
+                                 unpack)
+        tensors.extend(inner)
+    return tensors, after
 
 
 def _calls(events: list[_Event], records: list[tuple[int, Shape]], segments: list[Segment]) -> list[tuple[int, list[Shape], list[Shape]]]:
@@ -275,9 +312,10 @@ def _trace_events(events: list[_Event], records: list[tuple[int, Shape]], segmen
 def _defaults(module: Any, given: int) -> list[Any]:
     """Default values of forward's arguments after the `given` positional inputs."""
     arguments = module.forward.schema.arguments[1 + given:]
-    missing = [a.name for a in arguments if not a.has_default_value()]
+    missing = [f"{a.name} ({a.type})" for a in arguments if not a.has_default_value()]
     if missing:
-        raise TypeError(f"forward also needs {', '.join(missing)}; give one shape per input")
+        raise TypeError(f"forward also needs {', '.join(missing)}: give one input shape per tensor input, "
+                        "or example_inputs= from Python for other arguments")
     return [a.default_value for a in arguments]
 
 

@@ -36,8 +36,8 @@ class Totals:
     macs_complete: bool = True
     macs_per_sample: bool = False
     shapes_known: bool = True
-    """False when no input and no layer has a shape: MACs, FLOPs and activation memory are then unknown
-    (reported as unknown / null, never as 0); an input shape gives them."""
+    """False when no layer has a shape (none given, or the forward pass did not run): MACs, FLOPs and
+    activation memory are then unknown (reported as unknown / null, never as 0)."""
     param_bytes: int = 0
     activation_elements: int = 0
     layers: int = 0
@@ -129,7 +129,8 @@ def _totals(model: ModelIR, checks: list[LayerCheck], rules: Registry[str, Rule]
         totals.unverified_layers += check.status == Status.UNVERIFIED
     totals.non_trainable = totals.reported - totals.trainable
     totals.activation_elements += sum(sample_numel(s) for s in model.input_shapes)
-    totals.shapes_known = bool(model.input_shapes) or any(c.layer.input_shapes or c.layer.output_shapes for c in checks)
+    totals.shapes_known = any(c.layer.input_shapes or c.layer.output_shapes for c in checks) or (
+        bool(model.input_shapes) and not checks)
     return totals
 
 

@@ -208,3 +208,21 @@ def test_random_convs_and_linears_agree_with_the_module(conv: dict[str, Any], mo
     assert [c.status for c in audit.checks] == [c.status for c in eager.checks]
     assert audit.totals.macs == eager.totals.macs
     assert audit.checks[0].layer.output_shapes == [tuple(layer(x).shape)]
+
+
+def test_silero_vad_shipped_by_its_pip_package_is_verified_with_hand_checked_macs() -> None:
+    """silero_vad.jit, the TorchScript model the silero-vad package ships (written by Silero, not by us):
+    an STFT as a conv over a basis buffer, four Conv1d, an LSTMCell and a 1x1 conv, for 16 kHz and 8 kHz."""
+    silero = pytest.importorskip("silero_vad")
+    path = Path(silero.__file__).parent / "data" / "silero_vad.jit"
+    loaded = torch.jit.load(str(path), map_location="meta")
+    audit = auditor.audit(str(path), example_inputs=(torch.zeros(1, 512), 16_000))
+    assert audit.model.name == "VADRNNJITMerge" and audit.consistent
+    assert audit.totals.reported == sum(p.numel() for p in loaded.parameters()) == 462_594
+    assert audit.totals.verified_fraction == 1.0
+    assert {c.status for c in audit.checks if not c.kind.startswith("torch:")} <= {Status.OK, Status.NO_PARAMS}
+    rows = {c.path: c for c in audit.checks}
+    assert rows["_model.decoder.rnn"].layer.attrs["cell"] == "lstm" and "_model.decoder.rnn#2" not in rows
+    # one 512-sample window at 16 kHz: STFT (258 filters x 256 taps x 3 frames), then the encoder and decoder
+    expected = 258 * 256 * 3 + 128 * 129 * 3 * 3 + 64 * 128 * 3 * 2 + 64 * 64 * 3 + 128 * 64 * 3 + 4 * 128 * 256 + 128
+    assert audit.totals.macs == expected == 563_968

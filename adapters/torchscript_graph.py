@@ -255,6 +255,8 @@ def _conv_args(node: Any, inputs: list[Shape]) -> tuple[str, dict[str, Any], lis
         transposed, output_padding = False, [0] * (len(inputs[1]) - 2)
     if any(v is UNKNOWN or v is None or isinstance(v, str) for v in (stride, padding, dilation, groups)):
         return None
-    x, w = (torch.empty(s, device="meta") for s in inputs[:2])
+    if not all(isinstance(d, int) for shape in inputs[:2] for d in shape):
+        return None
+    x, w = (torch.empty([int(d) for d in s], device="meta") for s in inputs[:2])
     bias = None if node.inputsAt(2).type().kind() == "NoneType" else w
     return _conv_op((x, w, bias, stride, padding, dilation, transposed, output_padding, groups))

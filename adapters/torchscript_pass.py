@@ -155,7 +155,8 @@ class Segmenter:
             if current is not None and (layer == current.key or (layer is None and self.neutral(node))):
                 current.nodes.append(node)
                 continue
-            current = self._close(current, block)
+            self._close(current, block)
+            current = None
             if layer is not None:
                 current = Segment(layer, [node], owner)
             elif records_macs(node):
@@ -166,8 +167,9 @@ class Segmenter:
         self._close(current, block)
 
     def _close(self, segment: Segment | None, block: Any) -> None:
+        """Record `segment`, minus trailing control flow that belongs to its caller (split on its own)."""
         if segment is None:
-            return None
+            return
         while self.layer_of(segment.nodes[-1])[0] != segment.key:
             trailing = segment.nodes.pop()  # a control-flow node after the layer's last own node
             for inner in trailing.blocks():
@@ -243,7 +245,7 @@ def _calls(events: list[_Event], records: list[tuple[int, Shape]], segments: lis
         starts = event.position == 0 and (not event.output or not segment.inputs)
         if starts or not runs or runs[-1][0] != event.segment:
             runs.append((event.segment, [], []))
-        runs[-1][2 if event.output else 1].append(shape)
+        (runs[-1][2] if event.output else runs[-1][1]).append(shape)
     return runs
 
 

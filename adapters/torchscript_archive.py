@@ -45,9 +45,18 @@ def archive_root(names: list[str]) -> str | None:
     return next((r for r in sorted(roots) if any(n.startswith(r + "code/") for n in names)), None)
 
 
+def _starts_like_a_zip(path: str) -> bool:
+    """The first four bytes only: sniffing every file must not read (zipfile would scan 64 KiB of each)."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(4) == b"PK\x03\x04"
+    except OSError:
+        return False
+
+
 def is_torchscript(path: str) -> bool:
     """True when `path` is a zip laid out as torch.jit.save writes it, whatever its extension."""
-    return zipfile.is_zipfile(path) and archive_root([m.filename for m in _members(path)]) is not None
+    return _starts_like_a_zip(path) and archive_root([m.filename for m in _members(path)]) is not None
 
 
 def check_archive(path: str) -> None:

@@ -51,7 +51,7 @@ def numel(shape: Shape) -> int | None:
     """Number of elements of `shape`, or None when any dim is symbolic."""
     if not is_static(shape):
         return None
-    return math.prod(shape)  # type: ignore[arg-type,return-value]
+    return math.prod(d for d in shape if isinstance(d, int))
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,7 @@ def _model_id(model: Any, index: int) -> str:
     if isinstance(model, str):
         return model
     if isinstance(model, os.PathLike):
-        return os.path.basename(os.fspath(model))
+        return os.path.basename(str(os.fspath(model)))
     name = getattr(model, "__name__", None)
     return name if isinstance(name, str) else f"{type(model).__name__}{index}"
 

@@ -71,7 +71,7 @@ def same_value(mine: Any, stated: Any) -> bool:
         mine, stated = tuple(mine), tuple(stated)
         if len(stated) == 1 and len(mine) > 1:
             return all(m == stated[0] for m in mine)
-        return mine == stated
+        return bool(mine == stated)
     if isinstance(mine, bool) or isinstance(stated, bool):
         return bool(mine) == bool(stated)
     return bool(mine == stated)

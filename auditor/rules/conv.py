@@ -110,7 +110,7 @@ class ConvRule(Rule):
 
     def macs(self, layer: Layer) -> int:
         cin, cout, groups = _channels(layer)
-        kernel = tuple(attr(layer, "kernel_size"))
+        kernel = tuple(int(k) for k in attr(layer, "kernel_size"))
         out = conv_output_shape(layer, cout)
         positions = _spatial_positions(out, len(kernel), attr(layer, "layout"), "conv output size")
         return positions * cout * math.prod(kernel) * (cin // groups)
@@ -186,7 +186,7 @@ class ConvTransposeRule(ConvRule):
 
     def macs(self, layer: Layer) -> int:
         cin, cout, groups = _channels(layer)
-        kernel = tuple(attr(layer, "kernel_size"))
+        kernel = tuple(int(k) for k in attr(layer, "kernel_size"))
         positions = _spatial_positions(first_input(layer), len(kernel), attr(layer, "layout"), "input size")
         return positions * cin * math.prod(kernel) * (cout // groups)
 
@@ -243,7 +243,7 @@ class SeparableConvRule(Rule):
     def macs(self, layer: Layer) -> int:
         cin, cout, _ = _channels(layer)
         m = int(layer.attrs.get("depth_multiplier", 1))
-        kernel = tuple(attr(layer, "kernel_size"))
+        kernel = tuple(int(k) for k in attr(layer, "kernel_size"))
         out = conv_output_shape(layer, cout)
         positions = _spatial_positions(out, len(kernel), attr(layer, "layout"), "conv output size")
         return positions * (cin * m * math.prod(kernel) + cin * m * cout)

@@ -1,8 +1,13 @@
 """Adapters translate a model from a framework into the common `ModelIR`, and do nothing else.
 
-Each framework's adapter is imported only when a model of that framework is loaded, so auditing an
-ONNX file never imports torch or tensorflow.  Every reader takes one `AuditOptions` (keyword
-arguments are parsed into one by `auditor.options.resolve`).
+Owns: one module per framework or file format, the readers table (`FILE_READERS`, suffix -> reader),
+and the dispatch of in-memory objects to their framework (`from_object`).  Each framework's adapter is
+imported only when a model of that framework is read, so auditing an ONNX file never imports torch or
+tensorflow.  Every reader takes one `AuditOptions` (keyword arguments are parsed into one by
+`auditor.options.resolve`).  Specs (`reference:NAME`, factories, folders) are resolved above, in
+`auditor.loader`.
+May import: the core (`auditor.ir`, `auditor.errors`, `auditor.options`, `auditor.registry`,
+`auditor.rules`), never `auditor.loader`, the API (`auditor` itself) or `reference_models`.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import os
+from collections.abc import Callable
 from typing import Any
 
 from adapters.torchscript_archive import is_torchscript
@@ -19,14 +25,14 @@ from auditor.options import AuditOptions, resolve
 
 FILE_READERS: dict[str, tuple[str, str]] = {
     ".onnx": ("adapters.onnx", "read_onnx"),
-    ".keras": ("adapters.keras", "read_keras_file"),
-    ".h5": ("adapters.keras", "read_keras_file"),
-    ".hdf5": ("adapters.keras", "read_keras_file"),
+    ".keras": ("adapters.keras_files", "read_keras_file"),
+    ".h5": ("adapters.keras_files", "read_keras_file"),
+    ".hdf5": ("adapters.keras_files", "read_keras_file"),
     ".pt2": ("adapters.torch", "read_exported_program"),
-    ".pt": ("adapters.torch", "read_torch_file"),
-    ".pth": ("adapters.torch", "read_torch_file"),
-    ".ts": ("adapters.torch", "read_torch_file"),
-    ".bin": ("adapters.state_dict", "read_bin"),
+    ".pt": ("adapters.torch_files", "read_torch_file"),
+    ".pth": ("adapters.torch_files", "read_torch_file"),
+    ".ts": ("adapters.torch_files", "read_torch_file"),
+    ".bin": ("adapters.torch_files", "read_torch_file"),
     ".safetensors": ("adapters.safetensors_file", "read_safetensors"),
     ".gguf": ("adapters.gguf_file", "read_gguf"),
     ".json": ("adapters.hf_json", "read_json"),
@@ -38,33 +44,32 @@ FILE_READERS: dict[str, tuple[str, str]] = {
 A TorchScript archive is recognised by its content first, whatever its suffix."""
 
 
-def _reader(module: str, function: str) -> Any:
+Reader = Callable[..., ModelIR]
+"""(path, AuditOptions) -> ModelIR."""
+
+
+def reader(module: str, function: str) -> Reader:
+    """The reader `function` of adapter `module`, imported now; InputError when its framework is missing."""
     try:
-        return getattr(importlib.import_module(module), function)
+        found: Reader = getattr(importlib.import_module(module), function)
     except ImportError as err:
         raise InputError(f"reading this model needs {err.name or module}, which is not installed") from None
+    return found
 
 
-def load(spec: str, options: AuditOptions | None = None, **values: Any) -> ModelIR:
-    """Read `spec` (a model file, `reference:NAME`, or `package.module:factory`) into the IR.
-
-    A TorchScript archive is recognised by its content, whatever its extension; other files by extension."""
+def read_file(path: str, options: AuditOptions | None = None, **values: Any) -> ModelIR:
+    """Read a model file: a TorchScript archive by its content, whatever its suffix; other files by their
+    suffix (`FILE_READERS`); InputError for a missing file or an unknown format."""
     parsed = resolve(options, values)
-    if spec.startswith("reference:"):
-        return _reader("reference_models", "load_reference")(spec.split(":", 1)[1], parsed)
-    if os.path.isfile(spec) and is_torchscript(spec):
-        return _reader("adapters.torchscript", "read_torchscript")(spec, parsed)
-    extension = file_suffix(spec)
-    if extension in FILE_READERS:
-        return _reader(*FILE_READERS[extension])(spec, parsed)
-    if os.path.isdir(spec):
-        return _reader("adapters.hf_json", "read_folder")(spec, parsed)
-    if ":" in spec and not os.path.exists(spec):
-        return from_factory(spec, parsed)
-    if not os.path.exists(spec):
-        raise InputError(f"{spec}: no such file")
+    if os.path.isfile(path) and is_torchscript(path):
+        return reader("adapters.torchscript", "read_torchscript")(path, parsed)
+    suffix = file_suffix(path)
+    if suffix in FILE_READERS:
+        return reader(*FILE_READERS[suffix])(path, parsed)
+    if not os.path.exists(path):
+        raise InputError(f"{path}: no such file")
     raise InputError(
-        f"{spec}: unknown model format {extension or '(no extension)'}; expected one of "
+        f"{path}: unknown model format {suffix or '(no extension)'}; expected one of "
         f"{', '.join(sorted(FILE_READERS))}, reference:NAME or package.module:factory"
     )
 
@@ -80,7 +85,7 @@ def align_names(architecture: ModelIR, checkpoint: ModelIR) -> ModelIR:
     """The checkpoint with its tensors under the architecture's names where its format names them its own
     way (GGUF's `blk.0.attn_q.weight`), so the two can be paired by name."""
     if checkpoint.framework == "gguf":
-        return _reader("adapters.gguf_file", "architecture_names")(checkpoint, list(architecture.tensors))
+        return reader("adapters.gguf_file", "architecture_names")(checkpoint, list(architecture.tensors))
     return checkpoint
 
 
@@ -109,24 +114,8 @@ def from_object(obj: Any, options: AuditOptions | None = None, **values: Any) ->
         if target is not obj and parsed.example_inputs is None:
             parsed = dataclasses.replace(parsed, example_inputs=obj[1])
         if _is_script_module(target):
-            return _reader("adapters.torchscript", "from_script_module")(target, parsed)
-        return _reader("adapters.torch", "from_module")(target, parsed)
+            return reader("adapters.torchscript", "from_script_module")(target, parsed)
+        return reader("adapters.torch", "from_module")(target, parsed)
     if framework == "keras":
-        return _reader("adapters.keras", "from_model")(target, parsed)
+        return reader("adapters.keras", "from_model")(target, parsed)
     raise InputError(f"cannot audit a {type(obj).__module__}.{type(obj).__qualname__}: not a PyTorch or Keras model")
-
-
-def from_factory(spec: str, options: AuditOptions | None = None, **values: Any) -> ModelIR:
-    """Import `package.module:factory`, call it (the user asked to run it) and translate the result."""
-    parsed = resolve(options, values)
-    module_name, _, attr_name = spec.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as err:
-        raise InputError(f"{spec}: cannot import {module_name} ({err})") from None
-    factory = getattr(module, attr_name, None)
-    if factory is None:
-        raise InputError(f"{spec}: {module_name} has no attribute {attr_name!r}")
-    model = factory() if callable(factory) else factory
-    named = dataclasses.replace(parsed, name=parsed.name or attr_name, source=parsed.source or spec)
-    return from_object(model, named)

@@ -9,7 +9,6 @@ dict; its architecture is its `config.json`.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from typing import Any
 
@@ -54,14 +53,3 @@ def is_model_folder(folder: str) -> bool:
     config, weights = folder_files(folder)
     return config is not None or (weights is not None and weights.endswith(".index.json"))
 
-
-def read_folder(folder: str, options: AuditOptions | None = None, **values: Any) -> ModelIR:
-    """A model folder as one ModelIR: the architecture when it has a config.json, else its checkpoint."""
-    options = resolve(options, values)
-    import adapters
-
-    config, weights = folder_files(folder)
-    if config is None and weights is None:
-        raise InputError(f"{folder}: a folder with neither a config.json nor weight files")
-    named = options if options.source else dataclasses.replace(options, source=folder)
-    return adapters.load(config or weights or folder, named)

@@ -341,12 +341,4 @@ def _pending_variables() -> list[Any]:
     return pending if isinstance(pending, list) else []
 
 
-def read_keras_file(path: str, options: AuditOptions | None = None, **values: Any) -> ModelIR:
-    """Read a `.keras` archive or a legacy `.h5` file into the IR (see the module docstring)."""
-    from adapters.keras_files import read_keras_file as read
-
-    return read(path, resolve(options, values))
-
-
-__all__ = ["DuplicateLayerError", "TYPES", "deferred_variables", "from_model", "read_keras_file", "register_layer",
-           "unregister_layer"]
+__all__ = ["DuplicateLayerError", "TYPES", "deferred_variables", "from_model", "register_layer", "unregister_layer"]

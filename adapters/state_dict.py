@@ -31,10 +31,10 @@ STATE_DICT_KEYS = ("state_dict", "model_state_dict", "model", "module", "weights
 
 def is_torch_file(path: str) -> bool:
     """True when `path` is a torch.save file (zip with a data.pkl, or a legacy pickle with torch's magic)."""
-    return _kind(path) in ("zip", "legacy")
+    return file_kind(path) in ("zip", "legacy")
 
 
-def _kind(path: str) -> str:
+def file_kind(path: str) -> str:
     """"zip", "torchscript", "legacy", "safetensors" or "unknown", from the first bytes and zip members."""
     try:
         with open(path, "rb") as handle:
@@ -61,27 +61,12 @@ def _kind(path: str) -> str:
     return "unknown"
 
 
-def read_bin(path: str, options: AuditOptions | None = None, **values: Any) -> ModelIR:
-    """`audit pytorch_model.bin`: a state dict, or a safetensors / TorchScript file under a `.bin` name."""
-    options = resolve(options, values)
-    kind = _kind(path) if os.path.isfile(path) else "missing"
-    if kind == "safetensors":
-        from adapters.safetensors_file import read_safetensors
-
-        return read_safetensors(path, options)
-    if kind == "torchscript":
-        from adapters.torch import read_torch_file
-
-        return read_torch_file(path, options)
-    return read_state_dict(path, options)
-
-
 def read_state_dict(path: str, options: AuditOptions | None = None, **values: Any) -> ModelIR:
     """A torch.save file holding tensors only (a state dict, or a training checkpoint around one) as a ModelIR."""
     options = resolve(options, values)
     if not os.path.isfile(path):
         raise InputError(f"{path}: no such file")
-    kind = _kind(path)
+    kind = file_kind(path)
     if kind == "safetensors":
         from adapters.safetensors_file import read_safetensors
 
@@ -93,7 +78,7 @@ def read_state_dict(path: str, options: AuditOptions | None = None, **values: An
 
 def read_state_dict_tensors(path: str) -> list[Stored]:
     """One shard's tensors (for `sharded`)."""
-    return _tensors(path, _kind(path))[0]
+    return _tensors(path, file_kind(path))[0]
 
 
 def _tensors(path: str, kind: str) -> tuple[list[Stored], list[str]]:

@@ -20,7 +20,6 @@ import torch
 
 from adapters.torch_trace import Call, Op, Trace, fake_tensors, meta_copy, run_pass, tensor_shapes, to_meta
 from adapters.torch_types import DuplicateModuleError, lookup, register_module, unregister_module
-from adapters.torchscript_archive import is_torchscript
 from auditor.errors import InputError
 from auditor.ir import Layer, ModelIR, ParamTensor, PassInfo, Shape
 from auditor.options import AuditOptions, resolve
@@ -29,7 +28,6 @@ __all__ = [
     "DuplicateModuleError",
     "from_module",
     "read_exported_program",
-    "read_torch_file",
     "register_module",
     "unregister_module",
 ]
@@ -304,21 +302,6 @@ def _inputs(
 
 
 # ---- files ----------------------------------------------------------------------------------------
-
-
-def read_torch_file(path: str, options: AuditOptions | None = None, **values: Any) -> ModelIR:
-    """A TorchScript archive (torch.jit.save: see `adapters.torchscript`), else a state dict
-    (`adapters.state_dict`, read with weights_only=True); a pickle that holds anything but tensors is refused there."""
-    options = resolve(options, values)
-    if not os.path.exists(path):
-        raise InputError(f"{path}: no such file")
-    if not is_torchscript(path):
-        from adapters.state_dict import read_state_dict
-
-        return read_state_dict(path, options)
-    from adapters.torchscript import read_torchscript
-
-    return read_torchscript(path, options)
 
 
 @contextlib.contextmanager

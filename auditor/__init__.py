@@ -4,6 +4,12 @@
 or `package.module:factory`, and returns an `Audit`.  Frameworks are imported only by the adapter
 that needs them; the public names below are imported on first use, so importing `auditor` (as the
 pytest plugin does in every test run) costs next to nothing.
+
+Owns: the public API (`audit`, `to_ir`, the names re-exported below).  The core lives in the
+subpackages and modules: `ir`, `options`, `registry`, `rules`, `layer_check`, `count`, `align`, `explain`,
+`diff`, `expect`, `checkpoint`, `report`; the front in `loader` (specs), `cli`, `testing`, `pytest_plugin`.
+May import: anything; the core modules import only each other (never `adapters`, `reference_models`,
+`auditor.loader` or this API), which `tests/test_import_graph.py` checks.
 """
 
 from __future__ import annotations
@@ -57,18 +63,9 @@ def to_ir(model: Any, options: AuditOptions | None = None, **values: Any) -> Mod
     `values` are options by name (input_shape=(1, 3, 224, 224), example_inputs=, dtype= ...; see
     `AuditOptions`), parsed once here: an unknown name or a bad value is an `OptionError`.
     """
-    import adapters
-    from auditor.ir import ModelIR
-    from auditor.options import resolve
+    from auditor import loader
 
-    parsed = resolve(options, values)
-    if isinstance(model, ModelIR):
-        return model
-    if isinstance(model, str):
-        return adapters.load(model, parsed)
-    if hasattr(model, "__fspath__"):
-        return adapters.load(str(model), parsed)
-    return adapters.from_object(model, parsed)
+    return loader.to_ir(model, options, **values)
 
 
 def audit(model: Any, options: AuditOptions | None = None, *, rules: Registry[str, Rule] | None = None,

@@ -1,9 +1,14 @@
 """The seeds' networks in PyTorch and Keras, with the numbers their papers and seed documents publish.
 
-`load_reference("NAME[@torch|@keras]")` builds one and translates it into the IR (it is what
-`auditor.audit("reference:NAME")` calls).  Without a suffix the framework is the one the seed used:
+`load_reference("NAME[@torch|@keras]")` builds one and translates it into the IR through its adapter
+(`auditor.loader` calls it for `reference:NAME`).  Without a suffix the framework is the one the seed used:
 Keras for `unet` and `resnet50-keras`, PyTorch for every other model.  Builders are imported only
 when a model is built, so this module (and `audit --list-references`) needs neither framework.
+
+Owns: the catalogue of references with their published totals and tables, the builders in both
+frameworks (`torch_nets`, `keras_nets`), the shared architecture tables, and LeNet-1998's rules.
+May import: the core (`auditor.ir`, `auditor.rules`, `auditor.options`, `auditor.errors`) and `adapters`;
+never the API or `auditor.loader` (which import this).
 """
 
 from __future__ import annotations
@@ -313,9 +318,9 @@ def load_reference(spec: str, options: AuditOptions | None = None, **values: Any
     model = build(name, framework, **builder_options)
     if framework == "torch" and options.input_shapes is None and options.example_inputs is None:
         options = dataclasses.replace(options, input_shapes=(ref.input_shape,))
-    import auditor
+    from adapters import from_object
 
-    ir = auditor.to_ir(model, options)
+    ir = from_object(model, options)
     ir.name = name
     ir.source = f"reference:{name}@{framework}"
     return ir

@@ -1,6 +1,6 @@
 """Rules for the layers of LeNet-5 as LeCun et al. (1998) define them, written as a user would.
 
-This module uses only the public extension API (`auditor.Rule`, `auditor.register`): it is the worked
+This module uses only the public extension API (`auditor.rules`: `Rule`, `register`): it is the worked
 example of auditing layers nn-auditor does not know.  Importing it registers four kinds:
 
 - lecun_conv: a C-layer; attrs in_channels, out_channels, kernel_size (kh, kw), table (for each output
@@ -22,9 +22,8 @@ import math
 from collections import Counter
 from typing import Any
 
-from auditor import Layer, ParamCount, Rule, RuleError, register
-from auditor.ir import Shape
-from auditor.rules import fmt
+from auditor.ir import Layer, Shape
+from auditor.rules import ParamCount, Rule, RuleError, fmt, register
 
 
 def _attr(layer: Layer, name: str) -> Any:

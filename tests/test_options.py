@@ -61,7 +61,7 @@ def test_every_entry_point_refuses_an_unknown_option(tmp_path):
     path = save(conv_dense_graph(), str(tmp_path))
     for call in (lambda: auditor.audit(path, input_shap=(1, 3, 16, 16)),
                  lambda: auditor.to_ir(path, input_shap=(1, 3, 16, 16)),
-                 lambda: adapters.load(path, input_shap=(1, 3, 16, 16)),
+                 lambda: adapters.read_file(path, input_shap=(1, 3, 16, 16)),
                  lambda: read_onnx(path, input_shap=(1, 3, 16, 16))):
         with pytest.raises(OptionError, match="input_shap="):
             call()

@@ -3,6 +3,11 @@
 Public extension API: subclass `Rule`, set `kind`, override `count` / `output_shapes` / `macs`,
 and `register(MyRule())` (or register it in a copy of `RULES` and pass that to `audit(..., rules=)`).
 See `auditor.rules.base` for the counting convention every rule follows.
+
+Owns: every piece of layer math (counts as terms, shapes, MACs) and every layer fact (families,
+counting conventions, table columns and spellings, finding codes, folding, convention wording), and the
+registry `RULES`.
+May import: `auditor.ir`, `auditor.registry`, `auditor.errors` and the standard library.
 """
 
 from auditor.rules import (  # noqa: F401  (importing registers the built-in rules)

@@ -2,6 +2,9 @@
 
 The pytest plugin (`auditor.pytest_plugin`) hands tests an `Auditor` as the `audit` fixture; the same
 classes work without pytest (`Auditor()(model).assert_total(61_706)`).
+
+Owns: assertion helpers (`result`), golden snapshots (`snapshot`) and a test's context (`context`).
+May import: the API (`auditor`), the core and `auditor.report`; never pytest (the plugin wraps this).
 """
 
 from __future__ import annotations

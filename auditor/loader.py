@@ -1,0 +1,86 @@
+"""Resolve what a user names into a ModelIR: a model file, a folder, `reference:NAME`,
+`package.module:factory`, or an in-memory model object.
+
+Owns: the spec syntax and the order it is tried in.  It sits above the adapters (which translate one
+framework's model, `adapters.read_file` / `adapters.from_object`) and the reference models (which build
+a bundled network), so neither of them needs to know about the other or about specs.
+May import: `adapters`, `reference_models`, and the core (`auditor.errors`, `auditor.ir`, `auditor.options`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import os
+from typing import Any
+
+import adapters
+from auditor.errors import InputError
+from auditor.ir import ModelIR
+from auditor.options import AuditOptions, resolve
+
+REFERENCE = "reference:"
+
+
+def load(spec: str, options: AuditOptions | None = None, **values: Any) -> ModelIR:
+    """Read `spec` (a model file or folder, `reference:NAME`, or `package.module:factory`) into the IR."""
+    parsed = resolve(options, values)
+    if spec.startswith(REFERENCE):
+        return _reference(spec.removeprefix(REFERENCE), parsed)
+    if adapters.file_suffix(spec) in adapters.FILE_READERS:
+        return adapters.read_file(spec, parsed)
+    if os.path.isdir(spec):
+        return _folder(spec, parsed)
+    if ":" in spec and not os.path.exists(spec):
+        return from_factory(spec, parsed)
+    return adapters.read_file(spec, parsed)
+
+
+def to_ir(model: Any, options: AuditOptions | None = None, **values: Any) -> ModelIR:
+    """`model` as an IR: an IR as it is, a spec string or path through `load`, an object through its adapter."""
+    parsed = resolve(options, values)
+    if isinstance(model, ModelIR):
+        return model
+    if isinstance(model, str):
+        return load(model, parsed)
+    if isinstance(model, os.PathLike):
+        return load(os.fspath(model), parsed)
+    return adapters.from_object(model, parsed)
+
+
+def _reference(name: str, options: AuditOptions) -> ModelIR:
+    try:
+        from reference_models import load_reference
+    except ImportError as err:
+        raise InputError(f"reference models are not available ({err})") from None
+    return load_reference(name, options)
+
+
+def _folder(folder: str, options: AuditOptions) -> ModelIR:
+    """A Hugging Face model folder as one model: its config.json when it has one, else its checkpoint."""
+    from adapters.hf_json import folder_files
+
+    config, weights = folder_files(folder)
+    if config is None and weights is None:
+        raise InputError(f"{folder}: a folder with neither a config.json nor weight files")
+    named = options if options.source else dataclasses.replace(options, source=folder)
+    return load(config or weights or folder, named)
+
+
+def from_factory(spec: str, options: AuditOptions | None = None, **values: Any) -> ModelIR:
+    """Import `package.module:factory`, call it (the user asked to run it) and translate the result."""
+    parsed = resolve(options, values)
+    module_name, _, attr_name = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise InputError(f"{spec}: cannot import {module_name} ({err})") from None
+    factory = getattr(module, attr_name, None)
+    if factory is None:
+        raise InputError(f"{spec}: {module_name} has no attribute {attr_name!r}")
+    model = factory() if callable(factory) else factory
+    named = dataclasses.replace(parsed, name=parsed.name or attr_name, source=parsed.source or spec)
+    return adapters.from_object(model, named)
+
+
+__all__ = ["from_factory", "load", "to_ir"]

@@ -83,10 +83,11 @@ def audit(model: Any, options: AuditOptions | None = None, *, rules: Registry[st
     budget_options = parsed.memory_options()
     if budget_options is None:
         return audit_ir(to_ir(model, parsed), rules, parsed)
+    from auditor.loader import default_input_shapes
     from auditor.memory import memory_budget
     from auditor.memory.shapes import memory_inputs
 
-    parsed = memory_inputs(model, parsed, budget_options)
+    parsed = memory_inputs(parsed, budget_options, default_input_shapes(model))
     report = audit_ir(to_ir(model, parsed), rules, parsed)
     report.memory = memory_budget(report.model, budget_options, rules)
     return report

@@ -48,6 +48,17 @@ def to_ir(model: Any, options: AuditOptions | None = None, **values: Any) -> Mod
     return adapters.from_object(model, parsed)
 
 
+def default_input_shapes(model: Any) -> tuple[tuple[int, ...], ...] | None:
+    """The input shapes a spec brings with it (a bundled `reference:NAME`'s), if any."""
+    if not (isinstance(model, str) and model.startswith(REFERENCE)):
+        return None
+    try:
+        from reference_models import get_reference, split_name
+    except ImportError:
+        return None
+    return (tuple(get_reference(split_name(model.removeprefix(REFERENCE))[0]).input_shape),)
+
+
 def _reference(name: str, options: AuditOptions) -> ModelIR:
     try:
         from reference_models import load_reference
@@ -83,4 +94,4 @@ def from_factory(spec: str, options: AuditOptions | None = None, **values: Any) 
     return adapters.from_object(model, named)
 
 
-__all__ = ["from_factory", "load", "to_ir"]
+__all__ = ["default_input_shapes", "from_factory", "load", "to_ir"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from auditor.errors import InputError
 from auditor.memory.options import MemoryOptions
@@ -12,24 +12,16 @@ if TYPE_CHECKING:
     from auditor.options import AuditOptions
 
 
-def _default_shapes(model: Any) -> tuple[tuple[int, ...], ...] | None:
-    """The bundled input shape of `reference:NAME`, if that is what is audited."""
-    if isinstance(model, str) and model.startswith("reference:"):
-        try:
-            from reference_models import get_reference, split_name
-        except ImportError:
-            return None
-        return (tuple(get_reference(split_name(model.split(":", 1)[1])[0]).input_shape),)
-    return None
+def memory_inputs(options: AuditOptions, memory: MemoryOptions,
+                  defaults: tuple[tuple[int, ...], ...] | None = None) -> AuditOptions:
+    """`options` with the input shape fixed at `memory.batch` and `memory.seq` (unchanged if neither).
 
-
-def memory_inputs(model: Any, options: AuditOptions, memory: MemoryOptions) -> AuditOptions:
-    """`options` with the input shape fixed at `memory.batch` and `memory.seq` (unchanged if neither)."""
+    `defaults` are the model's own input shapes when the options give none (a bundled reference's)."""
     if memory.batch is None and memory.seq is None:
         return options
     if options.example_inputs is not None:
         raise InputError("--batch/--seq set the input shape; they cannot change given example inputs")
-    given = options.input_shapes or _default_shapes(model)
+    given = options.input_shapes or defaults
     if given is None:
         if memory.seq is None:
             raise InputError("--batch needs the input shape: give --input-shape (e.g. 1x3x224x224)")

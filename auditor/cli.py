@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--format", default="table", choices=("table", "json", "csv", "markdown"))
     parser.add_argument("--depth", type=int, default=0, help="fold layers under their first N path components")
     parser.add_argument("--strict", action="store_true", help="unverified layers count as failures (exit 1)")
+    parser.add_argument("--exact", action="store_true",
+                        help="a diff fails on any difference, even counting conventions or an exporter's rewrites")
     parser.add_argument("--input-shape", metavar="1x3x224x224", help="input shape for factories, TorchScript and ONNX symbolic dims")
     parser.add_argument("--input-dtype", metavar="DTYPE", help="input dtype for PyTorch factories and TorchScript (e.g. int64)")
     parser.add_argument("--each", action="store_true", help="audit every MODEL on its own (continue after a bad one)")
@@ -139,7 +141,8 @@ def _run(args: argparse.Namespace) -> int:
 def _adapter_options(args: argparse.Namespace) -> AuditOptions:
     """The command line's options, parsed once, as the API parses keyword arguments."""
     return AuditOptions.parse(input_shape=args.input_shape, input_dtype=args.input_dtype, depth=args.depth,
-                              strict=args.strict, **_memory_options(args))
+                              strict=args.strict, exact=args.exact,
+                              **_memory_options(args))
 
 
 def _expand(models: list[str]) -> list[str]:
@@ -240,7 +243,7 @@ def _diff_table(spec: str, args: argparse.Namespace, options: AuditOptions) -> i
     table = read_table(args.expect)
     result = diff_expectation(_audit(spec, options), table)
     sys.stdout.write(render_diff(result, args.format))
-    return EXIT_MISMATCH if result.differs else EXIT_OK
+    return _diff_exit(result, options)
 
 
 def _diff_models(left: str, right: str, args: argparse.Namespace, options: AuditOptions) -> int:
@@ -254,7 +257,14 @@ def _diff_models(left: str, right: str, args: argparse.Namespace, options: Audit
         return _compare_checkpoint(architecture, checkpoint, args)
     result = diff_audits(left_audit, right_audit)
     sys.stdout.write(render_diff(result, args.format))
-    return EXIT_MISMATCH if result.differs else EXIT_OK
+    return _diff_exit(result, options)
+
+
+def _diff_exit(result: Any, options: AuditOptions) -> int:
+    """0 when the sides agree, or (without --exact) differ only by conventions and exporter rewrites."""
+    if not result.differs or (result.equivalent and not options.exact):
+        return EXIT_OK
+    return EXIT_MISMATCH
 
 
 def _compare_checkpoint(architecture: Any, checkpoint: Any, args: argparse.Namespace) -> int:

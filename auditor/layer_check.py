@@ -30,7 +30,14 @@ class Finding:
     code: str
     message: str
     amount: int | None = None
-    """The elements this finding accounts for, signed (the other side minus this one); None if it counts none."""
+    """The elements this finding accounts for, signed (the other side minus this one); None if it counts none.
+    Of several findings that explain one difference (alternatives, or one change with several codes) only
+    the first carries the difference; the others carry 0, so a row's amounts add up to what they explain."""
+    cause: str = ""
+    """A short phrase naming the cause, the same for every finding it groups with in a reconciliation
+    ("kernel_size 2x2 not 3x3"); empty: the code alone."""
+    equivalent: bool = False
+    """The difference is a counting convention or an exporter's rewrite: both sides compute the same."""
 
 
 @dataclass

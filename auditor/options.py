@@ -184,6 +184,9 @@ class AuditOptions:
     """Fold report rows under their first N path components (0: one row per layer)."""
     strict: bool = option(False, parse_bool)
     """Unverified layers count as failures."""
+    exact: bool = option(False, parse_bool)
+    """A diff fails on any difference, even one explained by counting conventions or an exporter's rewrites
+    (by default such an equivalent diff passes)."""
     memory: str | None = option(None, _one_of(MODES))
     """Add the memory budget: "train" or "infer" (`auditor.memory`); the options below configure it."""
     batch: int | None = option(None, parse_positive)

@@ -482,6 +482,10 @@ def test_keras_model_vs_its_pytorch_port_end_to_end():
     assert [codes(row) for row in differing(diff)] == [["bn_convention"], ["rnn_bias_convention"],
                                                        ["rnn_bias_convention"]]
     assert sum(row.status == RowStatus.SAME for row in diff.rows) == 3  # conv, GRU with reset_after, dense
+    rec = diff.reconciliation
+    assert {c.code for c in rec.causes} == {"bn_convention", "rnn_bias_convention"}
+    assert rec.explained == rec.delta == diff.right_total - diff.left_total and rec.unexplained == 0
+    assert diff.equivalent
 
 
 def randomized(module):

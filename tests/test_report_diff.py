@@ -33,6 +33,7 @@ def test_json_is_the_diff_schema(seed_diff):
     assert [r["right"] for r in data["rows"] if r["status"] == "differs"] == [
         "conv2d_11", "conv2d_14", "conv2d_17", "conv2d_20"]
     assert data["totals"] == {"left": 31_031_685, "right": 34_513_285, "delta": 3_481_600,
+                              "explained": 3_481_600, "unexplained": 0,
                               "rows": {"same": 20, "differs": 4, "only-left": 0, "only-right": 0}}
 
 

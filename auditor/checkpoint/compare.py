@@ -18,6 +18,7 @@ from auditor.checkpoint.names import best_prefixes, pattern, strip
 from auditor.count import Audit, Finding, used_params
 from auditor.explain import perturbations
 from auditor.ir import Layer, ModelIR, ParamTensor
+from auditor.reconcile import Reconciliation, reconcile
 from auditor.rules import fmt
 
 BENIGN = frozenset({"saved_buffer", "tied_stored_twice", "dtype", "quantization_state"})
@@ -51,8 +52,13 @@ class Comparison:
         return self.stored_total - self.expected_total
 
     @property
+    def reconciliation(self) -> Reconciliation:
+        """architecture total + every finding's amount = checkpoint total (each finding one cause)."""
+        return reconcile([], self.findings, ("architecture", self.expected_total), ("checkpoint", self.stored_total))
+
+    @property
     def explained(self) -> int:
-        return sum(f.amount or 0 for f in self.findings)
+        return self.reconciliation.explained
 
     @property
     def unexplained(self) -> int:
@@ -61,7 +67,7 @@ class Comparison:
     @property
     def differs(self) -> bool:
         """The checkpoint does not load cleanly: a tensor missing, unexpected or of another shape."""
-        return self.unexplained != 0 or any(f.code not in BENIGN for f in self.findings)
+        return not self.reconciliation.equivalent
 
 
 def compare(architecture: Audit, checkpoint: Audit) -> Comparison:
@@ -150,7 +156,7 @@ def _grouped(rows: list[TensorRow], status: str, code_of: Any, amount_of: Any) -
             each = f" ({size} each)" if len(shape) == 1 else f" ({size} each, {_dims(shape)})"
             count = f"{len(members)} x "
         why = WHAT[code] + (_buffer_hint(name) if code == "saved_buffer" else "")
-        findings.append(Finding(code, f"{_signed(amount)} = {count}{name}{each}: {why}", amount))
+        findings.append(_finding(code, amount, f"{count}{name}{each}: {why}"))
     return findings
 
 
@@ -168,12 +174,12 @@ def _tie_findings(rows: list[TensorRow], prefixes: tuple[str, str]) -> list[Find
         if want is None or got is None:
             continue
         if want.shared_with is not None and got.shared_with is None:
-            findings.append(Finding("tied_stored_twice", f"+{fmt(got.numel)} = {row.name}: tied to "
-                                    f"{want.shared_with} in the architecture but stored as its own copy", got.numel))
+            findings.append(_finding("tied_stored_twice", got.numel, f"{row.name}: tied to {want.shared_with} in the "
+                                     "architecture but stored as its own copy"))
         elif want.shared_with is None and got.shared_with is not None:
-            findings.append(Finding("tied_weights", f"{_signed(-got.numel)} = {row.name}: stored as the same data "
-                                    f"as {got.shared_with}, but the architecture keeps its own tensor "
-                                    "(is tie_word_embeddings set?)", -got.numel))
+            findings.append(_finding("tied_weights", -got.numel, f"{row.name}: stored as the same data as "
+                                     f"{got.shared_with}, but the architecture keeps its own tensor "
+                                     "(is tie_word_embeddings set?)"))
     return findings
 
 
@@ -189,7 +195,7 @@ def _shape_findings(rows: list[TensorRow], arch: ModelIR) -> list[Finding]:
         shapes = "; ".join(f"{r.name} {_dims(r.expected.shape)} in the config, {_dims(r.stored.shape)} in the "
                            "checkpoint" for r in members if r.stored and r.expected)
         code, why = _explain_shapes(path, members, arch)
-        findings.append(Finding(code, f"{_signed(amount)} = {shapes}" + (f": {why}" if why else ""), amount))
+        findings.append(_finding(code, amount, shapes + (f": {why}" if why else "")))
     return findings
 
 
@@ -233,8 +239,9 @@ def _state_findings(rows: list[TensorRow]) -> list[Finding]:
     elements = sum(t.stored_numel for _, t in state)
     layers = len({name.rsplit(".", 1)[0] for name, _ in state})
     kinds = ", ".join(sorted({name.rsplit(".", 1)[-1] for name, _ in state})[:6])
-    return [Finding("quantization_state", f"{fmt(elements)} stored elements of quantization state ({kinds}) in "
-                    f"{layers} layers: not parameters, not counted", 0)]
+    what = (f"{fmt(elements)} stored elements of quantization state ({kinds}) in {layers} layers: not parameters, "
+            "not counted")
+    return [Finding("quantization_state", what, 0, what, True)]
 
 
 def _dtype_findings(rows: list[TensorRow]) -> list[Finding]:
@@ -243,9 +250,16 @@ def _dtype_findings(rows: list[TensorRow]) -> list[Finding]:
     for row in rows:
         if row.expected is not None and row.stored is not None and row.stored.dtype != row.expected.dtype:
             pairs[(row.expected.dtype, row.stored.dtype)].append(row)
-    return [Finding("dtype", f"{len(members)} tensor(s) stored as {stored}, built as {built} "
-                    f"(e.g. {members[0].name}); counts are unaffected", 0)
-            for (built, stored), members in pairs.items()]
+    findings = []
+    for (built, stored), members in pairs.items():
+        what = f"{len(members)} tensor(s) stored as {stored}, built as {built} (e.g. {members[0].name}); counts are unaffected"
+        findings.append(Finding("dtype", what, 0, what, True))
+    return findings
+
+
+def _finding(code: str, amount: int, what: str) -> Finding:
+    """"+2,048 = 32 x ...inv_freq (64 each): why", its cause the part after the amount."""
+    return Finding(code, f"{_signed(amount)} = {what}", amount, what, code in BENIGN)
 
 
 def _signed(n: int) -> str:

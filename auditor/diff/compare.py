@@ -6,8 +6,8 @@ from auditor.count import Audit, Finding
 from auditor.diff.conventions import duplicated_ties, folded, moved_note
 from auditor.diff.entries import audit_side, model_entries, table_entries, table_side
 from auditor.diff.match import match
-from auditor.diff.model import Diff, DiffRow
-from auditor.diff.rows import Labels, extra_in_table, missing_from_table, only_row, pair_row, table_row
+from auditor.diff.model import Diff, DiffRow, side_labels
+from auditor.diff.rows import extra_in_table, missing_from_table, only_row, pair_row, table_row
 from auditor.expect import Expectation
 from auditor.rules import fmt
 
@@ -37,18 +37,15 @@ def _table_totals(table: Expectation, audit: Audit, right_total: int) -> list[Fi
                                 f"parameters ({right_total - reported:+,})"))
     if table.total is not None and table.total != table.rows_sum:
         findings.append(Finding("table_total", f"your table's rows add up to {fmt(table.rows_sum)}, not its TOTAL "
-                                f"{fmt(table.total)}"))
+                                f"{fmt(table.total)}", table.total - table.rows_sum,
+                                "your table's TOTAL is not the sum of its rows"))
     return findings
-
-
-def _labels(left: Audit, right: Audit) -> Labels:
-    a, b = left.model.framework, right.model.framework
-    return (a, b) if a != b else ("left", "right")
 
 
 def diff_audits(left: Audit, right: Audit) -> Diff:
     """Two audited models side by side, aligned by order and kind with gaps allowed."""
-    labels = _labels(left, right)
+    sides = (audit_side(left), audit_side(right))
+    labels = side_labels(*sides)
     a, b = model_entries(left), model_entries(right)
     rows = []
     for m in match(a, b):
@@ -59,7 +56,6 @@ def diff_audits(left: Audit, right: Audit) -> Diff:
         elif m.right is not None:
             rows.append(only_row(b[m.right], labels, False))
     rows = [row for row in rows if _owns_something(row)]
-    sides = (audit_side(left), audit_side(right))
     rows = duplicated_ties(folded(rows, sides, labels), (left, right), labels)
     return Diff(sides[0], sides[1], tuple(rows), left.totals.reported, right.totals.reported,
                 notes=tuple(moved_note(rows)))

@@ -11,17 +11,20 @@ from __future__ import annotations
 import dataclasses
 
 from auditor.count import Audit, Finding
-from auditor.diff.model import DiffRow, LayerEntry, Side
+from auditor.diff.model import DiffRow, LayerEntry, RowStatus, Side
 from auditor.diff.rows import Labels, count_text_of
 from auditor.rules import fmt
 
 
 def folded(rows: list[DiffRow], sides: tuple[Side, Side], labels: Labels) -> list[DiffRow]:
-    """Rows with fold findings where a one-sided layer was folded into the conv before it by an exporter."""
+    """Rows with fold findings where a one-sided layer was folded into the conv before it by an exporter.
+
+    "Before" is the side's own execution order (the nearest earlier row holding a layer of that side), so
+    the pass does not depend on where the alignment put the one-sided row.
+    """
     rows = list(rows)
-    for index in range(1, len(rows)):
-        row, before = rows[index], rows[index - 1]
-        if not row.one_sided or before.left is None or before.right is None:
+    for index, row in enumerate(rows):
+        if not row.one_sided:
             continue
         left_side = row.left is not None
         entry, exporter = (row.left, sides[1].exporter) if left_side else (row.right, sides[0].exporter)
@@ -29,22 +32,45 @@ def folded(rows: list[DiffRow], sides: tuple[Side, Side], labels: Labels) -> lis
             continue
         rule = entry.rules.get(entry.kind or "")
         folding = rule.folding if rule is not None else None
+        at = _before(rows, index, left_side)
+        if folding is None or at is None:
+            continue
+        before = rows[at]
         mine, theirs = (before.left, before.right) if left_side else (before.right, before.left)
-        added = entry.layer.attrs.get(folding.bias_attr) if folding is not None else None
-        if folding is None or mine.group != folding.into or theirs.params - mine.params not in (0, added):
+        added = entry.layer.attrs.get(folding.bias_attr)
+        if mine is None or theirs is None or mine.group != folding.into or theirs.params - mine.params not in (0, added):
             continue
         this, other = labels if left_side else labels[::-1]
+        sign = -1 if left_side else 1
+        cause = f"{folding.name} folded into the {folding.into} before it"
         rows[index] = dataclasses.replace(row, findings=(Finding(
             folding.code,
             f"{entry.name}: {this} has a {folding.name} ({count_text_of(entry)}) that {other} does not: the "
             f"{exporter} exporter folded it into {mine.name} (scale into the weights, shift into the bias); not a "
-            f"lost layer"),))
+            f"lost layer", sign * entry.params, cause, True),))
         if theirs.params != mine.params:
-            rows[index - 1] = dataclasses.replace(before, findings=(Finding(
+            rows[at] = dataclasses.replace(before, status=RowStatus.DIFFERS, findings=(Finding(
                 folding.code,
                 f"{mine.name}: {other} has {count_text_of(theirs)} but {this} has {count_text_of(mine)}: the "
-                f"{folding.name} after it ({entry.name}) was folded into this conv, which gained a bias of {added}"),))
+                f"{folding.name} after it ({entry.name}) was folded into this {folding.into}, which gained a bias of "
+                f"{added}", before.delta, f"{folding.into} bias created by a folded {folding.name}", True),))
     return rows
+
+
+def _before(rows: list[DiffRow], index: int, left_side: bool) -> int | None:
+    """The row holding the layer that runs just before row `index`'s layer on its side (a paired row), if any."""
+    def position(row: DiffRow) -> int | None:
+        entry = row.left if left_side else row.right
+        return entry.index if isinstance(entry, LayerEntry) else None
+
+    mine = position(rows[index])
+    if mine is None:
+        return None
+    earlier = [(p, k) for k, row in enumerate(rows) if (p := position(row)) is not None and p < mine]
+    if not earlier:
+        return None
+    _, at = max(earlier)
+    return at if rows[at].left is not None and rows[at].right is not None else None
 
 
 def duplicated_ties(rows: list[DiffRow], audits: tuple[Audit, Audit], labels: Labels) -> list[DiffRow]:
@@ -63,7 +89,8 @@ def duplicated_ties(rows: list[DiffRow], audits: tuple[Audit, Audit], labels: La
         out.append(dataclasses.replace(row, findings=(Finding(
             "tied_weights",
             f"{entry.name}: {this} holds a separate copy of {fmt(entry.params)} parameters that {other} ties "
-            f"({user} uses the weights of {owner}, counted once): the export duplicated the tied weights"),)))
+            f"({user} uses the weights of {owner}, counted once): the export duplicated the tied weights",
+            -entry.params if left_side else entry.params, "tied weights written twice by the exporter", True),)))
     return out
 
 

@@ -60,7 +60,7 @@ def model_entries(audit: Audit) -> list[LayerEntry]:
         entries.append(LayerEntry(
             check.path, check.kind, check.reported, formula, after_flatten(layers, index, rules),
             convention_free(check.layer, check.reported, rules), family_of(check.kind, rules),
-            check=check, rules=rules))
+            check=check, rules=rules, index=index))
     return entries
 
 

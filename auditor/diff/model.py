@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from auditor.count import Finding, LayerCheck
 from auditor.expect import ExpectedRow
 from auditor.ir import Layer
+from auditor.reconcile import Line, Reconciliation, counted, reconcile
 from auditor.registry import Registry
 from auditor.rules import RULES, Rule
 
@@ -32,6 +33,15 @@ class Side:
     """"onnx", "torch", "keras", or "table"."""
     exporter: str | None = None
     """Who exported the graph, when it is an export (exporters fold layers: BatchNorm into a conv)."""
+
+
+def side_labels(left: Side, right: Side) -> tuple[str, str]:
+    """How findings name the two sides: "the model" / "your table"; the frameworks when they differ
+    ("keras", "torch"); else "left" / "right"."""
+    if right.framework == "table":
+        return "the model", "your table"
+    a, b = left.framework, right.framework
+    return (a, b) if a != b else ("left", "right")
 
 
 @dataclass(frozen=True)
@@ -70,6 +80,8 @@ class LayerEntry(Entry):
 
     check: LayerCheck
     rules: Registry[str, Rule] = field(default=RULES, repr=False, compare=False)
+    index: int = 0
+    """The layer's position in its model's execution order."""
 
     @property
     def layer(self) -> Layer:
@@ -109,6 +121,21 @@ class DiffRow:
     def one_sided(self) -> bool:
         return self.status in (RowStatus.ONLY_LEFT, RowStatus.ONLY_RIGHT)
 
+    @property
+    def where(self) -> str:
+        """The row's name in a reconciliation: the left layer's, else the right's; both when they differ."""
+        names = [e.name for e in (self.left, self.right) if e is not None]
+        return " / ".join(dict.fromkeys(names))
+
+    @property
+    def explained(self) -> int:
+        """The part of `delta` the row's findings account for."""
+        return sum(f.amount or 0 for f in counted(self.findings))
+
+    @property
+    def unexplained(self) -> int:
+        return self.delta - self.explained
+
 
 @dataclass(frozen=True)
 class Diff:
@@ -130,9 +157,28 @@ class Diff:
     def all_findings(self) -> list[Finding]:
         return [f for row in self.rows for f in row.findings] + list(self.findings)
 
+    @property
+    def reconciliation(self) -> Reconciliation:
+        """The delta decomposed by cause, the rest named by rows."""
+        lines = [Line(row.where, row.delta, row.findings) for row in self.rows]
+        return reconcile(lines, self.findings, (self.left_label, self.left_total), (self.right_label, self.right_total))
+
+    @property
+    def left_label(self) -> str:
+        return side_labels(self.left, self.right)[0]
+
+    @property
+    def right_label(self) -> str:
+        return side_labels(self.left, self.right)[1]
+
+    @property
+    def equivalent(self) -> bool:
+        """The two sides differ only by counting conventions or an exporter's rewrites, all accounted for."""
+        return self.differs and self.reconciliation.equivalent
+
     def row_counts(self) -> dict[str, int]:
         """How many rows have each status."""
         return {s.value: sum(row.status == s for row in self.rows) for s in RowStatus}
 
 
-__all__ = ["SCHEMA", "Diff", "DiffRow", "Entry", "LayerEntry", "RowStatus", "Side", "TableEntry"]
+__all__ = ["SCHEMA", "Diff", "DiffRow", "Entry", "LayerEntry", "RowStatus", "Side", "TableEntry", "side_labels"]

@@ -48,13 +48,13 @@ def table_row(mine: LayerEntry, theirs: TableEntry, moved: bool = False) -> Diff
 def missing_from_table(entry: Entry) -> DiffRow:
     return DiffRow(entry, None, RowStatus.ONLY_LEFT, (Finding(
         "missing_layer", f"{entry.name}: the model's {entry.kind} layer has {count_text_of(entry)} but your "
-        f"table has no row for it"),))
+        f"table has no row for it", -entry.params, "a layer your table has no row for"),))
 
 
 def extra_in_table(entry: Entry) -> DiffRow:
     return DiffRow(None, entry, RowStatus.ONLY_RIGHT, (Finding(
         "extra_layer", f"{entry.name}: your table lists {fmt(entry.params)} parameters for a layer the model does "
-        f"not have (a row too many, or a layer the model lacks)"),))
+        f"not have (a row too many, or a layer the model lacks)", entry.params, "a row for a layer the model lacks"),))
 
 
 # ---- model against model ------------------------------------------------------------------------
@@ -64,7 +64,7 @@ def pair_row(left: LayerEntry, right: LayerEntry, labels: Labels, moved: bool = 
     """Two aligned layers: same, a tied tensor counted once against a copy, or explained by perturbation."""
     if left.params == right.params:
         return DiffRow(left, right, moved=moved)
-    tied = _tied(left, right, labels) or _tied(right, left, labels[::-1])
+    tied = _tied(left, right, labels) or _tied(right, left, labels[::-1], -1)
     findings = [tied] if tied is not None else _explain_pair(left, right, labels)
     return DiffRow(left, right, RowStatus.DIFFERS, tuple(findings), moved)
 
@@ -73,7 +73,7 @@ def only_row(entry: Entry, labels: Labels, left_side: bool) -> DiffRow:
     this, other = labels if left_side else labels[::-1]
     code = "missing_layer" if left_side else "extra_layer"
     finding = Finding(code, f"{entry.name}: {this}'s {entry.kind} layer has {count_text_of(entry)} and {other} "
-                      f"has no counterpart")
+                      f"has no counterpart", -entry.params if left_side else entry.params, f"a layer only in {this}")
     if left_side:
         return DiffRow(entry, None, RowStatus.ONLY_LEFT, (finding,))
     return DiffRow(None, entry, RowStatus.ONLY_RIGHT, (finding,))
@@ -88,8 +88,9 @@ def _known(this: LayerEntry, other: LayerEntry) -> dict[str, Any]:
     return {x: b.attrs[x] for x in rule.perturbable if x in b.attrs and x in a.attrs}
 
 
-def _tied(this: LayerEntry, other: LayerEntry, labels: Labels) -> Finding | None:
-    """This side counts a tied tensor once (shared use), the other holds its own copy."""
+def _tied(this: LayerEntry, other: LayerEntry, labels: Labels, sign: int = 1) -> Finding | None:
+    """This side counts a tied tensor once (shared use), the other holds its own copy (`sign`: +1 when
+    this side is the left)."""
     layer = this.layer
     if not layer.shared_params or other.params - this.params != layer.shared_params:
         return None
@@ -98,20 +99,22 @@ def _tied(this: LayerEntry, other: LayerEntry, labels: Labels) -> Finding | None
         "tied_weights",
         f"{this.name}: {labels[0]} uses the weights of {', '.join(owners)} (tied, counted once there) but "
         f"{labels[1]} holds its own copy of {fmt(layer.shared_params)}: the same weights counted twice",
+        sign * layer.shared_params, f"tied weights counted once in {labels[0]}, as a copy in {labels[1]}", True,
     )
 
 
 def _explain_pair(left: LayerEntry, right: LayerEntry, labels: Labels) -> list[Finding]:
-    """Perturb left toward right's count; if nothing works, right toward left's."""
+    """Perturb left toward right's count; if nothing works, right toward left's (amounts stay right - left)."""
     first: list[Finding] = []
-    for this, other, (a, b) in ((left, right, labels), (right, left, labels[::-1])):
+    for sign, (this, other, (a, b)) in zip((1, -1), ((left, right, labels), (right, left, labels[::-1]))):
         subject = this.name if this.name == other.name else f"{this.name} / {other.name}"
         words = Wording(subject, f"{b} has", f"{a} has", a, b, table=False)
         found = explain_count(this.layer, this.params, other.params, _known(this, other), words, this.after_flatten,
                               this.rules)
+        findings = [dataclasses.replace(f, amount=sign * (f.amount or 0)) for f in found.findings]
         if found.explained:
-            return found.findings
-        first = first or found.findings
+            return findings
+        first = first or findings
     return first
 
 

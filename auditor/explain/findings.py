@@ -28,7 +28,10 @@ def explain_count(
     layer: Layer, actual: int, target: int, known: dict[str, Any], words: Wording, after_flatten: bool = False,
     rules: Rules = RULES,
 ) -> Explanation:
-    """Findings for a layer that has `actual` parameters where the other side says `target`."""
+    """Findings for a layer that has `actual` parameters where the other side says `target`.
+
+    The first finding of the first change found carries `target - actual` (this layer's view); the others 0.
+    """
     mine, rule = rule_count(layer, rules), rules.get(layer.kind)
     if mine is None or rule is None or mine.params != actual:
         return Explanation([unexplained(layer, actual, target, mine, words, rules)])
@@ -36,11 +39,16 @@ def explain_count(
     if not found:
         return Explanation([unexplained(layer, actual, target, mine, words, rules)])
     findings = []
-    for p in found:
+    for n, p in enumerate(found):
         head = f"{words.subject}: {words.other_says} {count_text(p.count)} but {words.this_has} {count_text(mine)}"
-        reasons = [reason(rule, words.change(layer, a, v, target - actual, after_flatten)) for a, v in p.changes.items()]
-        for attr in p.changes:
-            findings.append(Finding(rule.finding_code(layer, attr, after_flatten), f"{head}: {'; '.join(reasons)}"))
+        changes = [words.change(layer, a, v, target - actual, after_flatten) for a, v in p.changes.items()]
+        reasons = [reason(rule, change) for change in changes]
+        cause = " and ".join(words.cause(rule, change) for change in changes)
+        equivalent = all(a in rule.conventions for a in p.changes)
+        for k, attr in enumerate(p.changes):
+            amount = target - actual if n == 0 and k == 0 else 0
+            findings.append(Finding(rule.finding_code(layer, attr, after_flatten), f"{head}: {'; '.join(reasons)}",
+                                    amount, cause, equivalent))
     return Explanation(findings, found[0].count)
 
 

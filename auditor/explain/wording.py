@@ -36,6 +36,19 @@ class Wording:
         return Change(layer, attr, layer.attrs.get(attr), new, delta, self.this, self.other, self.table,
                       after_flatten)
 
+    def cause(self, rule: Rule, change: Change) -> str:
+        """The short phrase a reconciliation groups by: "kernel_size 2x2 not 3x3", "bias in left only"."""
+        code = rule.finding_code(change.layer, change.attr, change.after_flatten)
+        old, new = change.old, change.new
+        if isinstance(old, bool) or isinstance(new, bool):
+            mine = bool(old) and not new
+            if self.table:
+                return f"{code} in {self.this}, not in {self.other}" if mine else f"{code} in {self.other}, not in {self.this}"
+            return f"{code} in {self.this if mine else self.other} only"
+        if self.table:
+            return f"{code} {show(old)} not {show(new)}"
+        return f"{code} {show(old)} in {self.this}, {show(new)} in {self.other}"
+
 
 def count_text(count: ParamCount) -> str:
     """"2,097,664 = (2*2*1024+1)*512": the number first, then how the rule gets it."""

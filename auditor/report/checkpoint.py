@@ -9,6 +9,7 @@ from typing import Any
 from auditor.checkpoint import Comparison
 from auditor.report.audit import audit_to_dict, render_audit
 from auditor.report.common import bytes_text, check_format
+from auditor.report.reconciliation import reconciliation_lines, reconciliation_to_dict
 
 SCHEMA = "nn-auditor/checkpoint@1"
 
@@ -41,6 +42,7 @@ def comparison_to_dict(result: Comparison) -> dict[str, Any]:
                    "explained": result.explained, "unexplained": result.unexplained},
         "findings": [{"code": f.code, "message": f.message, "amount": f.amount} for f in result.findings],
         "tensors": [_row_dict(r) for r in result.rows],
+        "reconciliation": reconciliation_to_dict(result.reconciliation),
     }
 
 
@@ -67,10 +69,7 @@ def _section(result: Comparison, markdown: bool) -> list[str]:
     if any(result.prefixes):
         lines.append(f"{bullet}names lined up by dropping {result.prefixes[0]!r} (architecture) / "
                      f"{result.prefixes[1]!r} (checkpoint)")
-    lines.append(f"{bullet}architecture {result.expected_total:,} + explained {_signed(result.explained)}"
-                 + (f" + unexplained {_signed(result.unexplained)}" if result.unexplained else "")
-                 + f" = checkpoint {result.stored_total:,}")
-    lines += [f"- [{f.code}] {f.message}" for f in result.findings]
+    lines += reconciliation_lines(result.reconciliation, markdown)
     verdict = ("the checkpoint does not load cleanly into this architecture" if result.differs
                else "the checkpoint loads into this architecture (differences above are harmless)")
     lines.append(f"{bullet}{verdict}")
@@ -92,7 +91,3 @@ def _csv(result: Comparison) -> str:
 
 def _shape(t: Any) -> str:
     return "x".join(str(d) for d in t.shape) if t is not None else ""
-
-
-def _signed(n: int) -> str:
-    return f"+{n:,}" if n >= 0 else f"-{-n:,}"

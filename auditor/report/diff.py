@@ -7,8 +7,10 @@ import io
 import json
 from typing import Any
 
+from auditor.count import Finding
 from auditor.diff import SCHEMA, Diff, DiffRow, Side
 from auditor.report.common import check_format, count_text
+from auditor.report.reconciliation import reconciliation_lines, reconciliation_to_dict
 
 HEADERS = ["#", "left", "kind", "left params", "right", "right params", "delta", "status"]
 
@@ -24,22 +26,33 @@ def render_diff(diff: Diff, fmt: str = "table") -> str:
 
 
 def diff_to_dict(diff: Diff) -> dict[str, Any]:
-    """The JSON document (schema nn-auditor/diff@1): both sides, totals, every row and finding, notes."""
+    """The JSON document (schema nn-auditor/diff@1): both sides, totals, every row and finding, notes, and
+    the reconciliation (delta = explained + unexplained, per row and for the whole model)."""
+    rec = diff.reconciliation
     return {
         "schema": SCHEMA,
         "left": side_to_dict(diff.left),
         "right": side_to_dict(diff.right),
         "differs": diff.differs,
+        "equivalent": rec.equivalent and diff.differs,
         "totals": {
             "left": diff.left_total,
             "right": diff.right_total,
             "delta": diff.right_total - diff.left_total,
+            "explained": rec.explained,
+            "unexplained": rec.unexplained,
             "rows": diff.row_counts(),
         },
         "rows": [row_to_dict(row) for row in diff.rows],
-        "findings": [{"code": f.code, "message": f.message} for f in diff.findings],
+        "findings": [finding_to_dict(f) for f in diff.findings],
         "notes": list(diff.notes),
+        "reconciliation": reconciliation_to_dict(rec),
     }
+
+
+def finding_to_dict(f: Finding) -> dict[str, Any]:
+    return {"code": f.code, "message": f.message, "amount": f.amount, "cause": f.cause or f.code,
+            "equivalent": f.equivalent}
 
 
 def side_to_dict(side: Side) -> dict[str, Any]:
@@ -55,10 +68,12 @@ def row_to_dict(row: DiffRow) -> dict[str, Any]:
         "left_params": row.left_params,
         "right_params": row.right_params,
         "delta": row.delta,
+        "explained": row.explained,
+        "unexplained": row.unexplained,
         "status": str(row.status),
         "left_formula": row.left.formula if row.left else None,
         "right_formula": row.right.formula if row.right else None,
-        "findings": [{"code": f.code, "message": f.message} for f in row.findings],
+        "findings": [finding_to_dict(f) for f in row.findings],
         "moved": row.moved,
     }
 
@@ -117,8 +132,22 @@ def _summary(diff: Diff, markdown: bool) -> list[str]:
     lines += [f"{bullet}[{f.code}] {f.message}" for f in diff.findings]
     if diff.notes:
         lines += ["", *[f"note: {n}" for n in diff.notes]]
-    lines += ["", "the two sides differ" if diff.differs else "the two sides agree"]
+    rec = diff.reconciliation
+    if diff.differs:
+        lines += ["", *reconciliation_lines(rec, markdown)]
+    lines += ["", verdict(diff)]
     return lines
+
+
+def verdict(diff: Diff) -> str:
+    """One line: agree; equivalent (and by what); or differ."""
+    if not diff.differs:
+        return "the two sides agree"
+    if diff.equivalent:
+        codes = ", ".join(dict.fromkeys(c.code for c in diff.reconciliation.causes))
+        return (f"equivalent: the two sides differ only by counting conventions or an exporter's rewrites ({codes}), "
+                "all accounted for (exit 0; --exact treats any difference as a failure)")
+    return "the two sides differ"
 
 
 def _csv(diff: Diff) -> str:
@@ -145,4 +174,4 @@ def _blank(value: int | None) -> Any:
     return "" if value is None else value
 
 
-__all__ = ["diff_to_dict", "render_diff", "row_to_dict"]
+__all__ = ["diff_to_dict", "finding_to_dict", "render_diff", "row_to_dict", "verdict"]

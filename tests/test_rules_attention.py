@@ -24,6 +24,44 @@ def test_sdpa_macs_are_the_two_products():
     assert get_rule("sdpa").output_shapes(layer) == [(1, 12, 197, 64)]
 
 
+def attention(shapes, **attrs):
+    base = dict(use_bias=False, out_bias=False, add_bias_kv=False, batch_first=True)
+    return Layer("attn", "attention", "test", base | attrs, shapes)
+
+
+def test_grouped_query_attention_llama_2_70b_block():
+    """Llama-2-70B: hidden 8192, 64 query heads of 128, 8 key/value heads, no biases."""
+    layer = attention([(1, 4096, 8192)], query_dim=8192, key_dim=8192, value_dim=8192, num_heads=64, kv_heads=8,
+                      head_dim=128, value_head_dim=128, output_dim=8192, self_attention=True)
+    counted = get_rule("attention").count(layer)
+    assert counted.params == 2 * 8192 * 8192 + 2 * 8192 * 1024 == 150_994_944
+    assert counted.formula.startswith("8192*64*128 + 8192*8*128 + 8192*8*128 + 64*128*8192")
+    projections = 4096 * (2 * 8192 * 8192 + 2 * 8192 * 1024)
+    products = 64 * 4096 * 4096 * (128 + 128)
+    assert get_rule("attention").macs(layer) == projections + products
+
+
+def test_keras_attention_axes_attend_over_both_image_axes():
+    """A (B, 8, 8, C) input with attention_axes (1, 2) attends over 64 positions, not 8."""
+    layer = attention([(2, 8, 8, 16)] * 2, query_dim=16, key_dim=16, value_dim=16, num_heads=2, head_dim=4,
+                      value_head_dim=4, output_dim=16, attention_axes=(1, 2))
+    projections = 2 * 64 * 4 * 16 * 2 * 4
+    assert get_rule("attention").macs(layer) == projections + 2 * 64 * 2 * 64 * (4 + 4)
+    assert get_rule("attention").output_shapes(layer) == [(2, 8, 8, 16)]
+
+
+def test_keras_gate_and_multi_dim_output():
+    """use_gate adds a query-width gate projection; output_shape (2, 3) gives 6 outputs in two dims."""
+    layer = attention([(1, 5, 8), (1, 7, 8)], query_dim=8, key_dim=8, value_dim=8, num_heads=2, head_dim=4,
+                      value_head_dim=3, output_dim=6, output_dims=(2, 3), gate=True, use_bias=True, out_bias=True)
+    counted = get_rule("attention").count(layer)
+    assert counted.params == 9 * 2 * 4 * 2 + 9 * 2 * 3 + (2 * 3 + 1) * 6 + 9 * 2 * 3
+    assert "(8+1)*2*3 (gate)" in counted.formula
+    assert get_rule("attention").output_shapes(layer) == [(1, 5, 2, 3)]
+    projections = 5 * 8 * 2 * 4 + 7 * 8 * 2 * 4 + 7 * 8 * 2 * 3 + 5 * 2 * 3 * 6 + 5 * 8 * 2 * 3
+    assert get_rule("attention").macs(layer) == projections + 5 * 2 * 7 * (4 + 3)
+
+
 torch = pytest.importorskip("torch")
 
 

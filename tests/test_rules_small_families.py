@@ -1,5 +1,6 @@
 """The smaller rule families against hand-computed values: PReLU, LayerScale, Keras Normalization,
-rotary embeddings, functional convolutions and bare scaled-dot-product attention."""
+rotary embeddings (the cos/sin table and keras_hub's rotate-the-input layer), functional convolutions,
+bare scaled-dot-product attention and CLIP's contrastive head."""
 
 from __future__ import annotations
 
@@ -72,3 +73,21 @@ def test_sdpa_counts_both_products_per_head():
     assert rule.macs(attention) == 12 * 197 * 197 * (64 + 64)
     with pytest.raises(RuleError, match="q, k and v"):
         rule.macs(layer("sdpa", [(1, 4, 8)]))
+
+
+def test_rotary_apply_rotates_every_feature_of_its_input():
+    """keras_hub's RotaryEmbedding on (B, L, heads, head_dim): the table L*head_dim/2, then two products per element."""
+    rope = layer("rotary_apply", [(1, 128, 32, 128)], sequence_axis=1, feature_axis=-1)
+    rule = get_rule("rotary_apply")
+    assert rule.count(rope).params == 0 and rule.output_shapes(rope) == [(1, 128, 32, 128)]
+    assert rule.macs(rope) == 128 * 64 + 2 * 128 * 32 * 128
+    with pytest.raises(RuleError, match="even"):
+        rule.output_shapes(layer("rotary_apply", [(1, 4, 7)], sequence_axis=1, feature_axis=-1))
+
+
+def test_contrastive_head_learns_one_scale_and_compares_every_pair():
+    head = layer("contrastive_head", [(4, 512), (6, 512)], learned_scale=True)
+    rule = get_rule("contrastive_head")
+    assert rule.count(head).params == 1
+    assert rule.output_shapes(head) == [(4, 6), (6, 4)]
+    assert rule.macs(head) == 4 * 6 * 512 + 4 * 512 + 6 * 512

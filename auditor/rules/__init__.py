@@ -13,8 +13,10 @@ May import: `auditor.ir`, `auditor.registry`, `auditor.errors` and the standard 
 from auditor.rules import (  # noqa: F401  (importing registers the built-in rules)
     activation,
     attention,
+    contrastive,
     conv,
     dense,
+    einsum_dense,
     embedding,
     functional,
     norm,

@@ -2,11 +2,18 @@
 
 attention attrs: query_dim, key_dim, value_dim (input feature widths), num_heads, head_dim (per
 head, queries and keys), value_head_dim, output_dim, use_bias (q/k/v projection biases), out_bias,
-add_bias_kv (PyTorch's learned bias_k, bias_v: one key-width and one value-width vector), batch_first.
-PyTorch maps to head_dim = value_head_dim = embed_dim/num_heads and output_dim = embed_dim.
-Parameters: projections query_dim*h*dk, key_dim*h*dk, value_dim*h*dv, h*dv*output_dim, plus biases.
-MACs: the four projections plus the two products Q·Kᵀ (h*Lq*Lk*dk) and A·V (h*Lq*Lk*dv); softmax
-and scaling excluded.  sdpa (scaled_dot_product_attention on q, k, v): the two products only.
+add_bias_kv (PyTorch's learned bias_k, bias_v: one key-width and one value-width vector), batch_first;
+optionally kv_heads (key/value heads of grouped-query attention; default num_heads), output_dims (the
+output's trailing dims when there are several, Keras's `output_shape`; their product is output_dim) and
+attention_axes (the query axes attention runs over, Keras's `attention_axes`; default the axis before
+the features), gate (Keras's use_gate: a sigmoid gate projection of the query, query_dim*h*dv) and
+self_attention (keys and values are the query input: the layer's other inputs are masks).
+PyTorch maps to head_dim = value_head_dim = embed_dim/num_heads, output_dim = embed_dim.
+Inputs: query first, then key (or value: they share their length).
+Parameters: projections query_dim*h*dk, key_dim*kv*dk, value_dim*kv*dv, h*dv*output_dim, plus biases.
+MACs: the four projections plus the two products Q·Kᵀ (h*Lq*Lk*dk) and A·V (h*Lq*Lk*dv) per sequence;
+softmax, scaling and position encodings applied inside the layer (rotary) are excluded.
+sdpa (scaled_dot_product_attention on q, k, v): the two products only.
 sdpa attrs (optional): dropout_p, is_causal, has_mask, enable_gqa.  Saved for backward: a fused
 kernel (flash / memory-efficient) keeps q, k, v, its output and the softmax's log-sum-exp per query;
 PyTorch's math fallback (CPU with dropout, CUDA when no fused kernel applies) keeps the scaled q and
@@ -15,8 +22,11 @@ kᵀ, the attention probabilities, the dropout mask and the dropped probabilitie
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 from auditor.ir import Layer, Shape
-from auditor.rules.base import ParamCount, Rule, RuleError, Term, attr, static, static_numel
+from auditor.rules.base import ParamCount, Rule, RuleError, Term, attr, first_input, static, static_numel
 from auditor.rules.registry import register
 from auditor.rules.saved import (
     INPUT,
@@ -36,65 +46,106 @@ FUSED_CUDA_FLASH_DTYPES = ("float16", "bfloat16")
 MAX_FLASH_HEAD_DIM = 256
 
 
-def _dims(layer: Layer) -> tuple[int, int, int, int, int, int, int]:
-    """(query_dim, key_dim, value_dim, heads, head_dim, value_head_dim, output_dim)."""
-    names = ("query_dim", "key_dim", "value_dim", "num_heads", "head_dim", "value_head_dim", "output_dim")
-    values = tuple(int(attr(layer, n)) for n in names)
-    if min(values) < 1:
-        raise RuleError(f"attention dims must be >= 1: {dict(zip(names, values))}")
-    return values  # type: ignore[return-value]
+@dataclass(frozen=True)
+class _Dims:
+    query: int
+    key: int
+    value: int
+    heads: int
+    kv_heads: int
+    head: int
+    value_head: int
+    output: int
+
+
+def _dims(layer: Layer) -> _Dims:
+    names = ("query_dim", "key_dim", "value_dim", "num_heads")
+    query, key, value, heads = (int(attr(layer, n)) for n in names)
+    kv_heads = int(layer.attrs.get("kv_heads", heads))
+    dims = _Dims(query, key, value, heads, kv_heads, int(attr(layer, "head_dim")), int(attr(layer, "value_head_dim")),
+                 int(attr(layer, "output_dim")))
+    if min(vars(dims).values()) < 1:
+        raise RuleError(f"attention dims must be >= 1: {vars(dims)}")
+    if heads % kv_heads:
+        raise RuleError(f"num_heads {heads} must be a multiple of kv_heads {kv_heads}")
+    return dims
+
+
+def _split(layer: Layer, shape: Shape) -> tuple[int, int]:
+    """(positions, attended length) of one input: (B, L, E) batch_first, (L, B, E), (L, E) or Keras's
+    attention_axes over (B, *axes, E); every position is projected, each sequence attends over L."""
+    if len(shape) < 2:
+        raise RuleError(f"attention input of rank {len(shape)}")
+    positions = static_numel(shape[:-1], "attention input size")
+    axes = layer.attrs.get("attention_axes")
+    if axes is not None:
+        length = math.prod(static(shape[a], "attended length") for a in axes)
+    elif len(shape) == 2 or layer.attrs.get("batch_first", True):
+        length = static(shape[-2], "sequence length")
+    else:
+        length = static(shape[0], "sequence length")
+    return positions, length
 
 
 def _lengths(layer: Layer) -> tuple[int, int, int]:
-    """(batch, query length, key length) from the query and key input shapes."""
+    """(query positions, key positions, key length): each query position attends over the key length."""
     shapes = layer.input_shapes
-    if not shapes:
-        raise RuleError(f"attention {layer.path!r} has no input shape")
-    query, key = shapes[0], shapes[1] if len(shapes) > 1 else shapes[0]
+    query = first_input(layer)
+    positions_q, _ = _split(layer, query)
+    own = layer.attrs.get("self_attention", False) or len(shapes) < 2
+    positions_k, lk = _split(layer, query if own else shapes[1])
+    return positions_q, positions_k, lk
 
-    def split(shape: Shape) -> tuple[int, int]:
-        """(batch, length) of a (B, L, E) input, (L, B, E) when not batch_first, or (L, E)."""
-        if len(shape) == 2:
-            return 1, static(shape[0], "sequence length")
-        if layer.attrs.get("batch_first", True):
-            return static_numel(shape[:-2], "batch size"), static(shape[-2], "sequence length")
-        return static(shape[1], "batch size"), static(shape[0], "sequence length")
 
-    batch, lq = split(query)
-    _, lk = split(key)
-    return batch, lq, lk
+def _plus(width: object, bias: bool) -> str:
+    """A projection's inputs per output as a person writes them: "(64+1)" with a bias, "64" without."""
+    return f"({width}+1)" if bias else str(width)
 
 
 class AttentionRule(Rule):
     """Q, K, V and output projections (+ biases); see the module docstring for the convention."""
 
     kind = "attention"
-    perturbable = ("use_bias", "out_bias", "add_bias_kv", "num_heads", "head_dim")
+    perturbable = ("use_bias", "out_bias", "add_bias_kv", "gate", "num_heads", "kv_heads", "head_dim")
     codes = {"use_bias": "bias", "out_bias": "bias"}
     aliases = ("multiheadattention",)
 
     def count(self, layer: Layer) -> ParamCount:
-        qd, kd, vd, h, dk, dv, out = _dims(layer)
+        d = _dims(layer)
         bias, out_bias = bool(layer.attrs.get("use_bias", True)), bool(layer.attrs.get("out_bias", True))
-        b = "+1" if bias else ""
         terms = [
-            Term(f"({qd}{b})*{h}*{dk}", (qd + bias) * h * dk),
-            Term(f"({kd}{b})*{h}*{dk}", (kd + bias) * h * dk),
-            Term(f"({vd}{b})*{h}*{dv}", (vd + bias) * h * dv),
-            Term(f"({h}*{dv}" + ("+1" if out_bias else "") + f")*{out}", (h * dv + out_bias) * out),
+            Term(f"{_plus(d.query, bias)}*{d.heads}*{d.head}", (d.query + bias) * d.heads * d.head),
+            Term(f"{_plus(d.key, bias)}*{d.kv_heads}*{d.head}", (d.key + bias) * d.kv_heads * d.head),
+            Term(f"{_plus(d.value, bias)}*{d.kv_heads}*{d.value_head}", (d.value + bias) * d.kv_heads * d.value_head),
+            Term(f"{_plus(f'{d.heads}*{d.value_head}', out_bias)}*{d.output}", (d.heads * d.value_head + out_bias) * d.output),
         ]
+        if layer.attrs.get("gate", False):
+            terms.append(Term(f"{_plus(d.query, bias)}*{d.heads}*{d.value_head} (gate)", (d.query + bias) * d.heads * d.value_head))
         if layer.attrs.get("add_bias_kv", False):
-            terms.append(Term(f"{h}*{dk}+{h}*{dv} (bias_k, bias_v)", h * dk + h * dv))
+            terms.append(Term(f"{d.kv_heads}*{d.head}+{d.kv_heads}*{d.value_head} (bias_k, bias_v)",
+                              d.kv_heads * (d.head + d.value_head)))
         return ParamCount.of(*terms)
 
+    def output_shapes(self, layer: Layer) -> list[Shape]:
+        d = _dims(layer)
+        trailing = tuple(int(n) for n in layer.attrs.get("output_dims", (d.output,)))
+        if math.prod(trailing) != d.output:
+            raise RuleError(f"output_dims {trailing} do not multiply to output_dim {d.output}")
+        return [(*first_input(layer)[:-1], *trailing)]
+
     def macs(self, layer: Layer) -> int:
-        qd, kd, vd, h, dk, dv, out = _dims(layer)
-        batch, lq, lk = _lengths(layer)
-        projections = lq * qd * h * dk + lk * kd * h * dk + lk * vd * h * dv + lq * h * dv * out
-        return batch * (projections + h * lq * lk * (dk + dv))
+        d = _dims(layer)
+        positions_q, positions_k, lk = _lengths(layer)
+        projections = (positions_q * d.query * d.heads * d.head + positions_k * d.key * d.kv_heads * d.head
+                       + positions_k * d.value * d.kv_heads * d.value_head + positions_q * d.heads * d.value_head * d.output)
+        if layer.attrs.get("gate", False):
+            projections += positions_q * d.query * d.heads * d.value_head
+        return projections + positions_q * d.heads * lk * (d.head + d.value_head)
 
     def describe(self, layer: Layer) -> str:
-        return f"{layer.attrs.get('num_heads')} heads x {layer.attrs.get('head_dim')}"
+        kv = layer.attrs.get("kv_heads")
+        grouped = f" ({kv} kv)" if kv is not None and kv != layer.attrs.get("num_heads") else ""
+        return f"{layer.attrs.get('num_heads')} heads x {layer.attrs.get('head_dim')}{grouped}"
 
 
 class SDPARule(Rule):

@@ -1,26 +1,37 @@
-"""Embedding tables: one vector of embedding_dim per token id; a lookup costs no MACs.
+"""Embedding tables: one vector of embedding_dim per token id (or position); a lookup costs no MACs.
 
-Canonical attrs: num_embeddings, embedding_dim.  Output shape: the index shape plus embedding_dim.
+embedding attrs: num_embeddings, embedding_dim, and optionally reverse_projection (True when the layer
+also owns an untied embedding_dim x num_embeddings matrix for its reverse, logits call: Keras
+ReversibleEmbedding(tie_weights=False)).  Output: the index shape plus embedding_dim.
+position_embedding (learned absolute positions added to a (..., length, embedding_dim) input):
+num_embeddings (the longest sequence) x embedding_dim; output: the input's shape.
+class_token (learned tokens a block prepends, ViT's class token): tokens x width parameters, plus
+position_ids stored position indices (CLIP keeps them as a non-trainable weight).
 """
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from auditor.ir import Layer, Shape
-from auditor.rules.base import ParamCount, Rule, Term, attr, first_input
+from auditor.rules.base import ParamCount, Rule, RuleError, Term, attr, first_input
 from auditor.rules.registry import register
 from auditor.rules.saved import SaveContext, SavedTensor, saved_input, trains_weights
 
 
 class EmbeddingRule(Rule):
-    """num_embeddings*embedding_dim parameters."""
+    """num_embeddings*embedding_dim parameters (twice when an untied reverse projection is owned)."""
 
     kind = "embedding"
-    perturbable = ("num_embeddings", "embedding_dim")
+    perturbable: ClassVar[tuple[str, ...]] = ("num_embeddings", "embedding_dim", "reverse_projection")
     columns = {"out_channels": "embedding_dim"}
 
     def count(self, layer: Layer) -> ParamCount:
         n, d = int(attr(layer, "num_embeddings")), int(attr(layer, "embedding_dim"))
-        return ParamCount.of(Term(f"{n}*{d}", n * d))
+        terms = [Term(f"{n}*{d}", n * d)]
+        if layer.attrs.get("reverse_projection", False):
+            terms.append(Term(f"{d}*{n} (reverse projection)", d * n))
+        return ParamCount.of(*terms)
 
     def output_shapes(self, layer: Layer) -> list[Shape]:
         return [(*first_input(layer), int(attr(layer, "embedding_dim")))]
@@ -33,4 +44,46 @@ class EmbeddingRule(Rule):
         return [saved_input("token ids")] if trains_weights(layer) else []
 
 
-register(EmbeddingRule())
+class PositionEmbeddingRule(EmbeddingRule):
+    """num_embeddings (positions) * embedding_dim parameters; the output has the input's shape."""
+
+    kind = "position_embedding"
+    perturbable = ("num_embeddings", "embedding_dim")
+
+    def output_shapes(self, layer: Layer) -> list[Shape]:
+        shape = first_input(layer)
+        positions, width = int(attr(layer, "num_embeddings")), int(attr(layer, "embedding_dim"))
+        if len(shape) < 2:
+            raise RuleError(f"position embedding input of rank {len(shape)}; expected (..., length, features)")
+        if isinstance(shape[-1], int) and shape[-1] != width:
+            raise RuleError(f"input has {shape[-1]} features but embedding_dim={width}")
+        if isinstance(shape[-2], int) and shape[-2] > positions:
+            raise RuleError(f"the input's {shape[-2]} positions exceed the table's {positions}")
+        return [shape]
+
+    def macs(self, layer: Layer) -> int:
+        """A lookup costs nothing, but a sequence longer than the table cannot run: its MACs are unknown."""
+        self.output_shapes(layer)
+        return 0
+
+
+class ClassTokenRule(Rule):
+    """tokens*width trainable parameters (+ position_ids non-trainable indices)."""
+
+    kind = "class_token"
+    perturbable = ("tokens", "width")
+
+    def count(self, layer: Layer) -> ParamCount:
+        tokens, width = int(layer.attrs.get("tokens", 1)), int(attr(layer, "width"))
+        positions = int(layer.attrs.get("position_ids", 0))
+        terms = [Term(f"{tokens}*{width}", tokens * width)]
+        if positions:
+            terms.append(Term(f"{positions} (position ids)", positions, trainable=False))
+        return ParamCount.of(*terms)
+
+    def describe(self, layer: Layer) -> str:
+        return f"{layer.attrs.get('tokens', 1)}x{layer.attrs.get('width')}"
+
+
+for _rule in (EmbeddingRule(), PositionEmbeddingRule(), ClassTokenRule()):
+    register(_rule)

@@ -20,6 +20,7 @@ compile=False)`.  safe_mode always stays on: a Lambda layer with Python bytecode
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,7 @@ from adapters.keras_layers import (
     lookup_type,
     to_shape,
 )
+from adapters.keras_trace import InputSpec, Trace, trace_calls
 from auditor.errors import InputError
 from auditor.ir import Layer, ModelIR, ParamTensor, Shape
 from auditor.options import AuditOptions, resolve
@@ -61,16 +63,20 @@ class _Walk:
     """State of one translation: which variables are trainable, who owns each one, what was seen."""
 
     trainable_ids: set[int]
+    trace: Trace = field(default_factory=Trace)
+    """The shapes of one symbolic run for the given input shapes (empty when none were given)."""
     owners: dict[int, str] = field(default_factory=dict)
     layers: list[Layer] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
 
 def from_model(model: Any, options: AuditOptions | None = None, **values: Any) -> ModelIR:
-    """Translate a built Keras model into the IR (the model is only read, never changed).
+    """Translate a built Keras model into the IR (the model is only read; see `adapters.keras_trace`).
 
-    Keras leaves the batch dim open ("batch" in the IR); `batch_size`, or the first dim of the
-    `input_shapes`, fixes it so MACs and activation memory can be counted.
+    Keras leaves the batch dim, and often a sequence length, open ("batch", "?" in the IR).
+    `input_shapes` (one shape per model input, in `model.inputs` order) runs the model symbolically on
+    those shapes, so every layer gets its real shapes and MACs; `input_dtypes` (one for all inputs, or
+    one per input) overrides the inputs' own dtypes.  `batch_size` only fixes the batch dim.
     """
     options = resolve(options, values)
     if not isinstance(model, keras.layers.Layer):
@@ -79,40 +85,91 @@ def from_model(model: Any, options: AuditOptions | None = None, **values: Any) -
         raise InputError(
             f"Keras model {model.name!r} is not built: call it on data or build it with an Input first"
         )
-    walk = _Walk({id(v) for v in model.trainable_weights})
+    _register_hub_types()
+    specs = input_specs(model, options)
+    trace = trace_calls(model, specs) if specs else Trace()  # first: it may build sublayers
+    walk = _Walk({id(v) for v in model.trainable_weights}, trace)
     _walk_container(walk, model, "")
     ir = ModelIR(
         name=options.name or model.name,
         framework="keras",
         source=options.source or f"<keras {type(model).__name__}>",
         layers=walk.layers,
-        input_shapes=_model_inputs(model),
+        input_shapes=[spec.shape for spec in specs] if specs else _model_inputs(model),
         framework_total=int(model.count_params()),
         path_separator=".",
         notes=walk.notes,
     )
-    batch = options.batch_size if options.batch_size is not None else _batch_of(options.input_shapes, ir.input_shapes)
+    batch = options.batch_size if options.batch_size is not None else (specs[0].shape[0] if specs and specs[0].shape else None)
     if batch is not None:
         _fix_batch(ir, batch)
+    if not specs:
+        _note_open_dims(ir, model)
     return ir
 
 
-def _batch_of(input_shapes: tuple[tuple[int, ...], ...] | None, model_inputs: list[Shape]) -> int | None:
-    """The batch size the `input_shapes` option asks for; InputError when a shape does not fit its input."""
-    if not input_shapes:
-        return None
-    if len(input_shapes) > max(len(model_inputs), 1):
-        raise InputError(f"{len(input_shapes)} input shapes given but the model has {len(model_inputs)} input(s)")
-    for shape, model_input in zip(input_shapes, model_inputs or [()]):
-        if len(shape) != len(model_input):
-            raise InputError(f"input_shape {shape} does not fit the model's input {model_input}")
-        known = [(want, have) for want, have in zip(shape[1:], model_input[1:]) if isinstance(have, int)]
-        if any(want != have for want, have in known):
+def _note_open_dims(ir: ModelIR, model: Any) -> None:
+    """Say how to count MACs when a model input has an open dim besides the batch (a sequence length)."""
+    inputs = _model_input_specs(model)
+    if not any(isinstance(d, str) for _, shape, _ in inputs for d in shape[1:]):
+        return
+    example = ",".join("x".join(str(d if isinstance(d, int) else 128) for d in (1, *shape[1:])) + f":{dtype}"
+                       for _, shape, dtype in inputs)
+    names = ", ".join(f"{name} {'x'.join(map(str, shape))}" for name, shape, _ in inputs)
+    ir.notes.append(f"the inputs have open dims ({names}): shapes and MACs need them fixed, "
+                    f"e.g. --input-shape {example}")
+
+
+def _register_hub_types() -> None:
+    """keras_hub's layers join the type map once keras_hub is imported (a model of its classes imports it)."""
+    if "keras_hub" not in sys.modules:
+        return
+    from adapters.keras_hub_types import hub_types
+
+    table = hub_types()
+    if not table or lookup_type(TYPES, table[0][0]) is not None:
+        return
+    for cls, kind, attrs, walk in table:
+        with contextlib.suppress(DuplicateLayerError):  # the user registered their own translation first
+            TYPES.register(cls, LayerType(kind, attrs, walk))
+
+
+def _model_input_specs(model: Any) -> list[tuple[str, Shape, str]]:
+    """(name, shape, dtype) of each model input, in `model.inputs` order (Keras sorts dict inputs by key)."""
+    inputs = getattr(model, "inputs", None)
+    if inputs:
+        return [(_input_name(t), to_shape(t.shape), str(t.dtype)) for t in inputs]
+    dtype = str(getattr(model, "input_dtype", None) or "float32")
+    return [("input", shape, dtype) for shape in build_shapes(model)[:1]]
+
+
+def _input_name(tensor: Any) -> str:
+    """The name of the Input layer that makes `tensor` ("token_ids"), else the tensor's own name."""
+    history = getattr(tensor, "_keras_history", None)
+    return str(getattr(getattr(history, "operation", None), "name", None) or tensor.name)
+
+
+def input_specs(model: Any, options: AuditOptions) -> list[InputSpec]:
+    """One InputSpec per model input from the input_shapes / input_dtypes options ([] when no shape
+    is given); InputError, naming the model's inputs, when they do not fit."""
+    shapes = options.input_shapes
+    if not shapes:
+        return []
+    expected = _model_input_specs(model)
+    names = ", ".join(f"{n} {'x'.join(map(str, s))}" for n, s, _ in expected)
+    if len(shapes) != len(expected):
+        raise InputError(f"{len(shapes)} input shape(s) given, but {model.name} has {len(expected)} input(s): {names}")
+    specs = []
+    for index, (shape, (input_name, model_shape, own_dtype)) in enumerate(zip(shapes, expected)):
+        fixed = [(want, have) for want, have in zip(shape[1:], model_shape[1:]) if isinstance(have, int)]
+        if len(shape) != len(model_shape) or any(want != have for want, have in fixed):
             raise InputError(
-                f"input_shape {shape} differs from the model's input {model_input}: Keras models fix their "
-                "shapes when built; rebuild the model with the Input shape you want"
+                f"input_shape {'x'.join(map(str, shape))} does not fit {model.name}'s input {input_name} "
+                f"({'x'.join(map(str, model_shape))}): Keras models fix their shapes when built; rebuild the "
+                "model with the Input shape you want"
             )
-    return input_shapes[0][0]
+        specs.append(InputSpec(input_name, shape, options.dtype_of(index) or own_dtype))
+    return specs
 
 
 def _fix_batch(ir: ModelIR, batch: int) -> None:
@@ -154,8 +211,8 @@ def _is_graph(container: Any) -> bool:
     return getattr(container, "operations", None) is not None or isinstance(container, keras.Sequential)
 
 
-def _walk_container(walk: _Walk, container: Any, prefix: str) -> None:
-    """Translate every operation of `container`, recursing into nested models and unknown blocks."""
+def _walk_container(walk: _Walk, container: Any, prefix: str, layer_type: LayerType | None = None) -> None:
+    """Translate every operation of `container`, recursing into nested models and blocks."""
     if not _is_graph(container) and isinstance(container, keras.Model) and not prefix:
         walk.notes.append(
             f"{container.name} is a subclassed model: layers are listed in the order they were "
@@ -164,32 +221,43 @@ def _walk_container(walk: _Walk, container: Any, prefix: str) -> None:
     for op in _children(container):
         _walk_operation(walk, op, f"{prefix}{op.name}")
     if not _is_graph(container):
-        _own_weights(walk, container, prefix.rstrip(".") or container.name)
+        _own_weights(walk, container, prefix.rstrip(".") or container.name, layer_type)
 
 
 def _walk_operation(walk: _Walk, op: Any, path: str) -> None:
     if not isinstance(op, keras.layers.Layer):
-        walk.layers.append(_layer(op, path, "tensor_op", {}, []))
+        walk.layers.append(_layer(walk, op, path, "tensor_op", {}, []))
         return
+    if id(op) in walk.trace.built:
+        walk.notes.append(f"{path} was not built: nn-auditor built it for the given input shapes, as Keras "
+                          "would on the model's first call (its weights are now part of the model)")
+    elif not op.built:
+        walk.notes.append(f"{path} is not built, so it has no weights yet: give input shapes (--input-shape) "
+                          "to build it for them")
     layer_type = lookup_type(TYPES, type(op))
-    if layer_type is not None:
+    if layer_type is not None and not layer_type.walk:
         walk.layers.append(_leaf(walk, op, path, layer_type))
-    elif isinstance(op, keras.Model) or _sublayers(op):
-        _walk_container(walk, op, f"{path}.")
+    elif layer_type is not None or isinstance(op, keras.Model) or _sublayers(op):
+        _walk_container(walk, op, f"{path}.", layer_type)
     else:
         kind = "unknown" if op.weights else "tensor_op"
-        walk.layers.append(_layer(op, path, kind, {}, _params(walk, op, op.weights, path)))
+        walk.layers.append(_layer(walk, op, path, kind, {}, _params(walk, op, op.weights, path)))
 
 
-def _own_weights(walk: _Walk, layer: Any, path: str) -> None:
-    """Weights a block or subclassed model holds itself (not through a sublayer): an unverified layer."""
+def _own_weights(walk: _Walk, layer: Any, path: str, layer_type: LayerType | None) -> None:
+    """Weights a block or subclassed model holds itself (not through a sublayer): a layer of the block's
+    registered kind, else an unverified one."""
     inner = {id(v) for sub in _sublayers(layer) for v in sub.weights}
     own = [v for v in layer.weights if id(v) not in inner]
-    if own:
-        walk.layers.append(_layer(layer, path, "unknown", {}, _params(walk, layer, own, path)))
+    if not own:
+        return
+    if layer_type is None:
+        walk.layers.append(_layer(walk, layer, path, "unknown", {}, _params(walk, layer, own, path)))
+    else:
+        walk.layers.append(_leaf(walk, layer, path, layer_type, own))
 
 
-def _leaf(walk: _Walk, layer: Any, path: str, layer_type: LayerType) -> Layer:
+def _leaf(walk: _Walk, layer: Any, path: str, layer_type: LayerType, weights: list[Any] | None = None) -> Layer:
     try:
         attrs = {k: v for k, v in layer_type.attrs(layer).items() if v is not None}
     except Exception as err:  # noqa: BLE001 - user attrs functions may fail on odd layers
@@ -200,20 +268,20 @@ def _leaf(walk: _Walk, layer: Any, path: str, layer_type: LayerType) -> Layer:
     calls = sum(1 for node in getattr(layer, "_inbound_nodes", []) or [] if node.input_tensors)
     if calls > 1:
         walk.notes.append(f"{path} is called {calls} times; its shapes and MACs are those of its first call")
-    return _layer(layer, path, layer_type.kind, attrs, _params(walk, layer, layer.weights, path))
+    variables = layer.weights if weights is None else weights
+    return _layer(walk, layer, path, layer_type.kind, attrs, _params(walk, layer, variables, path))
 
 
-def _layer(op: Any, path: str, kind: str, attrs: dict[str, Any], params: list[ParamTensor]) -> Layer:
-    ins = input_shapes(op) if isinstance(op, keras.layers.Layer) else _node_inputs(op)
-    return Layer(
-        path=path,
-        kind=kind,
-        source_type=_source_type(op),
-        attrs=attrs,
-        input_shapes=ins,
-        output_shapes=_output_shapes(op, ins),
-        params=params,
-    )
+def _layer(walk: _Walk, op: Any, path: str, kind: str, attrs: dict[str, Any], params: list[ParamTensor]) -> Layer:
+    """One IR layer; its shapes come from the trace when it ran, else from the graph or build record."""
+    call = walk.trace.calls.get(id(op))
+    if call is not None:
+        ins, outs = call.inputs, call.outputs
+    else:
+        ins = input_shapes(op) if isinstance(op, keras.layers.Layer) else _node_inputs(op)
+        outs = _output_shapes(op, ins)
+    return Layer(path=path, kind=kind, source_type=_source_type(op), attrs=attrs, input_shapes=ins,
+                 output_shapes=outs, params=params)
 
 
 def _node_inputs(op: Any) -> list[Shape]:

@@ -16,16 +16,21 @@ from keras import layers as kl
 
 from auditor.ir import Dim, Shape
 from auditor.registry import Registry, RegistryError
+from auditor.rules.spatial import UNKNOWN
 
 AttrsFn = Callable[[Any], dict[str, Any]]
 
 
 @dataclass(frozen=True)
 class LayerType:
-    """How one Keras layer class translates: its canonical kind and its attrs function."""
+    """How one Keras layer class translates: its canonical kind and its attrs function.
+
+    `walk`: the layer is a block whose sublayers are translated on their own; `kind` and `attrs` then
+    describe only the weights it holds itself (ViT's class token next to its patch conv)."""
 
     kind: str
     attrs: AttrsFn
+    walk: bool = False
 
 
 DuplicateLayerError = RegistryError
@@ -44,10 +49,11 @@ def lookup_type(types: TypeMap, cls: type) -> LayerType | None:
 
 
 def to_shape(shape: Any) -> Shape:
-    """A Keras shape as an IR shape: None batch -> "batch", other None dims -> "dimN"."""
+    """A Keras shape as an IR shape: a None batch dim -> "batch", any other None dim (a sequence length
+    Keras leaves open, and does not name) -> "?"."""
     out: list[Dim] = []
     for i, d in enumerate(tuple(shape)):
-        out.append(int(d) if d is not None else ("batch" if i == 0 else f"dim{i}"))
+        out.append(int(d) if d is not None else ("batch" if i == 0 else UNKNOWN))
     return tuple(out)
 
 
@@ -83,11 +89,11 @@ def input_shape(layer: Any) -> Shape:
     return shapes[0] if shapes else ()
 
 
-def _known(d: Dim) -> int | None:
+def known(d: Dim) -> int | None:
     return d if isinstance(d, int) else None
 
 
-def _static_or_none(shape: Shape) -> tuple[int, ...] | None:
+def static_or_none(shape: Shape) -> tuple[int, ...] | None:
     """`shape` when every dim is known; None (the attr is then left out) otherwise."""
     return tuple(int(d) for d in shape) if all(isinstance(d, int) for d in shape) else None
 
@@ -107,7 +113,7 @@ def _channel_dim(layer: Any, rank: int) -> int | None:
     shape = input_shape(layer)
     if len(shape) < rank + 1:
         return None
-    return _known(shape[1] if _layout(layer) == "channels_first" else shape[-1])
+    return known(shape[1] if _layout(layer) == "channels_first" else shape[-1])
 
 
 def _window(layer: Any) -> dict[str, Any]:
@@ -163,7 +169,7 @@ def separable_attrs(layer: Any) -> dict[str, Any]:
 def dense_attrs(layer: Any) -> dict[str, Any]:
     shape = input_shape(layer)
     return {
-        "in_features": _known(shape[-1]) if shape else None,
+        "in_features": known(shape[-1]) if shape else None,
         "out_features": int(layer.units),
         "use_bias": bool(layer.use_bias),
     }
@@ -193,7 +199,7 @@ def _rnn_base(layer: Any) -> dict[str, Any]:
 
 def rnn_attrs(layer: Any) -> dict[str, Any]:
     shape = input_shape(layer)
-    return _rnn_base(layer) | {"input_size": _known(shape[-1]) if shape else None, "bidirectional": False}
+    return _rnn_base(layer) | {"input_size": known(shape[-1]) if shape else None, "bidirectional": False}
 
 
 def bidirectional_attrs(layer: Any) -> dict[str, Any]:
@@ -201,14 +207,14 @@ def bidirectional_attrs(layer: Any) -> dict[str, Any]:
     base = _rnn_base(layer.forward_layer)
     if _rnn_base(layer.backward_layer) != base:
         base["backward_differs"] = True
-    return base | {"input_size": _known(shape[-1]) if shape else None, "bidirectional": True}
+    return base | {"input_size": known(shape[-1]) if shape else None, "bidirectional": True}
 
 
 def batch_norm_attrs(layer: Any) -> dict[str, Any]:
     shape = input_shape(layer)
     axis = int(layer.axis) % len(shape) if shape else -1
     return {
-        "num_features": _known(shape[axis]) if shape else None,
+        "num_features": known(shape[axis]) if shape else None,
         "scale": bool(layer.scale),
         "center": bool(layer.center),
         "stats": "params",
@@ -228,7 +234,7 @@ def layer_norm_attrs(layer: Any) -> dict[str, Any]:
     normalized = tuple(shape[a] for a in _axes(layer, layer.axis))
     rms = bool(getattr(layer, "rms_scaling", False))
     return {
-        "normalized_shape": _static_or_none(normalized),
+        "normalized_shape": static_or_none(normalized),
         "scale": bool(layer.scale),
         "center": bool(layer.center) and not rms,
     }
@@ -237,7 +243,7 @@ def layer_norm_attrs(layer: Any) -> dict[str, Any]:
 def rms_norm_attrs(layer: Any) -> dict[str, Any]:
     shape = input_shape(layer)
     normalized = tuple(shape[a] for a in _axes(layer, layer.axis))
-    return {"normalized_shape": _static_or_none(normalized), "scale": True, "center": False}
+    return {"normalized_shape": static_or_none(normalized), "scale": True, "center": False}
 
 
 def group_norm_attrs(layer: Any) -> dict[str, Any]:
@@ -245,7 +251,7 @@ def group_norm_attrs(layer: Any) -> dict[str, Any]:
     axes = _axes(layer, layer.axis)
     return {
         "num_groups": int(layer.groups),
-        "num_channels": _known(shape[axes[0]]) if axes else None,
+        "num_channels": known(shape[axes[0]]) if axes else None,
         "scale": bool(layer.scale),
         "center": bool(layer.center),
     }
@@ -348,7 +354,7 @@ def normalization_attrs(layer: Any) -> dict[str, Any]:
     axis = layer.axis if layer.axis is not None else ()
     kept = _axes(layer, axis) if axis != () else []
     stats = "none" if getattr(layer, "input_mean", None) is not None else "params"
-    return {"feature_shape": _static_or_none(tuple(shape[a] for a in kept)), "stats": stats}
+    return {"feature_shape": static_or_none(tuple(shape[a] for a in kept)), "stats": stats}
 
 
 def layer_scale_attrs(layer: Any) -> dict[str, Any]:
@@ -418,39 +424,11 @@ def builtin_types() -> list[tuple[type, str, AttrsFn]]:
     ):
         if hasattr(kl, name):
             table.append((getattr(kl, name), "dropout", no_attrs))
-    table.append((kl.MultiHeadAttention, "attention", attention_attrs))
+    from adapters.keras_transformers import transformer_types
+
+    table += transformer_types()
     table += _application_types()
     return table
-
-
-def attention_attrs(layer: Any) -> dict[str, Any]:
-    """Keras MultiHeadAttention: input widths from its build shapes, head sizes from its config."""
-    shapes = (layer.get_build_config() or {}).get("shapes_dict") or {}
-    query = to_shape(shapes.get("query_shape") or ())
-    value = to_shape(shapes.get("value_shape") or ())
-    key = to_shape(shapes.get("key_shape") or shapes.get("value_shape") or ())
-    head = int(layer.key_dim)
-    output = layer.get_config().get("output_shape")
-    if output is None:
-        output_dim = _known(query[-1]) if query else None
-    else:
-        dims = (output,) if isinstance(output, int) else tuple(output)
-        output_dim = 1
-        for d in dims:
-            output_dim *= int(d)
-    return {
-        "query_dim": _known(query[-1]) if query else None,
-        "key_dim": _known(key[-1]) if key else None,
-        "value_dim": _known(value[-1]) if value else None,
-        "num_heads": int(layer.num_heads),
-        "head_dim": head,
-        "value_head_dim": int(layer.value_dim or head),
-        "output_dim": output_dim,
-        "use_bias": bool(layer.use_bias),
-        "out_bias": bool(layer.use_bias),
-        "add_bias_kv": False,
-        "batch_first": True,
-    }
 
 
 def _application_types() -> list[tuple[type, str, AttrsFn]]:

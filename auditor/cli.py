@@ -45,7 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--strict", action="store_true", help="unverified layers count as failures (exit 1)")
     parser.add_argument("--exact", action="store_true",
                         help="a diff fails on any difference, even counting conventions or an exporter's rewrites")
-    parser.add_argument("--input-shape", metavar="1x3x224x224", help="input shape for factories, TorchScript and ONNX symbolic dims")
+    parser.add_argument("--input-shape", metavar="1x3x224x224",
+                        help="input shape for factories, TorchScript and symbolic dims; several inputs, each with an "
+                             "optional dtype: 1x128:int32,1x128:int32")
     parser.add_argument("--input-dtype", metavar="DTYPE", help="input dtype for PyTorch factories and TorchScript (e.g. int64)")
     parser.add_argument("--each", action="store_true", help="audit every MODEL on its own (continue after a bad one)")
     parser.add_argument("--list-references", action="store_true", help="list the bundled reference models")

@@ -24,7 +24,8 @@ from auditor.memory.options import CHECKPOINTING, DEVICES, MODES, OPTIMIZERS, PR
 
 Parser = Callable[[Any], Any]
 
-SHAPE_HINT = "is not like 1x3x224x224 or (1, 3, 224, 224) (several inputs: 1x16;1x16 or [(1, 16), (1, 16)])"
+SHAPE_HINT = ("is not like 1x3x224x224 or (1, 3, 224, 224) (several inputs: 1x16,1x16 or [(1, 16), (1, 16)]; "
+              "a dtype per input: 1x16:int64,1x16:int64)")
 DTYPE_ALIASES = {"float": "float32", "double": "float64", "half": "float16", "long": "int64", "int": "int32",
                  "short": "int16"}
 """Framework spellings of dtypes, as the IR names them (torch.long is int64)."""
@@ -62,11 +63,32 @@ def _int_shape(items: Any) -> tuple[int, ...]:
     return dims
 
 
+def _input_parts(text: str) -> list[str]:
+    """The per-input parts of a shapes text: split at ";" and spaces, and at commas between shapes written
+    with x ("1x16,1x16" is two inputs, "1,3,224,224" one shape)."""
+    parts: list[str] = []
+    for part in (p for p in re.split(r"[;\s]+", text.strip()) if p):
+        pieces = part.split(",")
+        shaped = len(pieces) > 1 and all(re.search(r"[x×:]", piece.lower()) for piece in pieces)
+        parts.extend(pieces if shaped else [part])
+    return parts
+
+
+def split_typed_shapes(text: str) -> tuple[str, str] | None:
+    """"1x128:int32,1x128:int32" -> ("1x128;1x128", "int32,int32"); None when no part names a dtype."""
+    parts = [part.partition(":") for part in _input_parts(text)]
+    if not any(sep for _, sep, _ in parts):
+        return None
+    if not all(sep and dtype.strip() for _, sep, dtype in parts):
+        raise ValueError("gives a dtype for some inputs only; give one after every shape (1x16:int64) or none")
+    return ";".join(shape for shape, _, _ in parts), ",".join(dtype.strip() for _, _, dtype in parts)
+
+
 def parse_shapes(value: Any) -> tuple[tuple[int, ...], ...]:
     """One shape per model input.  "1x3x224x224" and "1,3,224,224" are one shape (as on the command line);
-    "1x16;1x16" or "1x16 1x16" are two; (1, 3, 224, 224) is one, [(1, 16), (1, 16)] two; () a scalar."""
+    "1x16,1x16", "1x16;1x16" or "1x16 1x16" are two; (1, 3, 224, 224) is one, [(1, 16), (1, 16)] two; () a scalar."""
     if isinstance(value, str):
-        parts = [p for p in re.split(r"[;\s]+", value.strip()) if p]
+        parts = _input_parts(value)
         if not parts:
             raise ValueError(SHAPE_HINT)
         return tuple(_dims(p) for p in parts)
@@ -169,7 +191,8 @@ class AuditOptions:
     input_shapes: tuple[tuple[int, ...], ...] | None = option(None, parse_shapes, "input_shape")
     """One shape per model input: fixes ONNX symbolic dims, builds PyTorch inputs, sets the Keras batch."""
     input_dtypes: tuple[str, ...] | None = option(None, parse_dtypes, "input_dtype", "dtype")
-    """The dtype of the generated PyTorch inputs: one for all, or one per input ("int64" for token ids)."""
+    """The inputs' dtypes, one for all or one per input: PyTorch's generated inputs ("int64" for token ids);
+    a Keras model's inputs keep their own dtypes unless given."""
     example_inputs: Any = option(None, _anything, compare=False)
     """Ready-made PyTorch inputs: a tensor, a tuple of them, or a dict of keyword inputs."""
     batch_size: int | None = option(None, parse_positive)
@@ -205,7 +228,7 @@ class AuditOptions:
         """`base` (default: nothing set) with `values` parsed on top; OptionError for anything unreadable."""
         names = _names()
         chosen: dict[str, tuple[str, Any, Any]] = {}
-        for given, value in values.items():
+        for given, value in _typed_shapes(values).items():
             if given not in names:
                 raise OptionError(given, value, _unknown(given, names))
             field = names[given]
@@ -256,6 +279,28 @@ class AuditOptions:
         if not self.input_dtypes:
             return None
         return self.input_dtypes[0] if len(self.input_dtypes) == 1 else self.input_dtypes[index]
+
+
+_DTYPE_NAMES = ("input_dtypes", "input_dtype", "dtype")
+
+
+def _typed_shapes(values: dict[str, Any]) -> dict[str, Any]:
+    """A shapes text with a dtype after each shape ("1x128:int32,1x128:int32") sets input_dtypes too."""
+    for key in ("input_shapes", "input_shape"):
+        text = values.get(key)
+        if not isinstance(text, str):
+            continue
+        try:
+            split = split_typed_shapes(text)
+        except ValueError as err:
+            raise OptionError(key, text, str(err)) from None
+        if split is None:
+            return values
+        given = [name for name in _DTYPE_NAMES if values.get(name) is not None]
+        if given:
+            raise OptionError(key, text, f"gives dtypes and so does {given[0]}; give them in one place")
+        return {**values, key: split[0], "input_dtypes": split[1]}
+    return values
 
 
 def _names() -> dict[str, dataclasses.Field[Any]]:

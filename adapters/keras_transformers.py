@@ -1,0 +1,112 @@
+"""Keras's transformer building blocks -> canonical attrs: EinsumDense, MultiHeadAttention, ReversibleEmbedding.
+
+Translation only: each attrs function reads the layer's config (the same keys a `.keras` file's
+config.json stores) and the input widths Keras built it with; the layer math is in
+`auditor.rules.einsum_dense`, `auditor.rules.attention` and `auditor.rules.embedding`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from keras import layers as kl
+
+from adapters.keras_layers import AttrsFn, embedding_attrs, input_shape, known, to_shape
+
+
+def _trailing(value: Any) -> tuple[Any, ...]:
+    """Keras's int-or-sequence output_shape as a tuple (None kept where the dim comes from the input)."""
+    if value is None:
+        return ()
+    return (int(value),) if isinstance(value, int) else tuple(None if d is None else int(d) for d in value)
+
+
+def einsum_dense_attrs(layer: Any) -> dict[str, Any]:
+    config = layer.get_config()
+    return {
+        "equation": str(config["equation"]),
+        "output_shape": _trailing(config["output_shape"]),
+        "bias_axes": str(config.get("bias_axes") or ""),
+    }
+
+
+def reversible_embedding_attrs(layer: Any) -> dict[str, Any]:
+    """An embedding whose reverse (logits) call reuses the table, or owns a second one when untied."""
+    return embedding_attrs(layer) | {"reverse_projection": not bool(layer.get_config().get("tie_weights", True))}
+
+
+def _axes(axes: Any, rank: int) -> tuple[int, ...]:
+    """Keras's attention_axes (None: every axis between batch and features) as non-negative axes."""
+    if axes is None:
+        return tuple(range(1, rank - 1))
+    items = (axes,) if isinstance(axes, int) else tuple(axes)
+    return tuple(sorted(int(a) % rank for a in items))
+
+
+def attention_attrs(layer: Any) -> dict[str, Any]:
+    """Keras MultiHeadAttention (and keras_hub's CachedMultiHeadAttention): widths from its build shapes."""
+    shapes = (layer.get_build_config() or {}).get("shapes_dict") or {}
+    query = to_shape(shapes.get("query_shape") or ())
+    value = to_shape(shapes.get("value_shape") or ())
+    key = to_shape(shapes.get("key_shape") or shapes.get("value_shape") or ())
+    config = layer.get_config()
+    head = int(config["key_dim"])
+    query_dim = known(query[-1]) if query else None
+    output_dims = _trailing(config.get("output_shape")) or ((query_dim,) if query_dim is not None else ())
+    return {
+        "query_dim": query_dim,
+        "key_dim": known(key[-1]) if key else None,
+        "value_dim": known(value[-1]) if value else None,
+        "num_heads": int(config["num_heads"]),
+        "head_dim": head,
+        "value_head_dim": int(config.get("value_dim") or head),
+        "output_dim": math.prod(output_dims) if output_dims else None,
+        "output_dims": output_dims or None,
+        "attention_axes": _axes(config.get("attention_axes"), len(query)) if query else None,
+        "use_bias": bool(config.get("use_bias", True)),
+        "out_bias": bool(config.get("use_bias", True)),
+        "gate": bool(config.get("use_gate", False)),
+        "add_bias_kv": False,
+        "batch_first": True,
+    }
+
+
+def grouped_attention_attrs(heads: str, kv_heads: str, head_dim: str | None) -> AttrsFn:
+    """Self-attention blocks with separate query and key/value head counts (keras_hub's Llama, Mistral,
+    Gemma), read from the named attributes; head_dim defaults to the width over the query heads."""
+
+    def attrs(layer: Any) -> dict[str, Any]:
+        width = known(input_shape(layer)[-1]) if input_shape(layer) else None
+        query_heads, groups = int(getattr(layer, heads)), int(getattr(layer, kv_heads))
+        size = getattr(layer, head_dim) if head_dim else None
+        if size is None and width is not None:
+            size = width // query_heads
+        return {
+            "query_dim": width,
+            "key_dim": width,
+            "value_dim": width,
+            "num_heads": query_heads,
+            "kv_heads": groups,
+            "head_dim": None if size is None else int(size),
+            "value_head_dim": None if size is None else int(size),
+            "output_dim": width,
+            "use_bias": False,
+            "out_bias": False,
+            "add_bias_kv": False,
+            "batch_first": True,
+            "self_attention": True,
+        }
+
+    return attrs
+
+
+def transformer_types() -> list[tuple[type, str, AttrsFn]]:
+    """The Keras 3 transformer layers nn-auditor translates (those this Keras version has)."""
+    table: list[tuple[type, str, AttrsFn]] = [
+        (kl.EinsumDense, "einsum_dense", einsum_dense_attrs),
+        (kl.MultiHeadAttention, "attention", attention_attrs),
+    ]
+    if hasattr(kl, "ReversibleEmbedding"):
+        table.append((kl.ReversibleEmbedding, "embedding", reversible_embedding_attrs))
+    return table

@@ -15,6 +15,18 @@ def test_shapes_read_like_the_command_line():
     assert AuditOptions.parse(input_shape=(1, 3)).input_shapes == ((1, 3),)
     assert AuditOptions.parse(input_shape=[(1, 16), [1, 8]]).input_shapes == ((1, 16), (1, 8))
     assert AuditOptions.parse(input_shape=()).input_shapes == ((),)
+    assert AuditOptions.parse(input_shape="1x128,1x64").input_shapes == ((1, 128), (1, 64))
+
+
+def test_a_dtype_after_each_shape():
+    """keras_hub's token ids and padding mask: --input-shape 1x128:int32,1x128:int32."""
+    options = AuditOptions.parse(input_shape="1x3x224x224:float16,1x77:int64")
+    assert options.input_shapes == ((1, 3, 224, 224), (1, 77))
+    assert options.input_dtypes == ("float16", "int64") and options.dtype_of(1) == "int64"
+    with pytest.raises(OptionError, match="some inputs only"):
+        AuditOptions.parse(input_shape="1x16:int64,1x16")
+    with pytest.raises(OptionError, match="so does input_dtype; give them in one place"):
+        AuditOptions.parse(input_shape="1x16:int64", input_dtype="int32")
 
 
 @pytest.mark.parametrize("values, message", [

@@ -311,6 +311,35 @@ def test_input_shape_that_does_not_fit_is_input_error() -> None:
         keras_adapter.from_model(lasagne_cnn(), input_shape=(1, 32, 32, 1))
 
 
+class LazyBlock(kl.Layer):
+    """Makes its projection in __init__ but builds it only when first called (its output shape is declared)."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.proj = kl.Dense(8, name="proj")
+
+    def build(self, shape):  # type: ignore[no-untyped-def]
+        self.built = True
+
+    def call(self, x):  # type: ignore[no-untyped-def]
+        return self.proj(x)
+
+    def compute_output_shape(self, shape):  # type: ignore[no-untyped-def]
+        return (*shape[:-1], 8)
+
+
+def test_unbuilt_sublayer_is_built_for_the_given_input_shape() -> None:
+    inputs = keras.Input((5, 4))
+    model = keras.Model(inputs, kl.Dense(3)(LazyBlock(name="lazy")(inputs)))
+    unbuilt = auditor.audit(model)
+    assert unbuilt.totals.reported == 27 and not unbuilt.totals.macs_complete
+    assert any("lazy.proj is not built" in note for note in unbuilt.model.notes)
+    result = auditor.audit(model, input_shape=(1, 5, 4))
+    assert result.totals.reported == result.totals.analytic == model.count_params() == 27 + 40
+    assert result.totals.unverified_layers == 0 and result.totals.macs == 5 * 4 * 8 + 5 * 8 * 3
+    assert any("lazy.proj was not built: nn-auditor built it" in note for note in result.model.notes)
+
+
 def test_factory_spec_goes_through_the_keras_adapter(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "nn_auditor_keras_factory.py").write_text(
         "import keras\n"

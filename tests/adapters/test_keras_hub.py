@@ -127,6 +127,24 @@ def test_a_dtype_per_input_reaches_the_trace(hub_backbones: dict[str, Any]) -> N
     assert result.model.input_shapes == [(2, 32, 32, 3), (2, SEQ)] and result.totals.macs_complete
 
 
+def test_cli_takes_a_shape_and_dtype_per_input(tmp_path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    import json
+
+    from auditor.cli import main
+
+    (tmp_path / "nn_auditor_hub_factory.py").write_text(
+        "import keras_hub\n"
+        "def build():\n"
+        "    return keras_hub.models.GPT2Backbone(vocabulary_size=100, num_layers=1, num_heads=2, hidden_dim=8,\n"
+        "                                         intermediate_dim=16, max_sequence_length=32)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    code = main(["nn_auditor_hub_factory:build", "--input-shape", "1x16:int32,1x16:int32", "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0 and report["totals"]["macs"] > 0
+    assert report["totals"]["reported"] == report["totals"]["analytic"]
+
+
 def _published(build: Callable[[], Any]) -> Any:
     with deferred_variables():
         return build()

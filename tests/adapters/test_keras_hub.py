@@ -164,13 +164,35 @@ def test_published_sizes(name: str, build: Callable[[], Any], published: int) ->
     assert result.totals.verified_fraction == 1.0 and result.consistent
 
 
-def test_bert_base_total_and_macs() -> None:
-    """bert_base_en_uncased: 109,482,240 parameters (the card's 109.48M); at 128 tokens its MACs are twelve
-    hand-formula encoder blocks plus the embedding LayerNorm and the pooler."""
+@pytest.fixture(scope="module")
+def bert_base_audit() -> Any:
+    """bert_base_en_uncased's architecture, weight-free, audited at 128 tokens (built and traced once)."""
     model = _published(lambda: keras_hub.models.BertBackbone(
         vocabulary_size=30522, num_layers=12, num_heads=12, hidden_dim=768, intermediate_dim=3072))
-    result = auditor.audit(model, input_shape=[(1, 128)] * 3)
+    return auditor.audit(model, input_shape=[(1, 128)] * 3)
+
+
+def test_bert_base_total_and_macs(bert_base_audit: Any) -> None:
+    """bert_base_en_uncased: 109,482,240 parameters (the card's 109.48M); at 128 tokens its MACs are twelve
+    hand-formula encoder blocks plus the embedding LayerNorm and the pooler."""
+    result = bert_base_audit
     assert result.totals.reported == result.totals.analytic == 109_482_240
     assert result.totals.verified_fraction == 1.0 and result.consistent
     assert result.totals.macs == 12 * _encoder_block_macs(128, 768, 12, 3072) + 128 * 768 + 768 * 768
     assert result.totals.macs == 11_176_673_280
+
+
+def test_bert_base_macs_agree_with_torchs_flop_counter_on_transformers_bert(bert_base_audit: Any) -> None:
+    """An independent figure from another framework and implementation: torch's FlopCounterMode on
+    transformers' BertModel (default config = BERT-base) on the meta device, 128 tokens, counts the matrix
+    products only; keras_hub's BERT-base audit minus its LayerNorms (one MAC per element) is the same."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.device("meta"):
+        reference = transformers.BertModel(transformers.BertConfig())
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        reference(input_ids=torch.zeros((1, 128), dtype=torch.long, device="meta"))
+    products = sum(c.macs for c in bert_base_audit.checks if c.kind != "layer_norm")
+    assert products == counter.get_total_flops() // 2 == 11_174_215_680

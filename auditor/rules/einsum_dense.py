@@ -27,6 +27,7 @@ from auditor.rules.base import (
     static_numel,
 )
 from auditor.rules.registry import register
+from auditor.rules.saved import SaveContext, SavedTensor, weighted_inputs
 
 _EQUATION = re.compile(r"(\.\.\.)?([a-zA-Z]+)(\.\.\.)?,([a-zA-Z]+)->(\.\.\.)?([a-zA-Z]+)(\.\.\.)?")
 
@@ -139,6 +140,10 @@ class EinsumDenseRule(Rule):
 
     def describe(self, layer: Layer) -> str:
         return str(layer.attrs.get("equation", ""))
+
+    def saved_for_backward(self, layer: Layer, context: SaveContext) -> list[SavedTensor]:
+        """As a dense layer: the input, for the kernel's gradient."""
+        return weighted_inputs(layer)
 
 
 register(EinsumDenseRule())

@@ -66,6 +66,10 @@ class PositionEmbeddingRule(EmbeddingRule):
         self.output_shapes(layer)
         return 0
 
+    def saved_for_backward(self, layer: Layer, context: SaveContext) -> list[SavedTensor]:
+        """Nothing: the positions are a slice of the table, whatever the input holds (only its shape is read)."""
+        return []
+
 
 class ClassTokenRule(Rule):
     """tokens*width trainable parameters (+ position_ids non-trainable indices)."""
@@ -83,6 +87,10 @@ class ClassTokenRule(Rule):
 
     def describe(self, layer: Layer) -> str:
         return f"{layer.attrs.get('tokens', 1)}x{layer.attrs.get('width')}"
+
+    def saved_for_backward(self, layer: Layer, context: SaveContext) -> list[SavedTensor]:
+        """Nothing: the token is concatenated, and a concatenation's gradient is a slice."""
+        return []
 
 
 for _rule in (EmbeddingRule(), PositionEmbeddingRule(), ClassTokenRule()):

@@ -16,7 +16,7 @@ from __future__ import annotations
 from auditor.ir import Layer, Shape
 from auditor.rules.base import ParamCount, Rule, RuleError, Term, attr, first_input, static, static_numel
 from auditor.rules.registry import register
-from auditor.rules.saved import SaveContext, SavedTensor
+from auditor.rules.saved import SaveContext, SavedTensor, dtype_of, new_tensor
 
 
 def _half(layer: Layer) -> int:
@@ -84,6 +84,13 @@ class RotaryApplyRule(Rule):
         shape, sequence, feature = self._axes(layer)
         length, features = static(shape[sequence], "sequence length"), static(shape[feature], "rotary features")
         return table_macs(length, features) + 2 * static_numel(shape, "rotated input size")
+
+    def saved_for_backward(self, layer: Layer, context: SaveContext) -> list[SavedTensor]:
+        """The cos and sin tables the two products keep (one row per position, broadcast over the rest)."""
+        shape, sequence, feature = self._axes(layer)
+        table = tuple(d if axis in (sequence, feature) else 1 for axis, d in enumerate(shape))
+        dtype = dtype_of(layer)
+        return [new_tensor("cos table", table, dtype), new_tensor("sin table", table, dtype)]
 
 
 register(RotaryEmbeddingRule())

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,13 +31,13 @@ from adapters.keras_layers import (
     DuplicateLayerError,
     LayerType,
     build_shapes,
-    default_type_map,
     first_node,
     input_shapes,
     lookup_type,
     to_shape,
 )
-from adapters.keras_trace import InputSpec, Trace, trace_calls
+from adapters.keras_trace import Trace, deferred_variables, input_specs, note_open_dims, trace_calls
+from adapters.keras_types import default_type_map
 from auditor.errors import InputError
 from auditor.ir import Layer, ModelIR, ParamTensor, Shape
 from auditor.options import AuditOptions, resolve
@@ -104,20 +103,8 @@ def from_model(model: Any, options: AuditOptions | None = None, **values: Any) -
     if batch is not None:
         _fix_batch(ir, batch)
     if not specs:
-        _note_open_dims(ir, model)
+        note_open_dims(ir, model)
     return ir
-
-
-def _note_open_dims(ir: ModelIR, model: Any) -> None:
-    """Say how to count MACs when a model input has an open dim besides the batch (a sequence length)."""
-    inputs = _model_input_specs(model)
-    if not any(isinstance(d, str) for _, shape, _ in inputs for d in shape[1:]):
-        return
-    example = ",".join("x".join(str(d if isinstance(d, int) else 128) for d in (1, *shape[1:])) + f":{dtype}"
-                       for _, shape, dtype in inputs)
-    names = ", ".join(f"{name} {'x'.join(map(str, shape))}" for name, shape, _ in inputs)
-    ir.notes.append(f"the inputs have open dims ({names}): shapes and MACs need them fixed, "
-                    f"e.g. --input-shape {example}")
 
 
 def _register_hub_types() -> None:
@@ -132,44 +119,6 @@ def _register_hub_types() -> None:
     for cls, kind, attrs, walk in table:
         with contextlib.suppress(DuplicateLayerError):  # the user registered their own translation first
             TYPES.register(cls, LayerType(kind, attrs, walk))
-
-
-def _model_input_specs(model: Any) -> list[tuple[str, Shape, str]]:
-    """(name, shape, dtype) of each model input, in `model.inputs` order (Keras sorts dict inputs by key)."""
-    inputs = getattr(model, "inputs", None)
-    if inputs:
-        return [(_input_name(t), to_shape(t.shape), str(t.dtype)) for t in inputs]
-    dtype = str(getattr(model, "input_dtype", None) or "float32")
-    return [("input", shape, dtype) for shape in build_shapes(model)[:1]]
-
-
-def _input_name(tensor: Any) -> str:
-    """The name of the Input layer that makes `tensor` ("token_ids"), else the tensor's own name."""
-    history = getattr(tensor, "_keras_history", None)
-    return str(getattr(getattr(history, "operation", None), "name", None) or tensor.name)
-
-
-def input_specs(model: Any, options: AuditOptions) -> list[InputSpec]:
-    """One InputSpec per model input from the input_shapes / input_dtypes options ([] when no shape
-    is given); InputError, naming the model's inputs, when they do not fit."""
-    shapes = options.input_shapes
-    if not shapes:
-        return []
-    expected = _model_input_specs(model)
-    names = ", ".join(f"{n} {'x'.join(map(str, s))}" for n, s, _ in expected)
-    if len(shapes) != len(expected):
-        raise InputError(f"{len(shapes)} input shape(s) given, but {model.name} has {len(expected)} input(s): {names}")
-    specs = []
-    for index, (shape, (input_name, model_shape, own_dtype)) in enumerate(zip(shapes, expected)):
-        fixed = [(want, have) for want, have in zip(shape[1:], model_shape[1:]) if isinstance(have, int)]
-        if len(shape) != len(model_shape) or any(want != have for want, have in fixed):
-            raise InputError(
-                f"input_shape {'x'.join(map(str, shape))} does not fit {model.name}'s input {input_name} "
-                f"({'x'.join(map(str, model_shape))}): Keras models fix their shapes when built; rebuild the "
-                "model with the Input shape you want"
-            )
-        specs.append(InputSpec(input_name, shape, options.dtype_of(index) or own_dtype))
-    return specs
 
 
 def _fix_batch(ir: ModelIR, batch: int) -> None:
@@ -381,32 +330,6 @@ def _weight_name(layer: Any, variable: Any) -> str:
     marker = f"{layer.name}/"
     at = path.find(marker)
     return path[at + len(marker) :] if at >= 0 else str(variable.name)
-
-
-@contextlib.contextmanager
-def deferred_variables() -> Iterator[None]:
-    """Build Keras models inside with shapes but no variable memory (Keras's answer to a meta device).
-
-    Variables created inside are never allocated: on exit they leave Keras's pending-initialisation
-    list, so no later StatelessScope allocates them.  A model built here can be audited, not run.
-    """
-    before = {id(v) for v in _pending_variables()}
-    try:
-        with keras.StatelessScope(initialize_variables=False):
-            yield
-    finally:
-        pending = _pending_variables()
-        pending[:] = [v for v in pending if id(v) in before]
-
-
-def _pending_variables() -> list[Any]:
-    """Keras's list of variables waiting for initialisation (a Keras internal; empty if it moved)."""
-    try:
-        from keras.src.backend.common import global_state
-    except ImportError:  # pragma: no cover
-        return []
-    pending = global_state.get_global_attribute("uninitialized_variables")
-    return pending if isinstance(pending, list) else []
 
 
 __all__ = ["DuplicateLayerError", "TYPES", "deferred_variables", "from_model", "register_layer", "unregister_layer"]

@@ -2,11 +2,11 @@
 
 Loading is safe by construction: protobuf parsing runs no code; external data is never read
 (tensor sizes come from the TensorProto dims) and every external-data path must stay inside the
-model's folder.  Shape inference runs on a copy whose initializers are turned into typed graph
-inputs, so a multi-GB model is inferred without copying its weights.
+model's folder.  Shape inference (`onnx_shapes`) runs on a copy whose initializers are turned into
+typed graph inputs, so a multi-GB model is inferred without copying its weights.
 
 Custom domains: `register_op("com.example", "FusedDense", translate)` makes the graph walk call
-`translate(node, graph, is_constant) -> Translation` for that op (see `adapters.onnx_ops`), so its
+`translate(node, graph, is_constant) -> Translation` for that op (see `adapters.onnx_translation`), so its
 weights land on a layer of a kind a rule knows.
 """
 
@@ -15,17 +15,17 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from adapters.onnx_graph import Graph, build_layers, op_domain, ordered_nodes
-from adapters.onnx_ops import OP_TRANSLATORS, Translation, Translator
+from adapters.onnx_graph import Graph, ordered_nodes
+from adapters.onnx_schema import Schemas
+from adapters.onnx_shapes import infer_shapes
+from adapters.onnx_translation import Translation, Translator
+from adapters.onnx_translators import OP_TRANSLATORS, op_domain
+from adapters.onnx_walk import build_layers
 from auditor.errors import InputError
-from auditor.ir import ModelIR, Shape
+from auditor.ir import ModelIR
 from auditor.options import AuditOptions, resolve
 
 __all__ = ["OP_TRANSLATORS", "Translation", "Translator", "read_onnx", "register_op", "unregister_op"]
-
-SMALL_TENSOR = 64
-"""Initializers with at most this many elements keep their data for shape inference (Reshape targets)."""
-
 
 def read_onnx(path: str, options: AuditOptions | None = None, **values: Any) -> ModelIR:
     """Read the ONNX model at `path`; `input_shapes` (e.g. (1, 3, 224, 224)) fix the inputs' dims, in order."""
@@ -34,10 +34,13 @@ def read_onnx(path: str, options: AuditOptions | None = None, **values: Any) -> 
     _check_external_data(model, path)
     _check_dims(model, path)
     try:
+        model = _inline_functions(model)
         nodes = ordered_nodes(model)
-        inferred = _infer_shapes(model, nodes, options.input_shapes, path)
-        graph = Graph.from_model(model, inferred)
-        layers, notes = build_layers(graph)
+        inferred = infer_shapes(model, nodes, options.input_shapes, path)
+        schemas = Schemas({_text(o.domain): int(o.version) for o in model.opset_import})
+        initializers = {t.name: t for t in model.graph.initializer}
+        graph = Graph.build(inferred.graph, initializers, schemas)
+        layers, ledger = build_layers(graph)
     except InputError as err:
         message = str(err)
         raise InputError(message if message.startswith(f"{path}: ") else f"{path}: {message}") from None
@@ -46,10 +49,11 @@ def read_onnx(path: str, options: AuditOptions | None = None, **values: Any) -> 
         framework="onnx",
         source=options.source or path,
         layers=layers,
-        input_shapes=graph.input_shapes(),
+        input_shapes=graph.input_shapes(exclude=set(ledger.weight_inputs)),
         framework_total=None,
         path_separator=".",
-        notes=notes,
+        notes=ledger.notes(graph) + _exporter_notes(graph),
+        unattributed=ledger.unattributed(),
         exporter="ONNX",
     )
 
@@ -62,6 +66,33 @@ def register_op(domain: str, op_type: str, translator: Translator, *, replace: b
 def unregister_op(domain: str, op_type: str) -> None:
     """Forget the translator of `op_type` in `domain` (RegistryError when there is none)."""
     OP_TRANSLATORS.unregister((op_domain(domain), op_type))
+
+
+def _exporter_notes(graph: Graph) -> list[str]:
+    """What the exporter recorded that changes counts (BatchNorm folded into the preceding conv)."""
+    fused = sum(
+        1 for n in graph.nodes for p in n.metadata_props
+        if p.key == "pkg.onnxscript.rewriter.rule_name" and "BatchNorm" in p.value
+    )
+    if fused:
+        return [f"the exporter folded {fused} BatchNorm layer(s) into the preceding conv/dense weights"]
+    return []
+
+
+def _inline_functions(model: Any) -> Any:
+    """Model-local functions are expanded in place, so the layers inside them are read like any other."""
+    if not model.functions:
+        return model
+    from onnx import inliner
+
+    try:
+        return inliner.inline_local_functions(model)
+    except Exception as err:  # noqa: BLE001 - the inliner rejects malformed functions
+        raise InputError(f"its model-local functions cannot be expanded ({_first_line(err)})") from None
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def _load(path: str) -> Any:
@@ -121,70 +152,16 @@ def _check_dims(model: Any, path: str) -> None:
         if value.type.WhichOneof("value") != "tensor_type":
             continue
         dims = value.type.tensor_type.shape.dim
-        if any(d.HasField("dim_value") and d.dim_value < 0 for d in dims):
+        if any(d.HasField("dim_value") and d.dim_value < -1 for d in dims):  # -1: "unknown" (Paddle)
             raise InputError(f"{path}: value {value.name!r} is declared with a negative dim; not a valid model")
 
 
-def _infer_shapes(model: Any, nodes: list[Any], input_shapes: tuple[Shape, ...] | None, path: str) -> Any:
-    """Shape-inferred copy of the graph (`nodes` in topological order) with weights as shaped inputs.
-
-    No weight bytes are copied.  InputError when ONNX's own strict inference finds shapes or types that
-    cannot fit together (a graph no runtime would run).
-    """
-    import onnx
-    from onnx import helper, shape_inference
-
-    light = onnx.ModelProto()
-    light.ir_version = model.ir_version
-    light.opset_import.extend(model.opset_import)
-    light.graph.name = model.graph.name
-    light.graph.node.extend(nodes)
-    light.graph.output.extend(model.graph.output)
-    light.graph.input.extend(model.graph.input)
-    declared = {i.name for i in model.graph.input}
-    for tensor in model.graph.initializer:
-        small = _numel(tensor.dims) <= SMALL_TENSOR and tensor.data_location != 1
-        if small:
-            light.graph.initializer.append(tensor)
-        elif tensor.name not in declared:
-            light.graph.input.append(helper.make_tensor_value_info(tensor.name, tensor.data_type, list(tensor.dims)))
-    if input_shapes is not None:
-        _fix_input_shapes(light, input_shapes, {t.name for t in model.graph.initializer}, path)
-    try:
-        return shape_inference.infer_shapes(light, strict_mode=True, data_prop=True)
-    except shape_inference.InferenceError as err:
-        if "Incompatible dimensions" in str(err) or "[TypeInferenceError]" in str(err):
-            raise InputError(f"{path}: the graph's shapes or types do not fit together ({_inference_reason(err)})") from None
-    except Exception:  # noqa: BLE001 - inference is a help: fall back below
-        pass
-    try:
-        return shape_inference.infer_shapes(light, data_prop=True)
-    except Exception:  # inference is a help, not a requirement: fall back to the declared shapes
-        return light
 
 
-def _inference_reason(err: Exception) -> str:
-    """The op and message of an ONNX inference error, on one line."""
-    text = " ".join(str(err).split()).replace("[ShapeInferenceError] Inference error(s): ", "")
-    return text[:200]
 
 
-def _numel(dims: Any) -> int:
-    total = 1
-    for d in dims:
-        total *= int(d)
-    return total
 
 
-def _fix_input_shapes(model: Any, shapes: tuple[Shape, ...], weights: set[str], path: str) -> None:
-    """Replace the dims of the first real inputs (not `weights`), in order, by `shapes` (resolves symbolic dims)."""
-    inputs = [value for value in model.graph.input if value.name not in weights]
-    if len(shapes) > len(inputs):
-        raise InputError(f"{path}: {len(shapes)} input shapes given but the model has {len(inputs)} input(s)")
-    for value, shape in zip(inputs, shapes):
-        dims = value.type.tensor_type.shape.dim
-        if len(dims) != len(shape):
-            raise InputError(f"{path}: --input-shape has {len(shape)} dims but input {value.name!r} has {len(dims)}")
-        for dim, size in zip(dims, shape):
-            dim.Clear()
-            dim.dim_value = int(size)
+
+
+

@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--expect", metavar="TABLE", help="compare with an expectation table (CSV, YAML or JSON)")
     parser.add_argument("--format", default="table", choices=("table", "json", "csv", "markdown"))
     parser.add_argument("--depth", type=int, default=0, help="fold layers under their first N path components")
-    parser.add_argument("--strict", action="store_true", help="unverified layers count as failures (exit 1)")
+    parser.add_argument("--strict", action="store_true", help="unverified layers and unattributed tensors count as failures (exit 1)")
     parser.add_argument("--exact", action="store_true",
                         help="a diff fails on any difference, even counting conventions or an exporter's rewrites")
     parser.add_argument("--input-shape", metavar="1x3x224x224",
@@ -204,7 +204,7 @@ def _audit_one(spec: str, args: argparse.Namespace, options: AuditOptions) -> in
 def _exit_code(result: Any, strict: bool) -> int:
     if not result.consistent:
         return EXIT_MISMATCH
-    if strict and result.totals.unverified_layers:
+    if strict and (result.totals.unverified_layers or result.totals.unattributed):
         return EXIT_MISMATCH
     return EXIT_OK
 

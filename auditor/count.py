@@ -48,11 +48,20 @@ class Totals:
     counted by their containers), as a checkpoint listing or `sum(t.numel())` over a state dict gives."""
     bytes_by_dtype: dict[str, int] = field(default_factory=dict)
     """Parameter memory split by stored dtype (every tensor once)."""
+    unattributed: int = 0
+    """Elements of tensors the model consumes that no layer owns (`ModelIR.unattributed`)."""
+    quantization: int = 0
+    """Elements of quantization state (scales, zero points): not parameters, never dropped."""
 
     @property
     def verified_fraction(self) -> float:
-        """Share of the reported parameters that sit in layers whose count a rule confirmed."""
-        return 1.0 if self.reported == 0 else (self.reported - self.unverified) / self.reported
+        """Share of all weight elements (parameters and unattributed tensors) that a rule confirmed.
+
+        Unattributed tensors are in the denominator, so a model whose weights were not recognised
+        can never read 100%.
+        """
+        held = self.reported + self.unattributed
+        return 1.0 if held == 0 else (self.reported - self.unverified) / held
 
 
 @dataclass
@@ -127,7 +136,9 @@ def _totals(model: ModelIR, checks: list[LayerCheck], rules: Registry[str, Rule]
         totals.activation_elements += _activation_elements(check, rules)
         totals.mismatches += check.status == Status.MISMATCH
         totals.unverified_layers += check.status == Status.UNVERIFIED
+        totals.quantization += layer.reported_quantization
     totals.non_trainable = totals.reported - totals.trainable
+    totals.unattributed = sum(t.numel for t in model.unattributed)
     totals.activation_elements += sum(sample_numel(s) for s in model.input_shapes)
     totals.shapes_known = any(c.layer.input_shapes or c.layer.output_shapes for c in checks) or (
         bool(model.input_shapes) and not checks)
@@ -150,10 +161,14 @@ def sample_numel(shape: Shape) -> int:
 
 
 def bytes_per_element(model: ModelIR) -> int:
-    """Bytes per activation element: the dtype of the model's first parameter, else float32."""
+    """Bytes per activation element: the dtype of the model's first floating-point parameter, else float32.
+
+    A quantized model's integer weights say nothing about its activations (dequantized to float).
+    """
     for layer in model.layers:
         for p in layer.params:
-            return DTYPE_BYTES.get(p.dtype, 4)
+            if not p.quant_state and p.dtype.startswith(("float", "bfloat")):
+                return DTYPE_BYTES.get(p.dtype, 4)
     return 4
 
 

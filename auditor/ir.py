@@ -135,6 +135,21 @@ class TensorFact:
     """The tensor is a parameter or buffer (memory counted as weights, not activations)."""
 
 
+@dataclass(frozen=True)
+class LooseTensor:
+    """A tensor the model consumes that no layer owns: counted in the audit's `unattributed` total."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str = "float32"
+    used_by: tuple[str, ...] = ()
+    """Names of the operators that consume it."""
+
+    @property
+    def numel(self) -> int:
+        return math.prod(self.shape)
+
+
 @dataclass
 class Layer:
     """One layer (or one weighted operator) in execution order."""
@@ -168,8 +183,13 @@ class Layer:
 
     @property
     def shared_params(self) -> int:
-        """Elements of tensors this layer uses but another layer owns (tied weights)."""
-        return sum(p.numel for p in self.params if p.shared_with is not None)
+        """Elements of parameters this layer uses but another layer owns (tied weights)."""
+        return sum(p.numel for p in self.params if p.shared_with is not None and not p.quant_state)
+
+    @property
+    def reported_quantization(self) -> int:
+        """Elements of the quantization state (scales, zero points) this layer owns."""
+        return sum(p.numel for p in self.params if p.quant_state and p.shared_with is None)
 
 
 @dataclass(frozen=True)
@@ -211,3 +231,5 @@ class ModelIR:
     """Who wrote the graph when it is an export ("ONNX"): exporters fold layers into others (BatchNorm into convs)."""
     pass_info: PassInfo | None = None
     """Set when the layers carry `TensorFact`s from a pass run for a memory budget."""
+    unattributed: list[LooseTensor] = field(default_factory=list)
+    """Tensors the model consumes that no layer owns (so no rule can have verified them)."""

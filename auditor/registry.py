@@ -2,7 +2,7 @@
 
 The rules (`auditor.rules.RULES`), PyTorch module classes (`adapters.torch_types.MODULE_TYPES`),
 Keras layer classes (`adapters.keras_layers.LAYER_TYPES`) and ONNX op translators
-(`adapters.onnx_ops.OP_TRANSLATORS`) are all a `Registry`, with the same API and one error class:
+(`adapters.onnx_translators.OP_TRANSLATORS`) are all a `Registry`, with the same API and one error class:
 `register` refuses a key that is taken (so nothing replaces a built-in by accident), `replace`
 refuses a key that is not there, `unregister` removes, and `override` swaps an entry for the
 length of a `with` block.  `copy()` gives a caller a registry of their own (`audit(m, rules=...)`).

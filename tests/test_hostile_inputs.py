@@ -149,6 +149,7 @@ EXACT = {
     "kernel-2^62": {"reported": 8 * 3 * HUGE * HUGE, "analytic": 8 * 3 * HUGE * HUGE},
     "symbolic-seq-batch": {"reported": 200 + 10, "analytic": 210, "macs_complete": False},
     "symbolic-batch-height-width": {"reported": 260, "analytic": 260, "macs_complete": False},
+    "minus-one-dims": {"reported": 260, "analytic": 260, "macs_complete": False, "mismatches": 0},
 }
 
 
@@ -163,13 +164,17 @@ def test_dims_negative_huge_and_symbolic(case: Case, tmp_path: Path, seeds: Seed
 
 
 @pytest.mark.parametrize("case", _params("subgraphs"))
-def test_if_and_loop_subgraph_weights_are_counted_unverified(case: Case, tmp_path: Path, seeds: Seeds,
-                                                             capfd: pytest.CaptureFixture[str]) -> None:
+def test_if_and_loop_bodies_are_walked_as_verified_nested_layers(case: Case, tmp_path: Path, seeds: Seeds,
+                                                                 capfd: pytest.CaptureFixture[str]) -> None:
     report = check(case, tmp_path, seeds, capfd)
     assert report is not None
     expected = {"if": 2 * 4 * 3, "loop": 6 * 6}[case.name]
-    assert report["totals"]["reported"] == report["totals"]["unverified"] == expected
-    assert any("subgraph" in note for note in report["notes"])
+    assert report["totals"]["reported"] == report["totals"]["analytic"] == expected
+    assert report["totals"]["unverified"] == 0 and report["totals"]["unattributed"] == 0
+    nested = {"if": ["branch/then_branch/then", "branch/else_branch/else"], "loop": ["loop/body/cell"]}[case.name]
+    weighted = [row["path"] for row in report["layers"] if row["reported"]]
+    assert weighted == nested
+    assert all(row["status"] == "ok" for row in report["layers"] if row["reported"])
 
 
 @pytest.mark.parametrize("case", _params("custom-domain"))

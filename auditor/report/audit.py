@@ -64,12 +64,18 @@ def audit_to_dict(audit: Audit) -> dict[str, Any]:
             "layers": totals.layers,
             "mismatches": totals.mismatches,
             "unverified_layers": totals.unverified_layers,
+            "unattributed": totals.unattributed,
+            "quantization_metadata": totals.quantization,
         },
         "bytes_by_dtype": dict(sorted(totals.bytes_by_dtype.items())),
         "layers": [_layer_dict(c) for c in audit.checks],
         "findings": [{"code": f.code, "message": f.message} for f in audit.findings],
         "notes": list(audit.model.notes),
         **memory,
+        "unattributed": [
+            {"name": t.name, "shape": list(t.shape), "elements": t.numel, "dtype": t.dtype, "used_by": list(t.used_by)}
+            for t in audit.model.unattributed
+        ],
     }
 
 
@@ -85,6 +91,7 @@ def _layer_dict(check: LayerCheck) -> dict[str, Any]:
         "reported": check.reported,
         "trainable": layer.reported_trainable,
         "buffers": layer.reported_buffers,
+        "quantization_metadata": layer.reported_quantization,
         "shared": [{"name": p.name, "numel": p.numel, "shared_with": p.shared_with}
                    for p in layer.params if p.shared_with],
         "analytic": check.analytic,
@@ -184,6 +191,13 @@ def _unknown_shapes(audit: Audit) -> str:
     return "unknown (no shapes are known: give --input-shape, e.g. 1x3x224x224)"
 
 
+def _tensor_list(audit: Audit, shown: int = 5) -> str:
+    """"a (6x6), b (10)" for the first `shown` unattributed tensors, and how many more."""
+    tensors = audit.model.unattributed
+    names = ", ".join(f"{t.name} ({'x'.join(map(str, t.shape)) or 'scalar'})" for t in tensors[:shown])
+    return names + (f" and {len(tensors) - shown} more" if len(tensors) > shown else "")
+
+
 def _summary(audit: Audit, markdown: bool) -> list[str]:
     t = audit.totals
     bullet = "- " if markdown else ""
@@ -194,6 +208,11 @@ def _summary(audit: Audit, markdown: bool) -> list[str]:
         f"{bullet}Trainable: {t.trainable:,}   Non-trainable: {t.non_trainable:,}   Buffers: {t.buffers:,}"
         + (f"   Shared (tied, counted once): {t.shared:,}" if t.shared else ""),
     ]
+    if t.quantization:
+        lines.append(f"{bullet}Quantization metadata (scales, zero points; not parameters): {t.quantization:,}")
+    if t.unattributed:
+        lines.append(f"{bullet}Unattributed (consumed, owned by no layer): {t.unattributed:,} in "
+                     f"{_tensor_list(audit)}")
     if audit.model.framework_total is not None:
         lines.append(f"{bullet}{audit.model.framework} says: {audit.model.framework_total:,}")
     lines += [

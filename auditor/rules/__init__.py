@@ -16,6 +16,7 @@ from auditor.rules import (  # noqa: F401  (importing registers the built-in rul
     contrastive,
     conv,
     dense,
+    einsum,
     einsum_dense,
     embedding,
     functional,

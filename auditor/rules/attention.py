@@ -7,13 +7,17 @@ optionally kv_heads (key/value heads of grouped-query attention; default num_hea
 output's trailing dims when there are several, Keras's `output_shape`; their product is output_dim) and
 attention_axes (the query axes attention runs over, Keras's `attention_axes`; default the axis before
 the features), gate (Keras's use_gate: a sigmoid gate projection of the query, query_dim*h*dv) and
-self_attention (keys and values are the query input: the layer's other inputs are masks).
+self_attention (keys and values are the query input: the layer's other inputs are masks),
+output_projection (False: onnxruntime's fused Attention, whose output projection is a separate MatMul).
 PyTorch maps to head_dim = value_head_dim = embed_dim/num_heads, output_dim = embed_dim.
 Inputs: query first, then key (or value: they share their length).
 Parameters: projections query_dim*h*dk, key_dim*kv*dk, value_dim*kv*dv, h*dv*output_dim, plus biases.
 MACs: the four projections plus the two products Q·Kᵀ (h*Lq*Lk*dk) and A·V (h*Lq*Lk*dv) per sequence;
 softmax, scaling and position encodings applied inside the layer (rotary) are excluded.
-sdpa (scaled_dot_product_attention on q, k, v): the two products only.
+sdpa (scaled_dot_product_attention on q, k, v): the two products only; q, k, v are (..., L, d) per
+head, or, with attrs num_heads and kv_num_heads, (..., L, heads*d) with the heads packed in the last axis
+(ONNX Attention on 3-D inputs, onnxruntime's fused attention ops; grouped-query attention when
+kv_num_heads < num_heads: every query head attends to its group's keys).
 sdpa attrs (optional): dropout_p, is_causal, has_mask, enable_gqa.  Saved for backward: a fused
 kernel (flash / memory-efficient) keeps q, k, v, its output and the softmax's log-sum-exp per query;
 PyTorch's math fallback (CPU with dropout, CUDA when no fused kernel applies) keeps the scaled q and
@@ -117,8 +121,10 @@ class AttentionRule(Rule):
             Term(f"{_plus(d.query, bias)}*{d.heads}*{d.head}", (d.query + bias) * d.heads * d.head),
             Term(f"{_plus(d.key, bias)}*{d.kv_heads}*{d.head}", (d.key + bias) * d.kv_heads * d.head),
             Term(f"{_plus(d.value, bias)}*{d.kv_heads}*{d.value_head}", (d.value + bias) * d.kv_heads * d.value_head),
-            Term(f"{_plus(f'{d.heads}*{d.value_head}', out_bias)}*{d.output}", (d.heads * d.value_head + out_bias) * d.output),
         ]
+        if layer.attrs.get("output_projection", True):
+            terms.append(Term(f"{_plus(f'{d.heads}*{d.value_head}', out_bias)}*{d.output}",
+                              (d.heads * d.value_head + out_bias) * d.output))
         if layer.attrs.get("gate", False):
             terms.append(Term(f"{_plus(d.query, bias)}*{d.heads}*{d.value_head} (gate)", (d.query + bias) * d.heads * d.value_head))
         if layer.attrs.get("add_bias_kv", False):
@@ -137,7 +143,9 @@ class AttentionRule(Rule):
         d = _dims(layer)
         positions_q, positions_k, lk = _lengths(layer)
         projections = (positions_q * d.query * d.heads * d.head + positions_k * d.key * d.kv_heads * d.head
-                       + positions_k * d.value * d.kv_heads * d.value_head + positions_q * d.heads * d.value_head * d.output)
+                       + positions_k * d.value * d.kv_heads * d.value_head)
+        if layer.attrs.get("output_projection", True):
+            projections += positions_q * d.heads * d.value_head * d.output
         if layer.attrs.get("gate", False):
             projections += positions_q * d.query * d.heads * d.value_head
         return projections + positions_q * d.heads * lk * (d.head + d.value_head)
@@ -149,9 +157,20 @@ class AttentionRule(Rule):
 
 
 class SDPARule(Rule):
-    """softmax(Q·Kᵀ/√d)·V on ready-made q (…, Lq, dk), k (…, Lk, dk), v (…, Lk, dv)."""
+    """softmax(Q·Kᵀ/√d)·V on ready-made q (…, Lq, dk), k (…, Lk, dk), v (…, Lk, dv).
+
+    With use_bias (onnxruntime's MultiHeadAttention, which adds the projections' bias), one bias value
+    per q, k and v feature: Dq + Dk + Dv parameters, the widths read from the packed-head inputs.
+    """
 
     kind = "sdpa"
+
+    def count(self, layer: Layer) -> ParamCount:
+        if not layer.attrs.get("use_bias", False):
+            return ParamCount.of(Term("0", 0))
+        q, k, v = self._qkv(layer)
+        widths = [static(s[-1], "attention input width") for s in (q, k, v)]
+        return ParamCount.of(Term(f"{'+'.join(map(str, widths))} (q, k, v biases)", sum(widths)))
 
     def _qkv(self, layer: Layer) -> tuple[Shape, Shape, Shape]:
         if len(layer.input_shapes) < 3:
@@ -159,15 +178,32 @@ class SDPARule(Rule):
         q, k, v = layer.input_shapes[:3]
         return q, k, v
 
+    def _heads(self, layer: Layer) -> tuple[int, int] | None:
+        """(query heads, key/value heads) for packed-head inputs, else None."""
+        if layer.attrs.get("num_heads") is None:
+            return None
+        heads = int(attr(layer, "num_heads"))
+        kv_heads = int(layer.attrs.get("kv_num_heads") or heads)
+        if heads < 1 or kv_heads < 1 or heads % kv_heads:
+            raise RuleError(f"num_heads {heads} must be a positive multiple of kv_num_heads {kv_heads}")
+        return heads, kv_heads
+
     def output_shapes(self, layer: Layer) -> list[Shape]:
         q, _, v = self._qkv(layer)
-        return [(*q[:-1], v[-1])]
+        heads = self._heads(layer)
+        if heads is None:
+            return [(*q[:-1], v[-1])]
+        per_head = static(v[-1], "value width") // heads[1]
+        return [(*q[:-1], heads[0] * per_head)]
 
     def macs(self, layer: Layer) -> int:
         q, k, v = self._qkv(layer)
-        heads_and_queries = static_numel(q[:-1], "query shape")
         lk, dk, dv = static(k[-2], "key length"), static(q[-1], "head dim"), static(v[-1], "value head dim")
-        return heads_and_queries * lk * (dk + dv)
+        heads = self._heads(layer)
+        if heads is None:
+            return static_numel(q[:-1], "query shape") * lk * (dk + dv)
+        per_query = heads[0] * (dk // heads[0] + dv // heads[1])
+        return static_numel(q[:-1], "query shape") * lk * per_query
 
     def kernel(self, layer: Layer, context: SaveContext) -> str:
         """Which implementation PyTorch picks: "flash", "efficient" or "math" (its dispatch rules)."""

@@ -4,7 +4,9 @@ Canonical attrs: in_channels, out_channels, kernel_size, stride, dilation, paddi
 use_bias, layout (see `spatial`); conv_transpose adds output_padding (a tuple, or "auto": Keras's
 None, the smallest output the stride allows) and reads "same" padding as output = input*stride (ONNX's
 auto_pad, Keras's output_padding=None); Keras's "same" with an explicit output_padding is a different
-thing, canonical padding "half": extent//2 on both sides of every axis; separable_conv adds depth_multiplier.  Parameters: weight prod(kernel)*(in/groups)*out, plus one bias per output channel.
+thing, canonical padding "half": extent//2 on both sides of every axis) and may carry output_size
+(ONNX's output_shape: the spatial output asked for, the pads following from it); separable_conv adds
+depth_multiplier.  Parameters: weight prod(kernel)*(in/groups)*out, plus one bias per output channel.
 MACs: every output element costs prod(kernel)*in/groups multiply-accumulates (bias excluded);
 a transposed conv is measured on its input: every input element feeds prod(kernel)*out/groups.
 """
@@ -174,7 +176,11 @@ class ConvTransposeRule(ConvRule):
         lead, _, spatial = split_channels(first_input(layer), len(kernel), layout)
         out_pad = _output_padding(layer.attrs.get("output_padding"), kernel, stride, dilation, attr(layer, "padding"))
         padding = attr(layer, "padding")
-        if padding in ("same_upper", "same_lower"):
+        size = layer.attrs.get("output_size")
+        if size is not None:
+            out_spatial = _requested_output(tuple(int(o) for o in size)[-len(kernel):], spatial, kernel, stride,
+                                            dilation, out_pad)
+        elif padding in ("same_upper", "same_lower"):
             out_spatial = tuple(same_transposed_output(n, s) for n, s in zip(spatial, stride))
         else:
             pads = _transposed_pads(padding, kernel, dilation)
@@ -189,6 +195,15 @@ class ConvTransposeRule(ConvRule):
         kernel = tuple(int(k) for k in attr(layer, "kernel_size"))
         positions = _spatial_positions(first_input(layer), len(kernel), attr(layer, "layout"), "input size")
         return positions * cin * math.prod(kernel) * (cout // groups)
+
+
+def _requested_output(size: tuple[int, ...], spatial: Shape, kernel: tuple[int, ...], stride: tuple[int, ...],
+                      dilation: tuple[int, ...], out_pad: tuple[int, ...]) -> Shape:
+    """An explicit output size (ONNX output_shape): reachable when the padding it implies is not negative."""
+    for n, o, k, s, d, p in zip(spatial, size, kernel, stride, dilation, out_pad):
+        if isinstance(n, int) and s * (n - 1) + p + effective_kernel(k, d) - o < 0:
+            raise RuleError(f"output size {o} is larger than a transposed conv of {n} can produce")
+    return size
 
 
 def _output_padding(

@@ -7,6 +7,8 @@ position_embedding (learned absolute positions added to a (..., length, embeddin
 num_embeddings (the longest sequence) x embedding_dim; output: the input's shape.
 class_token (learned tokens a block prepends, ViT's class token): tokens x width parameters, plus
 position_ids stored position indices (CLIP keeps them as a non-trainable weight).
+embed_layer_norm (onnxruntime's fused BERT embeddings): num_embeddings, embedding_dim, max_positions and
+segments (table rows), plus the layer norm's gamma and beta.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from auditor.ir import Layer, Shape
-from auditor.rules.base import ParamCount, Rule, RuleError, Term, attr, first_input
+from auditor.rules.base import ParamCount, Rule, RuleError, Term, attr, first_input, static_numel
 from auditor.rules.registry import register
 from auditor.rules.saved import SaveContext, SavedTensor, saved_input, trains_weights
 
@@ -95,3 +97,28 @@ class ClassTokenRule(Rule):
 
 for _rule in (EmbeddingRule(), PositionEmbeddingRule(), ClassTokenRule()):
     register(_rule)
+
+
+class EmbedLayerNormRule(Rule):
+    """onnxruntime's EmbedLayerNormalization: word, position and segment tables of one width, and the
+    layer norm's gamma and beta: (num_embeddings + max_positions + segments + 2) * embedding_dim."""
+
+    kind = "embed_layer_norm"
+    perturbable = ("num_embeddings", "embedding_dim", "max_positions", "segments")
+    family = "embedding"
+
+    def count(self, layer: Layer) -> ParamCount:
+        n, d = int(attr(layer, "num_embeddings")), int(attr(layer, "embedding_dim"))
+        p, s = int(attr(layer, "max_positions")), int(attr(layer, "segments"))
+        rows = "+".join(str(r) for r in (n, p, s) if r)
+        return ParamCount.of(Term(f"({rows})*{d}", (n + p + s) * d), Term(f"2*{d} (gamma, beta)", 2 * d))
+
+    def output_shapes(self, layer: Layer) -> list[Shape]:
+        return [(*first_input(layer), int(attr(layer, "embedding_dim")))]
+
+    def macs(self, layer: Layer) -> int:
+        """The layer norm over the summed embeddings: one per output element."""
+        return static_numel(first_input(layer), "token ids") * int(attr(layer, "embedding_dim"))
+
+
+register(EmbedLayerNormRule())

@@ -5,7 +5,8 @@ Canonical attrs: scale, center (bools: gamma / beta present), and per kind
     ONNX count moving mean/variance as non-trainable parameters, "none"), tracks_batches (PyTorch's
     num_batches_tracked buffer), layout;
   instance_norm: num_features, stats, tracks_batches;  group_norm: num_groups, num_channels;
-  layer_norm / rms_norm: normalized_shape (tuple of the trailing dims normalised).
+  layer_norm / rms_norm: normalized_shape (tuple of the trailing dims normalised), input_bias (onnxruntime's
+    SkipLayerNormalization also adds the preceding dense layer's bias vector to its input: one more vector).
 MACs: one per output element (inference's folded scale-and-shift).
 Saved for backward (PyTorch): the input and the per-group statistics (mean and 1/std, in float32 for
 half-precision inputs); RMSNorm as PyTorch and transformers write it: the input (upcast to float32),
@@ -68,6 +69,7 @@ class NormRule(Rule):
     def count(self, layer: Layer) -> ParamCount:
         n, text = self.features(layer)
         vectors = int(bool(layer.attrs.get("scale", True))) + int(bool(layer.attrs.get("center", True)))
+        vectors += int(bool(layer.attrs.get("input_bias", False)))
         stats = layer.attrs.get("stats", "none")
         if stats not in STATS:
             raise RuleError(f"stats must be 'buffers', 'params' or 'none', not {stats!r}")
@@ -183,7 +185,7 @@ class LayerNormRule(NormRule):
 
     def features(self, layer: Layer) -> tuple[int, str]:
         shape = tuple(int(d) for d in attr(layer, "normalized_shape"))
-        if layer.input_shapes:
+        if layer.input_shapes and len(first_input(layer)) >= len(shape):
             seen = first_input(layer)[len(first_input(layer)) - len(shape) :]
             if all(isinstance(d, int) for d in seen) and tuple(seen) != shape:
                 raise RuleError(f"input's trailing dims {tuple(seen)} differ from normalized_shape {shape}")

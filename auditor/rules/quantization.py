@@ -18,6 +18,8 @@ model; the logical parameter count is the unpacked weight's, e.g.
   weight_scale_inv (block-wise), input_scale.
 - GGUF: a tensor of n weights in a block type of b weights per t bytes stores n/b*t bytes; block
   sizes come from the `gguf` package's own table, passed in by the adapter.
+- onnxruntime MatMulNBits: B (N, ceil(K/block), block*bits/8) uint8 holds a K x N weight, each output
+  row's K inputs in blocks of `block` values, `bits` bits each; state: scales (N*blocks), zero points.
 """
 
 from __future__ import annotations
@@ -146,3 +148,15 @@ def quant_state_format(names: set[str]) -> str | None:
 def is_quant_state(fmt_name: str, tensor: str) -> bool:
     """True when `tensor` (relative to the layer) is quantization state of format `fmt_name`."""
     return any(tensor == s or tensor.startswith(s + ".") for s in QUANT_STATE_SUFFIXES.get(fmt_name, ()))
+
+
+def matmul_nbits_weight(packed: tuple[int, ...], k: int, n: int, bits: int, block_size: int) -> Unpacked:
+    """onnxruntime's MatMulNBits: B (N, ceil(K/block), block*bits/8) uint8 -> a K x N weight."""
+    if bits < 1 or block_size < 1 or (block_size * bits) % 8:
+        raise RuleError(f"MatMulNBits: {block_size} values of {bits} bits do not fill whole bytes")
+    blocks, blob = -(-k // block_size), block_size * bits // 8
+    if tuple(packed) != (n, blocks, blob):
+        raise RuleError(f"MatMulNBits: B is {_dims(packed)} but K={k}, N={n}, bits={bits}, block_size={block_size} "
+                        f"store it as {n}x{blocks}x{blob}")
+    return Unpacked((k, n), bits, f"B {_dims(packed)} uint8 -> {k}x{n} = {fmt(k * n)} {bits}-bit weights "
+                                  f"({blocks} blocks of {block_size} per output, {8 // bits if bits <= 8 else 1} per byte)")

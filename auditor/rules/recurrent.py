@@ -3,9 +3,10 @@
 Canonical attrs: cell ("lstm" | "gru" | "rnn"), input_size, hidden_size, num_layers,
 bidirectional, bias_vectors (PyTorch 2: b_ih and b_hh; Keras 1; Keras GRU reset_after 2; 0 when
 bias=False), proj_size (PyTorch LSTM projection, 0 = none), batch_first (False: (T, B, F)), and
-optionally dropout (PyTorch's dropout between stacked layers).
-Per layer and direction: gates*H*(in + rec + bias_vectors) + H*proj, where in is input_size for the
-first layer and (proj or H)*directions above it, and rec = proj or H.
+optionally dropout (PyTorch's dropout between stacked layers); peephole (ONNX LSTM's P input: three
+diagonal vectors i, o, f of H each; absent elsewhere).
+Per layer and direction: gates*H*(in + rec + bias_vectors) + H*proj (+ 3*H peepholes), where in is
+input_size for the first layer and (proj or H)*directions above it, and rec = proj or H.
 MACs per time step and direction: gates*H*(in + rec) + H*proj; bias adds and gate products excluded.
 Saved for backward by PyTorch's native cell-by-cell kernel (LSTM, GRU; no projection): per layer and
 direction 7*T*B*H values (LSTM: the 4H gates, c_t, tanh(c_t), h_t per step; GRU: 3H gates, two
@@ -64,17 +65,24 @@ class RecurrentRule(Rule):
         bias = int(layer.attrs.get("bias_vectors", 2))
         proj = int(layer.attrs.get("proj_size", 0) or 0)
         directions = 2 if layer.attrs.get("bidirectional", False) else 1
+        peepholes = 3 * hidden if layer.attrs.get("peephole", False) else 0
+        if peepholes and attr(layer, "cell") != "lstm":
+            raise RuleError("only an LSTM has peephole weights")
         terms = []
         for width, rec in _layer_sizes(layer):
-            value = directions * (gates * hidden * (width + rec + bias) + hidden * proj)
+            value = directions * (gates * hidden * (width + rec + bias) + hidden * proj + peepholes)
             text = f"{gates}*{hidden}*({width}+{rec}" + (f"+{bias})" if bias else ")")
             if proj:
                 text += f" + {hidden}*{proj}"
+            if peepholes:
+                text += f" + 3*{hidden}"
             terms.append(Term(f"{directions}*({text})" if directions > 1 else text, value))
         return ParamCount.of(*terms)
 
     def macs(self, layer: Layer) -> int:
         shape = first_input(layer)
+        if len(shape) < 2:
+            raise RuleError(f"recurrent input of rank {len(shape)}: expected (T, B, F), (B, T, F) or (T, F)")
         if len(shape) == 2:
             steps, batch = static(shape[0], "sequence length"), 1
         else:

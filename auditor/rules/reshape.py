@@ -1,7 +1,8 @@
 """Weight-free layers that move, combine or pass data through: no parameters, zero MACs.
 
 Kinds and their canonical attrs:
-  identity-like (identity, cast; activations, dropout, softmax in `pointwise`): output = input shape;
+  identity-like (identity, cast, quantize, dequantize; activations, dropout, softmax in `pointwise`): output
+    = input shape (a quantize op's scale and zero point are quantization state, not parameters);
   flatten: start_axis, end_axis (inclusive, PyTorch/Keras), or axis with mode="2d" (ONNX Flatten);
   reshape: shape (target; -1 inferred, 0 copies the input dim unless allowzero), keep_leading (how
     many leading input dims are kept in front of the target: Keras' batch dim);
@@ -51,7 +52,7 @@ class FlattenRule(KeepsNothing):
         shape = first_input(layer)
         if layer.attrs.get("mode") == "2d":
             axis = int(layer.attrs.get("axis", 1))
-            axis = axis % (len(shape) + 1) if axis < 0 else axis
+            axis = axis + len(shape) if axis < 0 else axis  # ONNX: axis in [-r, r]
             return [(product_dim(shape[:axis]), product_dim(shape[axis:]))]
         if not shape:
             return [(1,)]
@@ -161,7 +162,7 @@ class TensorOpRule(Rule):
     allocates_output = False
 
 
-for _kind in ("identity", "cast"):
+for _kind in ("identity", "cast", "quantize", "dequantize"):
     register(PassThroughRule(_kind))
 for _rule in (FlattenRule(), ReshapeRule(), ConcatRule(), TransposeRule(), PadRule(), TensorOpRule()):
     register(_rule)

@@ -113,6 +113,8 @@ class AuditResult:
             elif check.status == Status.UNVERIFIED and check.kind not in allow and check.path not in allow:
                 lines.append(f"  [unverified] {check.path} ({check.kind}): {check.note}")
         lines += [f"  [{f.code}] {f.message}" for f in self.audit.findings]
+        lines += [f"  [unattributed] {t.name} ({t.numel:,} elements) is used by no layer"
+                  for t in self.audit.model.unattributed if t.name not in allow]
         return lines
 
     def assert_verified(self, *, allow: tuple[str, ...] | list[str] = ()) -> AuditResult:

@@ -304,6 +304,14 @@ def _missing_initializer(folder: Path, seeds: Seeds) -> Path:
     return _save(folder, proto)
 
 
+def _missing_required_attribute(folder: Path, seeds: Seeds) -> Path:
+    """A Concat without its required axis: the schema has no default for it, so the file is malformed."""
+    proto = conv_dense_graph()
+    proto.graph.node.append(helper.make_node("Concat", ["y", "y"], ["yy"], name="cat"))
+    proto.graph.output[0].name = "yy"
+    return _save(folder, proto)
+
+
 def _duplicate_outputs(folder: Path, seeds: Seeds) -> Path:
     proto = conv_dense_graph()
     proto.graph.node[1].output[0] = "c"  # Relu writes the value Conv wrote (SSA broken)
@@ -341,6 +349,14 @@ def _shape_free_initializer(dims: list[int], name: str) -> Builder:
 def _negative_input_dim(folder: Path, seeds: Seeds) -> Path:
     proto = conv_dense_graph()
     proto.graph.input[0].type.tensor_type.shape.dim[2].dim_value = -16
+    return _save(folder, proto)
+
+
+def _minus_one_dims(folder: Path, seeds: Seeds) -> Path:
+    """-1 for "unknown" in the declared input dims (as Paddle writes them): symbolic, not invalid."""
+    proto = conv_dense_graph()
+    for axis in (0, 2, 3):
+        proto.graph.input[0].type.tensor_type.shape.dim[axis].dim_value = -1
     return _save(folder, proto)
 
 
@@ -533,6 +549,7 @@ CASES: list[Case] = [
     Case("graph-structure", "self-loop", _self_loop, "refused", "cycle"),
     Case("graph-structure", "missing-initializer", _missing_initializer, "refused", "no node or initializer provides"),
     Case("graph-structure", "value-written-twice", _duplicate_outputs, "refused", "written twice"),
+    Case("graph-structure", "missing-required-attribute", _missing_required_attribute, "refused", "malformed"),
     Case("mismatched-dims", "conv-channels", _channel_mismatch, "refused", "channels"),
     Case("mismatched-dims", "matmul-inner", _dense_mismatch, "refused", "Incompatible dimensions"),
     Case("dims", "negative-weight-dim", _shape_free_initializer([-4, 3], "neg.onnx"), "refused", "negative"),
@@ -543,8 +560,9 @@ CASES: list[Case] = [
     Case("dims", "batch-2^62", _huge_input, "audited"),
     Case("dims", "symbolic-seq-batch", _symbolic, "audited"),
     Case("dims", "symbolic-batch-height-width", _symbolic_conv, "audited"),
-    Case("subgraphs", "if", _if_subgraph, "unverified", "no rule"),
-    Case("subgraphs", "loop", _loop_subgraph, "unverified", "no rule"),
+    Case("dims", "minus-one-dims", _minus_one_dims, "audited"),
+    Case("subgraphs", "if", _if_subgraph, "audited"),
+    Case("subgraphs", "loop", _loop_subgraph, "audited"),
     Case("custom-domain", "weightless-op", _custom_domain, "unverified", "no rule"),
     Case("custom-domain", "op-with-weights", _custom_domain_weights, "unverified", "no rule"),
     Case("custom-domain", "opset-999", _unknown_opset, "audited"),

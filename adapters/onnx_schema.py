@@ -1,0 +1,138 @@
+"""Node attributes with the operator schema's defaults for the model's opset and domain.
+
+Defaults are never copied by hand: they come from `onnx.defs.get_schema(op, opset, domain)` (and, for
+onnxruntime's `com.microsoft` ops, from onnxruntime's own schema registry when it is installed).  A
+required attribute the node does not carry makes the file malformed (InputError), as ONNX's
+reference implementation and checker treat it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from auditor.errors import InputError
+
+STANDARD_DOMAINS = ("", "ai.onnx")
+ORT_DOMAIN = "com.microsoft"
+
+
+@dataclass(frozen=True)
+class Schema:
+    """What a schema says about attributes: defaults (decoded) and which ones are required."""
+
+    defaults: dict[str, Any]
+    required: frozenset[str]
+
+
+@dataclass
+class Schemas:
+    """Schema look-ups for one model's opset imports (one instance per read: no module-level cache)."""
+
+    opsets: dict[str, int]
+    _found: dict[tuple[str, str], Schema | None] = field(default_factory=dict)
+    _ort: dict[tuple[str, str], Any] | None = None
+
+    def version(self, domain: str) -> int:
+        """The opset the model imports for `domain` ('' and 'ai.onnx' are the same domain)."""
+        if domain in STANDARD_DOMAINS:
+            return self.opsets.get("", self.opsets.get("ai.onnx", 0))
+        return self.opsets.get(domain, 0)
+
+    def schema(self, domain: str, op_type: str) -> Schema | None:
+        """The schema of `op_type` at the model's opset, else its newest one, else None (unknown op)."""
+        key = (domain or "", op_type)
+        if key not in self._found:
+            self._found[key] = self._lookup(*key)
+        return self._found[key]
+
+    def known(self, domain: str, op_type: str) -> bool:
+        return self.schema(domain, op_type) is not None
+
+    def attributes(self, node: Any) -> dict[str, Any]:
+        """The node's attributes as Python values, every schema default filled in.
+
+        InputError when a required attribute is missing (a malformed file).
+        """
+        values = {_text(a.name): decode(a) for a in node.attribute}
+        schema = self.schema(_text(node.domain), _text(node.op_type))
+        if schema is None:
+            return values
+        missing = sorted(schema.required - set(values))
+        if missing:
+            raise InputError(
+                f"{_text(node.op_type)} node {_text(node.name)!r} lacks its required attribute {missing[0]!r}; "
+                "a malformed ONNX file"
+            )
+        return {**schema.defaults, **values}
+
+    def _lookup(self, domain: str, op_type: str) -> Schema | None:
+        if domain == ORT_DOMAIN:
+            return self._ort_schema(op_type)
+        from onnx import defs
+
+        onnx_domain = "" if domain in STANDARD_DOMAINS else domain
+        version = self.version(domain)
+        try:
+            found = defs.get_schema(op_type, version, onnx_domain) if version else defs.get_schema(op_type, onnx_domain)
+        except defs.SchemaError:
+            try:  # an op newer than the model's opset: the file is odd, its newest schema still describes it
+                found = defs.get_schema(op_type, onnx_domain)
+            except defs.SchemaError:
+                return None
+        return _onnx_schema(found)
+
+    def _ort_schema(self, op_type: str) -> Schema | None:
+        if self._ort is None:
+            self._ort = _ort_registry()
+        found = self._ort.get((ORT_DOMAIN, op_type))
+        if found is None:
+            return None
+        defaults = {}
+        for name, attribute in found.attributes.items():
+            raw = getattr(attribute, "_default_value", b"")
+            if raw:
+                from onnx import AttributeProto
+
+                proto = AttributeProto()
+                proto.ParseFromString(raw)
+                if proto.type:
+                    defaults[name] = decode(proto)
+        required = frozenset(n for n, a in found.attributes.items() if a.required)
+        return Schema(defaults, required)
+
+
+def _onnx_schema(found: Any) -> Schema:
+    defaults = {name: decode(a.default_value) for name, a in found.attributes.items() if a.default_value.type}
+    required = frozenset(name for name, a in found.attributes.items() if a.required)
+    return Schema(defaults, required)
+
+
+def _ort_registry() -> dict[tuple[str, str], Any]:
+    """onnxruntime's contrib-op schemas (newest version of each), or nothing when it is not installed."""
+    try:
+        from onnxruntime.capi import onnxruntime_pybind11_state as ort
+    except ImportError:
+        return {}
+    newest: dict[tuple[str, str], Any] = {}
+    for schema in ort.get_all_operator_schema():
+        key = (schema.domain, schema.name)
+        if key not in newest or schema.since_version > newest[key].since_version:
+            newest[key] = schema
+    return newest
+
+
+def decode(attribute: Any) -> Any:
+    """An AttributeProto as a Python value: strings as str, lists as lists, tensors and graphs as protos."""
+    from onnx import helper
+
+    value = helper.get_attribute_value(attribute)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, list):
+        return [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in value]
+    return value
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)

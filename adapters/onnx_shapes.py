@@ -1,0 +1,176 @@
+"""Shape inference for an ONNX graph without copying its weights.
+
+Inference runs on a copy in which large initializers become typed graph inputs (and large tensors inside
+subgraphs lose their bytes but keep their dims), so a multi-GB model is inferred in the memory of its
+structure.  Declared dims of -1 are symbolic.  When onnxruntime's fused ops leave values without shapes
+(ONNX's inference does not know them), onnxruntime's own symbolic inference fills them in.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from adapters.onnx_graph import subgraphs
+from auditor.errors import InputError
+from auditor.ir import Shape
+
+SMALL_TENSOR = 64
+"""Initializers with at most this many elements keep their data for shape inference (Reshape targets)."""
+
+
+def infer_shapes(model: Any, nodes: list[Any], input_shapes: tuple[Shape, ...] | None, path: str) -> Any:
+    """Shape-inferred copy of the graph (`nodes` in topological order) with weights as shaped inputs.
+
+    No weight bytes are copied.  InputError when ONNX's own strict inference finds shapes or types that
+    cannot fit together (a graph no runtime would run).
+    """
+    import onnx
+    from onnx import helper
+
+    light = onnx.ModelProto()
+    light.ir_version = model.ir_version
+    light.opset_import.extend(model.opset_import)
+    light.graph.name = model.graph.name
+    light.graph.node.extend(nodes)
+    for node in light.graph.node:
+        _strip_subgraph_weights(node)
+    light.graph.output.extend(model.graph.output)
+    light.graph.input.extend(model.graph.input)
+    light.graph.value_info.extend(model.graph.value_info)
+    for value in [*light.graph.input, *light.graph.output, *light.graph.value_info]:
+        _unknown_dims_symbolic(value)
+    declared = {i.name for i in model.graph.input}
+    for tensor in model.graph.initializer:
+        small = _numel(tensor.dims) <= SMALL_TENSOR and tensor.data_location != 1
+        if small:
+            light.graph.initializer.append(tensor)
+        elif tensor.name not in declared:
+            light.graph.input.append(helper.make_tensor_value_info(tensor.name, tensor.data_type, list(tensor.dims)))
+    if input_shapes is not None:
+        _fix_input_shapes(light, input_shapes, {t.name for t in model.graph.initializer}, path)
+    return _with_contrib_shapes(_onnx_inference(light, path))
+
+
+def _onnx_inference(light: Any, path: str) -> Any:
+    from onnx import shape_inference
+
+    try:
+        return shape_inference.infer_shapes(light, strict_mode=True, data_prop=True)
+    except shape_inference.InferenceError as err:
+        if "Incompatible dimensions" in str(err) or "[TypeInferenceError]" in str(err):
+            raise InputError(f"{path}: the graph's shapes or types do not fit together ({_inference_reason(err)})") from None
+    except Exception:  # noqa: BLE001 - inference is a help: fall back below
+        pass
+    try:
+        return shape_inference.infer_shapes(light, data_prop=True)
+    except Exception:  # inference is a help, not a requirement: fall back to the declared shapes
+        return light
+
+
+SAME_AS_FIRST_INPUT = {
+    "SkipLayerNormalization", "SkipSimplifiedLayerNormalization", "LayerNormalization",
+    "SimplifiedLayerNormalization", "BiasGelu", "FastGelu", "Gelu", "QuickGelu", "BiasAdd", "BiasDropout",
+    "RotaryEmbedding", "FusedConv", "QuantizeLinear", "DequantizeLinear",
+}
+"""onnxruntime contrib ops whose first output has their first input's shape (ONNX's inference does not
+know the com.microsoft domain, so nothing after such an op would have a shape)."""
+
+
+MAX_PASSES = 64
+
+
+def _with_contrib_shapes(inferred: Any) -> Any:
+    """Give the outputs of onnxruntime's fused ops their shapes and infer again, until nothing changes."""
+    from onnx import shape_inference
+
+    for _ in range(MAX_PASSES):
+        shapes = _known_shapes(inferred)
+        added = [value for node in inferred.graph.node if node.domain == "com.microsoft"
+                 for value in _contrib_outputs(node, shapes) if value.name not in shapes]
+        if not added:
+            return inferred
+        inferred.graph.value_info.extend(added)
+        try:
+            inferred = shape_inference.infer_shapes(inferred, data_prop=True)
+        except Exception:  # noqa: BLE001 - keep what is known
+            return inferred
+    return inferred
+
+
+def _known_shapes(model: Any) -> dict[str, Any]:
+    graph = model.graph
+    return {v.name: v.type.tensor_type for v in [*graph.input, *graph.value_info, *graph.output]
+            if v.type.WhichOneof("value") == "tensor_type" and v.type.tensor_type.HasField("shape")}
+
+
+def _contrib_outputs(node: Any, shapes: dict[str, Any]) -> list[Any]:
+    """value_info for `node`'s first output when its shape follows from its inputs' (else nothing)."""
+    from onnx import helper
+
+    first = shapes.get(node.input[0]) if node.input else None
+    if first is None or not node.output:
+        return []
+    dims: list[Any] = [d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in first.shape.dim]
+    if node.op_type == "Attention" and len(node.input) > 1 and node.input[1] in shapes:
+        sizes = next((list(a.ints) for a in node.attribute if a.name == "qkv_hidden_sizes"), [])
+        weight = shapes[node.input[1]].shape.dim
+        width = sizes[2] if sizes else (weight[1].dim_value // 3 if len(weight) == 2 else 0)
+        dims = dims[:-1] + [width] if width else []
+    elif node.op_type == "EmbedLayerNormalization" and len(node.input) > 2 and node.input[2] in shapes:
+        table = shapes[node.input[2]].shape.dim
+        dims = dims + [table[1].dim_value] if len(table) == 2 and table[1].dim_value else []
+    elif node.op_type not in SAME_AS_FIRST_INPUT:
+        return []
+    if not dims:
+        return []
+    elem = first.elem_type if node.op_type != "EmbedLayerNormalization" else shapes[node.input[2]].elem_type
+    return [helper.make_tensor_value_info(node.output[0], elem, dims)]
+
+
+def _strip_subgraph_weights(node: Any) -> None:
+    """Large initializers inside If/Loop/Scan bodies keep their dims and type but lose their bytes."""
+    for _, graph in subgraphs(node):
+        for tensor in graph.initializer:
+            if _numel(tensor.dims) > SMALL_TENSOR or tensor.data_location == 1:
+                for name in ("raw_data", "float_data", "double_data", "int32_data", "int64_data", "external_data"):
+                    tensor.ClearField(name)
+                tensor.data_location = 0
+        for inner in graph.node:
+            _strip_subgraph_weights(inner)
+
+
+def _inference_reason(err: Exception) -> str:
+    """The op and message of an ONNX inference error, on one line."""
+    text = " ".join(str(err).split()).replace("[ShapeInferenceError] Inference error(s): ", "")
+    return text[:200]
+
+
+def _numel(dims: Any) -> int:
+    total = 1
+    for d in dims:
+        total *= int(d)
+    return total
+
+
+def _unknown_dims_symbolic(value: Any) -> None:
+    """A declared dim of -1 (some exporters' "unknown") becomes a symbolic dim for shape inference."""
+    if value.type.WhichOneof("value") != "tensor_type":
+        return
+    for i, dim in enumerate(value.type.tensor_type.shape.dim):
+        if dim.HasField("dim_value") and dim.dim_value < 0:
+            dim.Clear()
+            dim.dim_param = f"unk__{value.name}_{i}"
+
+
+def _fix_input_shapes(model: Any, shapes: tuple[Shape, ...], weights: set[str], path: str) -> None:
+    """Replace the dims of the first real inputs (not `weights`), in order, by `shapes` (resolves symbolic dims)."""
+    inputs = [value for value in model.graph.input if value.name not in weights]
+    if len(shapes) > len(inputs):
+        raise InputError(f"{path}: {len(shapes)} input shapes given but the model has {len(inputs)} input(s)")
+    for value, shape in zip(inputs, shapes):
+        dims = value.type.tensor_type.shape.dim
+        if len(dims) != len(shape):
+            raise InputError(f"{path}: --input-shape has {len(shape)} dims but input {value.name!r} has {len(dims)}")
+        for dim, size in zip(dims, shape):
+            dim.Clear()
+            dim.dim_value = int(size)

@@ -179,7 +179,10 @@ def prelu(node: Any, graph: Any, known: Known) -> Translation:
     shape, slope_shape = graph.shape(x), graph.shape(slope)
     attrs: dict[str, Any] = {}
     if shape is not None and slope_shape is not None and len(slope_shape) <= len(shape):
-        aligned = (1,) * (len(shape) - len(slope_shape)) + tuple(slope_shape)
+        if graph.schemas.version(node.domain) < 7 and len(slope_shape) == 1 and len(shape) > 1:
+            aligned = (1, *slope_shape, *(1,) * (len(shape) - 2))  # opset < 7: one slope per channel (axis 1)
+        else:
+            aligned = (1,) * (len(shape) - len(slope_shape)) + tuple(slope_shape)
         attrs["shared_axes"] = tuple(axis for axis in range(1, len(shape)) if aligned[axis] == 1)
     return Translation("prelu", attrs, [x], [("weight", slope)])
 

@@ -69,8 +69,8 @@ class LearnedTensorRule(Rule):
         return static_numel(first_input(layer), "scaled input size") if self.costs_macs else 0
 
     def saved_for_backward(self, layer: Layer, context: SaveContext) -> list[SavedTensor]:
-        """The input, for the learned factor's gradient."""
-        return [saved_input()] if trains_weights(layer) else []
+        """A scale keeps its input for the learned factor's gradient; a bias's gradient needs nothing."""
+        return [saved_input()] if self.costs_macs and trains_weights(layer) else []
 
 
 register(LearnedTensorRule("scale", costs_macs=True))

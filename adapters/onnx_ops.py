@@ -183,7 +183,10 @@ def prelu(node: Any, graph: Any, known: Known) -> Translation:
             aligned = (1, *slope_shape, *(1,) * (len(shape) - 2))  # opset < 7: one slope per channel (axis 1)
         else:
             aligned = (1,) * (len(shape) - len(slope_shape)) + tuple(slope_shape)
-        attrs["shared_axes"] = tuple(axis for axis in range(1, len(shape)) if aligned[axis] == 1)
+        first = 0 if aligned[0] != 1 else 1  # a slope along axis 0 too (ONNX has no batch axis)
+        attrs["shared_axes"] = tuple(axis for axis in range(first, len(shape)) if aligned[axis] == 1)
+        if first == 0:
+            attrs["first_axis"] = 0
     return Translation("prelu", attrs, [x], [("weight", slope)])
 
 

@@ -1,7 +1,9 @@
 """Activations with learned parameters (PReLU); weight-free activations live in `pointwise`.
 
 prelu: num_parameters (PyTorch: 1 or the channel count), or shared_axes (Keras: the input axes,
-counted without the batch axis from 1, along which one alpha is shared; the others get one each).
+counted without the batch axis from 1, along which one alpha is shared; the others get one each), with
+first_axis 0 when axis 0 is no batch axis and the slope varies along it too (an ONNX PRelu's slope of
+the input's full shape).
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ class PReLURule(Rule):
             return ParamCount.of(Term(str(n), n))
         if "shared_axes" not in layer.attrs:
             raise RuleError(f"prelu {layer.path!r} needs num_parameters or shared_axes")
-        per_sample = first_input(layer)[1:]
+        start = int(layer.attrs.get("first_axis", 1))  # 0: the slope also varies along axis 0 (ONNX, no batch)
+        per_sample = first_input(layer)[start:]
         shared = {int(a) for a in layer.attrs["shared_axes"] or ()}
-        dims = [1 if axis in shared else static(d, "PReLU input dim") for axis, d in enumerate(per_sample, start=1)]
+        dims = [1 if axis in shared else static(d, "PReLU input dim") for axis, d in enumerate(per_sample, start=start)]
         return ParamCount.of(Term(product_text(dims), math.prod(dims)))
 
     def output_shapes(self, layer: Layer) -> list[Shape]:

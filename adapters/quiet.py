@@ -1,0 +1,46 @@
+"""Keep frameworks' start-up chatter off the user's stderr.
+
+TensorFlow's C++ runtime writes "All log messages before absl::InitializeLog() ...", its CPU-feature
+notice and (on some builds) a cudart_stub line straight to file descriptor 2 when it is imported,
+whatever TF_CPP_MIN_LOG_LEVEL says, so only redirecting the descriptor itself silences it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+
+
+def _flush_stderr() -> None:
+    with contextlib.suppress(Exception):  # a closed or replaced sys.stderr has nothing to flush
+        sys.stderr.flush()
+
+
+@contextlib.contextmanager
+def silenced_stderr(enabled: bool = True) -> Iterator[None]:
+    """Inside the block, whatever anyone writes to file descriptor 2 is discarded (`enabled=False`: kept).
+
+    An exception raised inside propagates after the descriptor is restored, so the caller's one-line
+    error still reaches the user.
+    """
+    if not enabled:
+        yield
+        return
+    _flush_stderr()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no descriptor 2 at all (a detached process): nothing to silence
+        yield
+        return
+    sink = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(sink, 2)
+        with open(os.devnull, "w") as python_sink, contextlib.redirect_stderr(python_sink):
+            yield  # (sys.stderr too: under pytest or Jupyter it is not descriptor 2)
+    finally:
+        _flush_stderr()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(sink)

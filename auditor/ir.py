@@ -233,3 +233,6 @@ class ModelIR:
     """Set when the layers carry `TensorFact`s from a pass run for a memory budget."""
     unattributed: list[LooseTensor] = field(default_factory=list)
     """Tensors the model consumes that no layer owns (so no rule can have verified them)."""
+    caveats: list[str] = field(default_factory=list)
+    """What the adapter could not check although the counts stand (an absent external data file):
+    reported with the notes, and failures under --strict."""

@@ -76,6 +76,7 @@ def audit_to_dict(audit: Audit) -> dict[str, Any]:
             {"name": t.name, "shape": list(t.shape), "elements": t.numel, "dtype": t.dtype, "used_by": list(t.used_by)}
             for t in audit.model.unattributed
         ],
+        "caveats": list(audit.model.caveats),
     }
 
 
@@ -239,6 +240,9 @@ def _summary(audit: Audit, markdown: bool) -> list[str]:
     if audit.model.notes:
         lines += ["", "Notes:" if not markdown else "### Notes"]
         lines += [f"- {n}" for n in audit.model.notes]
+    if audit.model.caveats:
+        lines += ["", "Not checked (--strict fails):" if not markdown else "### Not checked (--strict fails)"]
+        lines += [f"- {n}" for n in audit.model.caveats]
     return lines
 
 

@@ -18,6 +18,8 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from adapters.quiet import silenced_stderr
+from adapters.sniff import check_content
 from adapters.torchscript_archive import is_torchscript
 from auditor.errors import InputError
 from auditor.ir import ModelIR
@@ -57,15 +59,24 @@ def reader(module: str, function: str) -> Reader:
     return found
 
 
+def _read(module: str, function: str, path: str, options: AuditOptions) -> ModelIR:
+    """Import the reader and run it with the framework's log lines kept off stderr (unless `debug`)."""
+    with silenced_stderr(not options.debug):
+        result: ModelIR = reader(module, function)(path, options)
+    return result
+
+
 def read_file(path: str, options: AuditOptions | None = None, **values: Any) -> ModelIR:
     """Read a model file: a TorchScript archive by its content, whatever its suffix; other files by their
-    suffix (`FILE_READERS`); InputError for a missing file or an unknown format."""
+    suffix (`FILE_READERS`), their first bytes checked against it before any framework is imported;
+    InputError for a missing file or an unknown format."""
     parsed = resolve(options, values)
     if os.path.isfile(path) and is_torchscript(path):
-        return reader("adapters.torchscript", "read_torchscript")(path, parsed)
+        return _read("adapters.torchscript", "read_torchscript", path, parsed)
     suffix = file_suffix(path)
     if suffix in FILE_READERS:
-        return reader(*FILE_READERS[suffix])(path, parsed)
+        check_content(path, suffix)
+        return _read(*FILE_READERS[suffix], path, parsed)
     if not os.path.exists(path):
         raise InputError(f"{path}: no such file")
     raise InputError(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +20,8 @@ EXIT_OK, EXIT_MISMATCH, EXIT_BAD_INPUT = 0, 1, 2
 MODEL_SUFFIXES = (".onnx", ".keras", ".h5", ".hdf5", ".pt2", ".pt", ".pth", ".safetensors", ".gguf", ".jit",
                   ".torchscript")
 """Files a folder scan audits; a `.bin` only when its content is a PyTorch file (ONNX external data is `.bin` too)."""
+TABLE_SUFFIXES = (".csv", ".tsv", ".yaml", ".yml")
+"""Files that are expectation tables, never models (a second one given without --expect gets a hint)."""
 
 
 class UsageError(Exception):
@@ -39,9 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
         "Face model folder, a folder of models, reference:NAME, or package.module:factory.",
     )
     parser.add_argument("models", nargs="*", metavar="MODEL", help="one model; two to diff them; a folder")
-    parser.add_argument("--expect", metavar="TABLE", help="compare with an expectation table (CSV, YAML or JSON)")
+    parser.add_argument("--expect", metavar="TABLE", help="compare with an expectation table (CSV, YAML or JSON) "
+                        f"with columns {_table_columns()}; a row named TOTAL gives the table's total")
     parser.add_argument("--format", default="table", choices=("table", "json", "csv", "markdown"))
-    parser.add_argument("--depth", type=int, default=0, help="fold layers under their first N path components")
+    parser.add_argument("--depth", type=int, metavar="N",
+                        help="fold layers under their first N path components (N >= 1; default: one row per layer)")
     parser.add_argument("--strict", action="store_true", help="unverified layers and unattributed tensors count as failures (exit 1)")
     parser.add_argument("--exact", action="store_true",
                         help="a diff fails on any difference, even counting conventions or an exporter's rewrites")
@@ -52,8 +57,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--each", action="store_true", help="audit every MODEL on its own (continue after a bad one)")
     parser.add_argument("--list-references", action="store_true", help="list the bundled reference models")
     _memory_arguments(parser)
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sides = parser.add_argument_group("per side of a diff (LEFT RIGHT); --input-shape/--input-dtype apply to both")
+    for side in ("left", "right"):
+        sides.add_argument(f"--{side}-input-shape", metavar="SHAPE", help=f"input shape of the {side} model only")
+        sides.add_argument(f"--{side}-input-dtype", metavar="DTYPE", help=f"input dtype of the {side} model only")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and the frameworks' own log lines")
     return parser
+
+
+def _table_columns() -> str:
+    from auditor.expect import HYPER_COLUMNS
+
+    return "layer and params (required), " + ", ".join(HYPER_COLUMNS) + " (optional)"
 
 
 def _memory_arguments(parser: argparse.ArgumentParser) -> None:
@@ -109,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as err:  # the promise: one line, never a traceback (unless asked)
         if args is not None and args.debug:
-            raise
+            traceback.print_exc()
         print(f"audit: error: {error_line(err)}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
@@ -134,7 +149,11 @@ def _run(args: argparse.Namespace) -> int:
     if len(specs) == 2:
         if args.expect:
             raise UsageError("--expect compares one model with a table; got two models")
+        if specs[1].lower().endswith(TABLE_SUFFIXES):
+            raise UsageError(f"{specs[1]} is an expectation table, not a model: audit {specs[0]} --expect {specs[1]}")
         return _diff_models(specs[0], specs[1], args, options)
+    if options.per_side:
+        raise UsageError("--left-*/--right-* options are for a diff of two models (audit LEFT RIGHT)")
     if args.expect:
         return _diff_table(specs[0], args, options)
     return _audit_one(specs[0], args, options)
@@ -142,9 +161,12 @@ def _run(args: argparse.Namespace) -> int:
 
 def _adapter_options(args: argparse.Namespace) -> AuditOptions:
     """The command line's options, parsed once, as the API parses keyword arguments."""
+    if args.depth == 0:
+        raise UsageError("--depth 0 folds nothing: give N >= 1, or leave --depth out for one row per layer")
     return AuditOptions.parse(input_shape=args.input_shape, input_dtype=args.input_dtype, depth=args.depth,
-                              strict=args.strict, exact=args.exact,
-                              **_memory_options(args))
+                              strict=args.strict, exact=args.exact, debug=args.debug, **_memory_options(args),
+                              left_input_shape=args.left_input_shape, right_input_shape=args.right_input_shape,
+                              left_input_dtype=args.left_input_dtype, right_input_dtype=args.right_input_dtype)
 
 
 def _expand(models: list[str]) -> list[str]:
@@ -204,7 +226,7 @@ def _audit_one(spec: str, args: argparse.Namespace, options: AuditOptions) -> in
 def _exit_code(result: Any, strict: bool) -> int:
     if not result.consistent:
         return EXIT_MISMATCH
-    if strict and (result.totals.unverified_layers or result.totals.unattributed):
+    if strict and (result.totals.unverified_layers or result.totals.unattributed or result.model.caveats):
         return EXIT_MISMATCH
     return EXIT_OK
 
@@ -219,9 +241,9 @@ def _audit_each(specs: list[str], args: argparse.Namespace, options: AuditOption
     for spec in specs:
         try:
             result = _audit(spec, options)
-        except Exception as err:  # one bad file never stops the batch (--debug re-raises)
+        except Exception as err:  # one bad file never stops the batch (--debug shows its traceback)
             if args.debug:
-                raise
+                traceback.print_exc()
             print(f"audit: error: {error_line(err)}", file=sys.stderr)
             documents.append({"source": spec, "error": error_line(err)})
             worst = max(worst, EXIT_BAD_INPUT)
@@ -253,7 +275,7 @@ def _diff_models(left: str, right: str, args: argparse.Namespace, options: Audit
     from auditor.diff import diff_audits
     from auditor.report.diff import render_diff
 
-    left_audit, right_audit = _audit(left, options), _audit(right, options)
+    left_audit, right_audit = _audit(left, options.side("left")), _audit(right, options.side("right"))
     if is_checkpoint(left_audit) != is_checkpoint(right_audit):
         architecture, checkpoint = (right_audit, left_audit) if is_checkpoint(left_audit) else (left_audit, right_audit)
         return _compare_checkpoint(architecture, checkpoint, args)

@@ -10,11 +10,11 @@ May import: `adapters`, `reference_models`, and the core (`auditor.errors`, `aud
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import os
 from typing import Any
 
 import adapters
+from adapters.quiet import silenced_stderr
 from auditor.errors import InputError
 from auditor.ir import ModelIR
 from auditor.options import AuditOptions, resolve
@@ -64,7 +64,8 @@ def _reference(name: str, options: AuditOptions) -> ModelIR:
         from reference_models import load_reference
     except ImportError as err:
         raise InputError(f"reference models are not available ({err})") from None
-    return load_reference(name, options)
+    with silenced_stderr(not options.debug):  # building one imports its framework
+        return load_reference(name, options)
 
 
 def _folder(folder: str, options: AuditOptions) -> ModelIR:
@@ -79,18 +80,15 @@ def _folder(folder: str, options: AuditOptions) -> ModelIR:
 
 
 def from_factory(spec: str, options: AuditOptions | None = None, **values: Any) -> ModelIR:
-    """Import `package.module:factory`, call it (the user asked to run it) and translate the result."""
+    """Import `package.module:factory` (or `path/to/file.py:factory`), call it (the user asked to run it)
+    and translate the result; an attribute that is already a model is used as it is."""
+    from auditor.factory import call_factory, load_factory
+
     parsed = resolve(options, values)
-    module_name, _, attr_name = spec.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as err:
-        raise InputError(f"{spec}: cannot import {module_name} ({err})") from None
-    factory = getattr(module, attr_name, None)
-    if factory is None:
-        raise InputError(f"{spec}: {module_name} has no attribute {attr_name!r}")
-    model = factory() if callable(factory) else factory
-    named = dataclasses.replace(parsed, name=parsed.name or attr_name, source=parsed.source or spec)
+    with silenced_stderr(not parsed.debug):
+        factory, name = load_factory(spec)
+        model = factory if adapters.framework_of(factory) else call_factory(spec, factory, name)
+    named = dataclasses.replace(parsed, name=parsed.name or name, source=parsed.source or spec)
     return adapters.from_object(model, named)
 
 

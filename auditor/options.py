@@ -222,6 +222,13 @@ class AuditOptions:
     checkpointing: str = option("none", _one_of(CHECKPOINTING))
     memory_device: str = option("cuda", _one_of(DEVICES), "device")
     """Whose kernels the budget follows for dropout masks and attention: "cuda" or "cpu"."""
+    left_input_shapes: tuple[tuple[int, ...], ...] | None = option(None, parse_shapes, "left_input_shape")
+    """A diff's left model only: its own input shapes (a Keras NHWC side against a PyTorch NCHW one)."""
+    right_input_shapes: tuple[tuple[int, ...], ...] | None = option(None, parse_shapes, "right_input_shape")
+    left_input_dtypes: tuple[str, ...] | None = option(None, parse_dtypes, "left_input_dtype")
+    right_input_dtypes: tuple[str, ...] | None = option(None, parse_dtypes, "right_input_dtype")
+    debug: bool = option(False, parse_bool, compare=False)
+    """Let frameworks' own log lines through to stderr (silenced otherwise; the CLI's --debug)."""
 
     @classmethod
     def parse(cls, base: AuditOptions | None = None, /, **values: Any) -> AuditOptions:
@@ -246,16 +253,20 @@ class AuditOptions:
         options.check()
         return options
 
-    def check(self) -> None:
-        """Options that contradict each other."""
+    def check(self, prefix: str = "") -> None:
+        """Options that contradict each other (`prefix`: "left_" or "right_" names the side being checked)."""
         shapes, dtypes = self.input_shapes, self.input_dtypes
         if shapes is not None and dtypes is not None and len(dtypes) not in (1, len(shapes)):
-            raise OptionError("input_dtype", ",".join(dtypes), f"gives {len(dtypes)} dtypes for {len(shapes)} input shapes")
+            raise OptionError(f"{prefix}input_dtype", ",".join(dtypes),
+                              f"gives {len(dtypes)} dtypes for {len(shapes)} input shapes")
         if self.memory is None:
             for name in ("batch", "seq", "precision"):
                 if getattr(self, name) is not None:
                     raise OptionError(name, getattr(self, name),
                                       "configures the memory budget: add --memory train|infer (memory='train' in Python)")
+        if not prefix:
+            for side in SIDES:
+                self.side(side).check(f"{side}_")
 
     @property
     def input_shape(self) -> tuple[int, ...] | None:
@@ -301,6 +312,11 @@ def _typed_shapes(values: dict[str, Any]) -> dict[str, Any]:
             raise OptionError(key, text, f"gives dtypes and so does {given[0]}; give them in one place")
         return {**values, key: split[0], "input_dtypes": split[1]}
     return values
+
+
+SIDES = ("left", "right")
+_SIDE_FIELDS = ("input_shapes", "input_dtypes")
+"""The options a diff may give each side on its own (`left_input_shapes`, `right_input_dtypes` ...)."""
 
 
 def _names() -> dict[str, dataclasses.Field[Any]]:

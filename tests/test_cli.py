@@ -109,3 +109,71 @@ def test_the_console_script_and_module_entry_point_run(onnx_file):
     done = subprocess.run([sys.executable, "-m", "auditor", onnx_file, "--format", "json"], cwd=REPO,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and json.loads(done.stdout)["schema"] == "nn-auditor/report@1"
+
+
+@pytest.mark.parametrize("depth", ["0", "-1", "two"])
+def test_depth_below_one_is_a_usage_error(onnx_file, capsys, depth):
+    assert main([onnx_file, "--depth", depth]) == 2
+    err = capsys.readouterr().err
+    assert "--depth" in err and err.count("\n") == 1
+
+
+def test_a_table_given_as_second_model_hints_at_expect(onnx_file, tmp_path, capsys):
+    table = tmp_path / "t.csv"
+    table.write_text("layer,params\nconv,224\nfc,36\n")
+    assert main([onnx_file, str(table)]) == 2
+    assert f"audit {onnx_file} --expect {table}" in capsys.readouterr().err
+
+
+def test_expectation_columns_are_in_the_help(capsys):
+    from auditor.expect import HYPER_COLUMNS
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "layer and params (required)" in text and all(column in text for column in HYPER_COLUMNS)
+
+
+def test_debug_shows_the_traceback_and_still_exits_2(onnx_file, capsys, monkeypatch):
+    import auditor.count
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(auditor.count, "audit_ir", broken)
+    assert main([onnx_file]) == 2
+    assert capsys.readouterr().err == "audit: error: ZeroDivisionError: a bug (rerun with --debug for details)\n"
+    assert main([onnx_file, "--debug"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" in err and err.endswith("audit: error: ZeroDivisionError: a bug (rerun with --debug for details)\n")
+
+
+def test_per_side_options_need_two_models(onnx_file, capsys):
+    assert main([onnx_file, "--left-input-shape", "1x3x16x16"]) == 2
+    assert "for a diff of two models" in capsys.readouterr().err
+
+
+def test_per_side_input_shapes_read_each_side_with_its_own(onnx_file, capsys):
+    """The same NCHW model on both sides: a shape for one side only must not reach the other."""
+    args = [onnx_file, onnx_file, "--format", "json"]
+    assert main([*args, "--input-shape", "1x3x16x16"]) == 0
+    capsys.readouterr()
+    assert main([*args, "--left-input-shape", "1x3x16x16", "--right-input-shape", "1x16x16x3"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "16 channels" in err  # the right side alone got the NHWC shape
+    assert main([*args, "--input-shape", "1x16x16x3", "--left-input-shape", "1x3x16x16",
+                 "--right-input-shape", "1x3x16x16"]) == 0
+
+
+def test_missing_external_data_is_audited_from_dims_and_fails_only_strict(tmp_path, capsys):
+    pytest.importorskip("onnx")
+    from support.onnx_graphs import point_first_weight_at
+
+    path = save(point_first_weight_at(conv_dense_graph(), "weights.bin"), str(tmp_path))
+    assert main([path, "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["totals"]["reported"] == 260
+    assert report["caveats"] == ["external data file 'weights.bin' (1 tensor) is absent: counted from the graph's "
+                                 "dims, the weights themselves were not checked"]
+    assert main([path, "--strict"]) == 1
+    assert "Not checked (--strict fails):" in capsys.readouterr().out

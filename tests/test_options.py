@@ -85,3 +85,20 @@ def test_the_cli_reports_a_bad_option_value_as_a_usage_error(capsys):
     assert main(["x.onnx", "--depth", "-2"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("audit: usage error: --depth -2 is not a whole number") and err.count("\n") == 1
+
+
+def test_each_side_of_a_diff_reads_its_own_input_shapes_and_dtypes():
+    options = AuditOptions.parse(input_shape="1x3x32x32", input_dtype="float32", left_input_shape="1x32x32x3",
+                                 right_input_dtype="float16")
+    left, right = options.side("left"), options.side("right")
+    assert left.input_shapes == ((1, 32, 32, 3),) and left.input_dtypes == ("float32",)
+    assert right.input_shapes == ((1, 3, 32, 32),) and right.input_dtypes == ("float16",)
+    assert options.per_side and not left.per_side and not right.per_side
+    assert not AuditOptions.parse(input_shape="1x3").per_side
+
+
+def test_a_side_whose_dtypes_do_not_fit_its_shapes_is_refused():
+    with pytest.raises(OptionError, match=r"right_input_dtype='int64,float32,int8' gives 3 dtypes for 2 input shapes"):
+        AuditOptions.parse(input_shape="1x16;1x16", right_input_dtype="int64,float32,int8")
+    with pytest.raises(ValueError, match="side 'middle'"):
+        AuditOptions().side("middle")

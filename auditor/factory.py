@@ -1,4 +1,5 @@
-"""Find the callable a `module:attr` or `path/to/file.py:attr` spec names (the user asked to run it).
+"""Find the callable a `module:attr` or `path/to/file.py:attr` spec names (the user asked to run it);
+part of `auditor.loader`, which resolves specs.
 
 As `python -m` and uvicorn do, the current folder is importable (`audit mymodels:build` next to
 mymodels.py works without PYTHONPATH), and a file's own folder is put on the path before it is

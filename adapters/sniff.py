@@ -102,7 +102,7 @@ def check_content(path: str, extension: str) -> None:
         if names is None and not is_hdf5(path):
             raise _refuse(path, "a Keras archive (.keras zip) or legacy HDF5 (.h5) file")
         if names is not None and "config.json" not in names:
-            raise InputError(f"{path}: not a Keras archive (the zip holds no config.json)")
+            raise InputError(f"{path}: not a readable Keras archive (the zip holds no config.json)")
     elif extension in (".h5", ".hdf5"):
         if not is_hdf5(path) and "config.json" not in (zip_names(path) or []):
             raise _refuse(path, "a Keras HDF5 (.h5) file")

@@ -4,4 +4,5 @@ import sys
 
 from auditor.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # worker processes (--jobs) import this module without running the command
+    sys.exit(main())

@@ -13,10 +13,10 @@ import traceback
 from collections.abc import Sequence
 from typing import Any
 
+from auditor.batch import EXIT_BAD_INPUT, EXIT_MISMATCH, EXIT_OK, default_jobs, error_line, exit_code
 from auditor.errors import InputError
 from auditor.options import AuditOptions, OptionError, parse_shapes
 
-EXIT_OK, EXIT_MISMATCH, EXIT_BAD_INPUT = 0, 1, 2
 MODEL_SUFFIXES = (".onnx", ".keras", ".h5", ".hdf5", ".pt2", ".pt", ".pth", ".safetensors", ".gguf", ".jit",
                   ".torchscript")
 """Files a folder scan audits; a `.bin` only when its content is a PyTorch file (ONNX external data is `.bin` too)."""
@@ -44,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("models", nargs="*", metavar="MODEL", help="one model; two to diff them; a folder")
     parser.add_argument("--expect", metavar="TABLE", help="compare with an expectation table (CSV, YAML or JSON) "
                         f"with columns {_table_columns()}; a row named TOTAL gives the table's total")
-    parser.add_argument("--format", default="table", choices=("table", "json", "csv", "markdown"))
+    parser.add_argument("--format", default="table", choices=("table", "json", "csv", "markdown", "html"),
+                        help="html: one self-contained page with charts (write it to a file: > report.html)")
     parser.add_argument("--depth", type=int, metavar="N",
                         help="fold layers under their first N path components (N >= 1; default: one row per layer)")
     parser.add_argument("--strict", action="store_true", help="unverified layers and unattributed tensors count as failures (exit 1)")
@@ -55,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "optional dtype: 1x128:int32,1x128:int32")
     parser.add_argument("--input-dtype", metavar="DTYPE", help="input dtype for PyTorch factories and TorchScript (e.g. int64)")
     parser.add_argument("--each", action="store_true", help="audit every MODEL on its own (continue after a bad one)")
+    parser.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
+                        help="audit several models in N processes (0: one per core); output stays in input order")
     parser.add_argument("--list-references", action="store_true", help="list the bundled reference models")
     _memory_arguments(parser)
     sides = parser.add_argument_group("per side of a diff (LEFT RIGHT); --input-shape/--input-dtype apply to both")
@@ -129,18 +132,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
 
 
-def error_line(err: Exception) -> str:
-    """One line about `err`: an InputError's own message, else its type and first line and a --debug hint."""
-    if isinstance(err, InputError):
-        return " ".join(str(err).split())
-    lines = str(err).strip().splitlines()
-    return f"{type(err).__name__}: {lines[0] if lines else ''} (rerun with --debug for details)"
-
-
 def _run(args: argparse.Namespace) -> int:
     if args.list_references:
         return _list_references()
     options = _adapter_options(args)
+    if args.jobs < 0:
+        raise UsageError(f"--jobs {args.jobs}: give a number of processes >= 1, or 0 for one per core")
+    args.jobs = args.jobs or default_jobs()  # the number the summary reports
     specs = _expand(args.models)
     if not specs:
         raise UsageError("name a MODEL (or use --list-references)")
@@ -220,43 +218,35 @@ def _audit_one(spec: str, args: argparse.Namespace, options: AuditOptions) -> in
             return _compare_checkpoint(_audit(config, options), _audit(weights, AuditOptions()), args)
     result = _audit(spec, options)
     sys.stdout.write(render_audit(result, args.format, depth=options.depth))
-    return _exit_code(result, options.strict)
-
-
-def _exit_code(result: Any, strict: bool) -> int:
-    if not result.consistent:
-        return EXIT_MISMATCH
-    if strict and (result.totals.unverified_layers or result.totals.unattributed or result.model.caveats):
-        return EXIT_MISMATCH
-    return EXIT_OK
+    return exit_code(result, options.strict)
 
 
 def _audit_each(specs: list[str], args: argparse.Namespace, options: AuditOptions) -> int:
-    """Audit every model on its own; a bad file is reported and the rest still run."""
+    """Audit every model on its own (in `--jobs` processes), in input order; a bad file is reported and the
+    rest still run; a summary table closes the output."""
     import json
+    import time
 
-    from auditor.report import audit_to_dict, render_audit
+    from auditor.batch import Progress, outcomes
+    from auditor.report.batch import render_summary, summary_dicts
 
-    worst, documents = EXIT_OK, []
-    for spec in specs:
-        try:
-            result = _audit(spec, options)
-        except Exception as err:  # one bad file never stops the batch (--debug shows its traceback)
-            if args.debug:
-                traceback.print_exc()
-            print(f"audit: error: {error_line(err)}", file=sys.stderr)
-            documents.append({"source": spec, "error": error_line(err)})
-            worst = max(worst, EXIT_BAD_INPUT)
-            continue
-        code = _exit_code(result, options.strict)
-        worst = max(worst, code)
-        if args.format == "json":
-            documents.append(audit_to_dict(result))
-        else:
-            sys.stdout.write(render_audit(result, args.format, depth=options.depth) + "\n")
+    start, done = time.perf_counter(), []
+    progress = Progress(len(specs), sys.stderr)
+    try:
+        for outcome in outcomes(specs, options, args.format, args.jobs, progress.advance):
+            done.append(outcome)
+            if outcome.error is not None:
+                progress.write(outcome.details + f"audit: error: {outcome.error}")
+            elif args.format != "json":
+                sys.stdout.write(outcome.text + "\n")
+    finally:
+        progress.close()
     if args.format == "json":
-        sys.stdout.write(json.dumps({"schema": "nn-auditor/batch@1", "reports": documents}, indent=2) + "\n")
-    return worst
+        document = {"schema": "nn-auditor/batch@1", "reports": [o.document for o in done], "summary": summary_dicts(done)}
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+    elif args.format != "csv":
+        sys.stdout.write(render_summary(done, args.format, time.perf_counter() - start, args.jobs))
+    return max(o.code for o in done)
 
 
 def _diff_table(spec: str, args: argparse.Namespace, options: AuditOptions) -> int:

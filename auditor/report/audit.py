@@ -14,13 +14,18 @@ from auditor.report.memory import memory_csv, memory_text, memory_to_dict
 SCHEMA = "nn-auditor/report@1"
 
 
-def render_audit(audit: Audit, fmt: str = "table", depth: int = 0) -> str:
-    """The whole report in `fmt`; `depth` folds layers under their first N path components."""
+def render_audit(audit: Audit, fmt: str = "table", depth: int = 0, model_column: bool = False) -> str:
+    """The whole report in `fmt`; `depth` folds layers under their first N path components;
+    `model_column` starts every CSV row with the model's source (CSV blocks of a batch)."""
     check_format(fmt)
     if fmt == "json":
         return json.dumps(audit_to_dict(audit), indent=2) + "\n"
     if fmt == "csv":
-        return _csv(audit) + ("\n" + memory_csv(audit.memory) if audit.memory else "")
+        return _csv(audit, model_column) + ("\n" + memory_csv(audit.memory) if audit.memory else "")
+    if fmt == "html":
+        from auditor.report.html import render_audit_html
+
+        return render_audit_html(audit, depth)
     text = _text(audit, markdown=fmt == "markdown", depth=depth)
     if audit.memory is not None:
         text += "\n".join(memory_text(audit.memory, markdown=fmt == "markdown")).rstrip() + "\n"
@@ -120,9 +125,11 @@ def _json_safe(value: Any) -> Any:
     return str(value)
 
 
-def _csv(audit: Audit) -> str:
+def _csv(audit: Audit, model_column: bool = False) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer: Any = csv.writer(out, lineterminator="\n")
+    if model_column:
+        writer = _Prefixed(writer, "model", audit.model.source)
     metric_names = _metric_names(audit)
     writer.writerow(["path", "kind", "source_type", "output_shape", "reported", "analytic", "formula", "macs",
                      "status", "findings", *metric_names])
@@ -137,6 +144,17 @@ def _csv(audit: Audit) -> str:
     writer.writerow(["TOTAL", "", "", "", t.reported, t.analytic, "", t.macs if t.shapes_known else "", "", "",
                      *["" for _ in metric_names]])
     return out.getvalue()
+
+
+class _Prefixed:
+    """A csv writer whose rows all start with one more column (its header row with the column's name)."""
+
+    def __init__(self, writer: Any, header: str, value: str) -> None:
+        self.writer, self.first, self.value = writer, header, value
+
+    def writerow(self, row: list[Any]) -> None:
+        self.writer.writerow([self.first, *row])
+        self.first = self.value
 
 
 def _metric_names(audit: Audit) -> list[str]:

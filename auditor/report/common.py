@@ -6,7 +6,7 @@ from typing import Any
 
 from auditor.ir import Shape
 
-FORMATS = ("table", "json", "csv", "markdown")
+FORMATS = ("table", "json", "csv", "markdown", "html")
 
 
 def count_text(n: int | None) -> str:

@@ -90,6 +90,8 @@ CASES: dict[str, Case] = {
         Case("sharded-llama-70b.safetensors", "checkpoint", _file("model.safetensors.index.json"),
              "Llama-2-70B as 15 safetensors shards: real headers, sparse data (137 GB apparent, ~200 KB on disk)",
              quick=True, prepare=_sparse_llama70b, repeat=3),
+        Case("zoo-20", "folder", lambda folder: folder, "a folder of 20 models (10 .keras applications, 10 ONNX "
+             "MLPs): audit FOLDER with --jobs 1, 2 and 4", prepare=fixtures.model_zoo),
         Case("tiny-mlp.onnx", "onnx", _file("model.onnx"), "2 MatMul+Add layers of 64² (smoke test)",
              prepare=_mlp(64, 2), full=False),
     )

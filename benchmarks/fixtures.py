@@ -9,14 +9,14 @@ CHUNK_ROWS = 1024
 """Rows of a weight matrix generated and written at a time (keeps the generator's memory small)."""
 
 
-def synthetic_mlp_onnx(folder: str, width: int, depth: int) -> str:
-    """A stack of `depth` MatMul+Add layers of `width`², weights random float32 in `model.onnx.data`."""
+def synthetic_mlp_onnx(folder: str, width: int, depth: int, name: str = "model.onnx") -> str:
+    """A stack of `depth` MatMul+Add layers of `width`², weights random float32 in `{name}.data`."""
     import numpy as np
     import onnx
     from onnx import TensorProto, helper
 
     os.makedirs(folder, exist_ok=True)
-    path, data_name = os.path.join(folder, "model.onnx"), "model.onnx.data"
+    path, data_name = os.path.join(folder, name), f"{name}.data"
     rng = np.random.default_rng(0)
     nodes, initializers, previous = [], [], "x"
     with open(os.path.join(folder, data_name), "wb") as data:
@@ -76,6 +76,25 @@ def save_keras(folder: str, model: Any) -> str:
     path = os.path.join(folder, "model.keras")
     model.save(path)
     return path
+
+
+ZOO_KERAS = ("MobileNet", "MobileNetV2", "MobileNetV3Small", "MobileNetV3Large", "EfficientNetB0", "EfficientNetB1",
+             "DenseNet121", "ResNet50", "NASNetMobile", "Xception")
+"""The Keras half of the 20-model folder: keras.applications built with weights=None."""
+
+
+def model_zoo(folder: str) -> str:
+    """20 models in `folder`, as a user's downloads might hold: 10 `.keras` applications and 10 ONNX MLPs of
+    growing depth (each with its external data file)."""
+    import keras
+
+    for index, name in enumerate(ZOO_KERAS):
+        model = getattr(keras.applications, name)(weights=None)
+        model.save(os.path.join(folder, f"{index:02d}-{name.lower()}.keras"))
+        keras.backend.clear_session()
+    for depth in range(2, 12):
+        synthetic_mlp_onnx(folder, 256, depth, f"{8 + depth:02d}-mlp{depth}.onnx")
+    return folder
 
 
 def folder_size_mb(folder: str) -> float:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from benchmarks.measure import Row
 from benchmarks.tools import AUDITOR
 
-BIG_TORCH, BIG_ONNX = "llama-70b-meta", "mlp-3gb.onnx"
+BIG_TORCH, BIG_ONNX, ZOO = "llama-70b-meta", "mlp-3gb.onnx", "zoo-20"
 TORCH_PEAK_MB, TORCH_SECONDS, FORWARD_RATIO = 2048, 60.0, 1.5
 ONNX_PEAK_MB, FLOOR_RATIO, CLI_FIRST_OUTPUT_S = 500, 2.0, 1.0
 
@@ -123,6 +123,17 @@ def checkpoint_targets(rows: list[Row]) -> list[Target]:
     ]
 
 
+def folder_targets(rows: list[Row]) -> list[Target]:
+    """`audit FOLDER --jobs 2` against `--jobs 1` on the 20-model folder (2 cores: at most 2x)."""
+    one, two = _find(rows, ZOO, AUDITOR + " --jobs 1"), _find(rows, ZOO, AUDITOR + " --jobs 2")
+    if one is None or two is None:
+        return [Target("audit FOLDER --jobs 2 faster than --jobs 1", None, "no zoo-20 rows")]
+    speedup = one.tool_s / two.tool_s if two.tool_s else 0.0  # type: ignore[operator]
+    return [Target("audit FOLDER --jobs 2 faster than --jobs 1", speedup > 1.0,
+                   f"{speedup:.2f}x ({one.tool_s:.1f} s -> {two.tool_s:.1f} s for {one.extra.get('models')} models)")]
+
+
 def evaluate(rows: list[Row]) -> list[Target]:
     """Every target the rows allow checking."""
-    return torch_targets(rows) + onnx_targets(rows) + cli_targets(rows) + keras_targets(rows) + checkpoint_targets(rows)
+    return (torch_targets(rows) + onnx_targets(rows) + cli_targets(rows) + keras_targets(rows)
+            + checkpoint_targets(rows) + folder_targets(rows))

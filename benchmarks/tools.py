@@ -117,6 +117,26 @@ def auditor_cli(path: str) -> Numbers:
                                                                           "exit_code": code})
 
 
+def _folder(jobs: int) -> Callable[[str], Numbers]:
+    def run(folder: str) -> Numbers:
+        """`python -m auditor FOLDER --jobs N --format json`: the whole folder, wall time from spawn to exit."""
+        import json
+
+        start = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "auditor", folder, "--jobs", str(jobs), "--format", "json"],
+                              capture_output=True, text=True, env=quiet_env())
+        wall = time.perf_counter() - start
+        summary = json.loads(done.stdout)["summary"]
+        statuses = [row["status"] for row in summary]
+        busy = sum(row["seconds"] for row in summary)
+        return Numbers(sum(row["params"] or 0 for row in summary), None,
+                       f"{len(summary)} models, {statuses.count('ok')} ok, exit {done.returncode}; wall {wall:.1f} s, "
+                       f"per-model audits add up to {busy:.1f} s",
+                       {"wall_s": round(wall, 3), "models": len(summary), "audit_s": round(busy, 3)})
+
+    return run
+
+
 # ---- PyTorch peers ------------------------------------------------------------------------------
 
 
@@ -224,6 +244,11 @@ TOOLS: dict[str, dict[str, Tool]] = {
     "keras-file": {t.name: t for t in (
         Tool(AUDITOR, auditor_file, "auditor.audit(path)"),
         Tool("keras-load+summary", keras_load_summary, "keras.saving.load_model(path) + summary()"),
+    )},
+    "folder": {t.name: t for t in (
+        Tool(AUDITOR + " --jobs 1", _folder(1), "python -m auditor FOLDER --jobs 1 (one process)"),
+        Tool(AUDITOR + " --jobs 2", _folder(2), "python -m auditor FOLDER --jobs 2 (two worker processes)"),
+        Tool(AUDITOR + " --jobs 4", _folder(4), "python -m auditor FOLDER --jobs 4 (more workers than cores)"),
     )},
     "onnx": {t.name: t for t in (
         Tool(AUDITOR, auditor_file, "auditor.audit(path)"),

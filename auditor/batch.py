@@ -67,13 +67,13 @@ def error_line(err: BaseException) -> str:
 def audit_one(spec: str, options: AuditOptions, fmt: str) -> Outcome:
     """Audit and render one model; never raises (an error is an Outcome with status "error")."""
     import auditor
-    from auditor.report import audit_to_dict, render_audit
+    from auditor.report import audit_to_dict
 
     start = time.perf_counter()
     try:
         result = auditor.audit(spec, options)
         document = audit_to_dict(result) if fmt == "json" else {}
-        text = "" if fmt == "json" else render_audit(result, fmt, depth=options.depth, model_column=True)
+        text = "" if fmt == "json" else _render(result, fmt, options.depth)
     except Exception as err:  # noqa: BLE001 - one bad model never stops the batch
         return Outcome(spec, EXIT_BAD_INPUT, time.perf_counter() - start, "error",
                        document={"source": spec, "error": error_line(err)}, error=error_line(err),
@@ -82,6 +82,17 @@ def audit_one(spec: str, options: AuditOptions, fmt: str) -> Outcome:
     status = "mismatch" if not result.consistent else "unverified" if totals.unverified_layers else "ok"
     return Outcome(spec, exit_code(result, options.strict), time.perf_counter() - start, status, text, document,
                    result.model.name, totals.reported, totals.verified_fraction)
+
+
+def _render(result: Any, fmt: str, depth: int) -> str:
+    """One model's part of the batch output: a CSV block with a model column, an HTML <section>, or text."""
+    from auditor.report import render_audit
+
+    if fmt == "html":
+        from auditor.report.html import audit_section
+
+        return audit_section(result, depth, heading="h2")
+    return render_audit(result, fmt, depth=depth, model_column=True)
 
 
 def _died(spec: str, err: BaseException) -> Outcome:

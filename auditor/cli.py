@@ -237,15 +237,21 @@ def _audit_each(specs: list[str], args: argparse.Namespace, options: AuditOption
             done.append(outcome)
             if outcome.error is not None:
                 progress.write(outcome.details + f"audit: error: {outcome.error}")
-            elif args.format != "json":
+            elif args.format not in ("json", "html"):
                 sys.stdout.write(outcome.text + "\n")
     finally:
         progress.close()
+    wall = time.perf_counter() - start
     if args.format == "json":
         document = {"schema": "nn-auditor/batch@1", "reports": [o.document for o in done], "summary": summary_dicts(done)}
         sys.stdout.write(json.dumps(document, indent=2) + "\n")
+    elif args.format == "html":
+        from auditor.report.html import page, toolbar
+
+        body = render_summary(done, "html", wall, args.jobs) + toolbar() + "".join(o.text for o in done)
+        sys.stdout.write(page(f"nn-auditor: {len(done)} models", body))
     elif args.format != "csv":
-        sys.stdout.write(render_summary(done, args.format, time.perf_counter() - start, args.jobs))
+        sys.stdout.write(render_summary(done, args.format, wall, args.jobs))
     return max(o.code for o in done)
 
 

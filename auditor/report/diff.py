@@ -16,12 +16,16 @@ HEADERS = ["#", "left", "kind", "left params", "right", "right params", "delta",
 
 
 def render_diff(diff: Diff, fmt: str = "table") -> str:
-    """The whole diff in `fmt` (table | json | csv | markdown)."""
+    """The whole diff in `fmt` (table | json | csv | markdown | html)."""
     check_format(fmt)
     if fmt == "json":
         return json.dumps(diff_to_dict(diff), indent=2) + "\n"
     if fmt == "csv":
         return _csv(diff)
+    if fmt == "html":
+        from auditor.report.html_diff import render_diff_html
+
+        return render_diff_html(diff.to_dict())
     return _text(diff, markdown=fmt == "markdown")
 
 

@@ -32,7 +32,7 @@ table{border-collapse:collapse;width:100%;background:#fff;border:1px solid #dde2
 th,td{padding:3px 8px;border-bottom:1px solid #edf0f3;text-align:left;vertical-align:top}
 th{background:#eef1f5;cursor:pointer;user-select:none;position:sticky;top:0}td.n{text-align:right;font-variant-numeric:tabular-nums}
 tr.mismatch td,tr.differs td{background:#fdeaea}tr.unverified td,tr.only td{background:#fdf5e3}
-tr.no-params td{color:#6b7580}td.status{font-weight:600}ul.findings{margin:4px 0 0 18px;padding:0}
+table.reconciliation{width:auto;min-width:360px}tr.no-params td{color:#6b7580}td.status{font-weight:600}ul.findings{margin:4px 0 0 18px;padding:0}
 .toolbar{margin:6px 0}label{cursor:pointer}body.problems-only tr.ok,body.problems-only tr.no-params,
 body.problems-only tr.same{display:none}#nn-auditor-check{color:#8a95a1;font-size:11px;margin-top:30px}
 """

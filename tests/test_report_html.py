@@ -1,0 +1,94 @@
+"""--format html: one self-contained page (nothing fetched), escaped text, charts, differing rows marked,
+the reconciliation block, unknown values printed as unknown."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import auditor
+from auditor.cli import main
+from auditor.diff import diff_audits, diff_expectation
+from auditor.expect import read_table
+from auditor.ir import Layer, ModelIR, ParamTensor
+from auditor.report import render_audit
+from auditor.report.diff import render_diff
+from auditor.report.html_diff import render_diff_html
+
+
+def _model(name: str = "net", out: int = 8) -> ModelIR:
+    conv = Layer("features.0", "conv", "torch.nn.Conv2d",
+                 {"in_channels": 3, "out_channels": out, "kernel_size": (3, 3), "stride": (1, 1), "padding": ((1, 1), (1, 1)),
+                  "dilation": (1, 1), "groups": 1, "use_bias": True, "layout": "channels_first"},
+                 [(1, 3, 16, 16)], [(1, out, 16, 16)], [ParamTensor("weight", (out, 3, 3, 3)), ParamTensor("bias", (out,))])
+    fc = Layer("head.<fc>", "dense", "torch.nn.Linear", {"in_features": out, "out_features": 4, "use_bias": True},
+               [(1, out)], [(1, 4)], [ParamTensor("weight", (4, out)), ParamTensor("bias", (4,))])
+    return ModelIR(name, "torch", f"{name}.pt2", [conv, fc], [(1, 3, 16, 16)])
+
+
+def _self_contained(page: str) -> None:
+    assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
+    assert not re.search(r"<link\b|@import|url\(|\b(src|href)\s*=", page, re.IGNORECASE)
+    assert set(re.findall(r"https?://[^\s\"'<>]+", page)) <= {"http://www.w3.org/2000/svg"}
+
+
+def test_an_audit_page_is_self_contained_with_charts_and_every_layer():
+    page = render_audit(auditor.audit(_model()), "html")
+    _self_contained(page)
+    assert page.count('<svg xmlns="http://www.w3.org/2000/svg"') == 2
+    assert 'id="chart-params"' in page and 'id="chart-macs"' in page
+    assert page.count('<tr class="ok">') == 2
+    assert "(3*3*3+1)*8 = 224" in page and "head.&lt;fc&gt;" in page and "<fc>" not in page
+    assert "nn-auditor-check" in page
+
+
+def test_unknown_macs_are_unknown_not_zero():
+    model = _model()
+    model.layers[0].input_shapes = [("batch", 3, "h", "w")]
+    model.layers[0].output_shapes = [("batch", 8, "h", "w")]
+    model.input_shapes = [("batch", 3, "h", "w")]
+    page = render_audit(auditor.audit(model), "html")
+    assert "incomplete: some layers have unknown MACs (give --input-shape)" in page
+    assert '<td class="n muted" data-v="-1">unknown</td>' in page
+
+
+def test_a_model_diff_marks_differing_rows_and_reconciles_the_delta():
+    diff = diff_audits(auditor.audit(_model("left", 8)), auditor.audit(_model("right", 16)))
+    page = render_diff(diff, "html")
+    _self_contained(page)
+    assert page.count('<tr class="differs">') == 2
+    reconciliation = page[page.index('<section id="reconciliation">'):page.index("</section>")]
+    assert f"{diff.right_total - diff.left_total:,}" in reconciliation
+    deltas = [int(d.replace(",", "")) for d in re.findall(r'<td class="n">([+-][\d,]+)</td>', reconciliation)]
+    assert sum(deltas) == diff.right_total - diff.left_total
+
+
+def test_a_table_diff_renders_its_rows(tmp_path):
+    path = tmp_path / "hand.csv"
+    path.write_text("layer,params\nconv,224\nfc,99\n")
+    table = read_table(str(path))
+    page = render_diff(diff_expectation(auditor.audit(_model()), table), "html")
+    assert '<tr class="same">' in page and '<tr class="differs">' in page and "hand.csv" in page
+
+
+def test_a_reconciliation_block_in_the_document_is_shown_as_a_table():
+    document = {"left": {"name": "a"}, "right": {"name": "b"}, "differs": True, "rows": [],
+                "totals": {"left": 10, "right": 4, "delta": -6, "explained": -6, "unexplained": 0},
+                "reconciliation": {"items": [{"code": "bn_convention", "amount": -6}]}}
+    page = render_diff_html(document)
+    section = page[page.index('<section id="reconciliation">'):]
+    assert "<dt>explained</dt><dd>-6</dd>" in section and "<td>bn_convention</td>" in section
+
+
+def test_a_folder_in_html_is_one_page_with_the_summary(tmp_path, capsys):
+    pytest.importorskip("onnx")
+    from support.onnx_graphs import conv_dense_graph, save
+
+    for name in ("a.onnx", "b.onnx"):
+        save(conv_dense_graph(), str(tmp_path), name)
+    assert main([str(tmp_path), "--format", "html"]) == 0
+    page = capsys.readouterr().out
+    _self_contained(page)
+    assert page.count("<!DOCTYPE html>") == 1 and page.count('<section class="audit">') == 2
+    assert "Summary of 2 models" in page

@@ -293,7 +293,7 @@ def _compare_checkpoint(architecture: Any, checkpoint: Any, args: argparse.Names
     from auditor.report.checkpoint import render_comparison
 
     result = auditor.compare_checkpoint(architecture, checkpoint)
-    sys.stdout.write(render_comparison(result, args.format, depth=args.depth))
+    sys.stdout.write(render_comparison(result, args.format, depth=args.depth or 0))
     return EXIT_MISMATCH if result.differs or not architecture.consistent else EXIT_OK
 
 

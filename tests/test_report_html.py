@@ -92,3 +92,23 @@ def test_a_folder_in_html_is_one_page_with_the_summary(tmp_path, capsys):
     _self_contained(page)
     assert page.count("<!DOCTYPE html>") == 1 and page.count('<section class="audit">') == 2
     assert "Summary of 2 models" in page
+
+
+def test_a_checkpoint_comparison_page_shows_the_reconciliation(tmp_path, capsys):
+    pytest.importorskip("transformers")
+    pytest.importorskip("safetensors")
+    import json
+
+    from benchmarks.checkpoint_files import LlamaShape, llama_tensors, write_safetensors
+
+    config = {"model_type": "llama", "architectures": ["LlamaForCausalLM"], "hidden_size": 64,
+              "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+              "vocab_size": 32000, "torch_dtype": "float16", "tie_word_embeddings": False}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    write_safetensors(tmp_path / "model.safetensors", llama_tensors(LlamaShape(64, 128, 2, 4, 2, vocab=32001)))
+    assert main([str(tmp_path / "config.json"), str(tmp_path / "model.safetensors"), "--format", "html"]) == 1
+    page = capsys.readouterr().out
+    _self_contained(page)
+    section = page[page.index('<section id="reconciliation">'):]
+    assert "<dt>architecture</dt><dd>4,170,048</dd>" in section and "<dt>checkpoint</dt><dd>4,170,176</dd>" in section
+    assert section.count("<b>+64</b>") == 2 and "<dt>explained</dt><dd>128</dd>" in section

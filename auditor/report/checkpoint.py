@@ -20,6 +20,8 @@ def render_comparison(result: Comparison, fmt: str = "table", depth: int = 0) ->
         return json.dumps(comparison_to_dict(result), indent=2) + "\n"
     if fmt == "csv":
         return _csv(result)
+    if fmt == "html":
+        return _html(result, depth)
     markdown = fmt == "markdown"
     text = render_audit(result.architecture, "markdown" if markdown else "table", depth=depth)
     return text + "\n" + "\n".join(_section(result, markdown)) + "\n"
@@ -74,6 +76,17 @@ def _section(result: Comparison, markdown: bool) -> list[str]:
                else "the checkpoint loads into this architecture (differences above are harmless)")
     lines.append(f"{bullet}{verdict}")
     return lines
+
+
+def _html(result: Comparison, depth: int) -> str:
+    from auditor.report.html import audit_section, page, toolbar
+    from auditor.report.html_diff import amounts, reconciliation_section
+
+    document = comparison_to_dict(result)
+    totals = document["totals"]
+    items = [(f"{name}", totals[name]) for name in ("architecture", "checkpoint", "delta", "explained", "unexplained")]
+    body = toolbar() + audit_section(result.architecture, depth) + reconciliation_section(items, amounts(document["findings"]))
+    return page(f"nn-auditor: {result.architecture.model.name} vs {result.checkpoint.model.source}", body)
 
 
 def _csv(result: Comparison) -> str:

@@ -44,16 +44,28 @@ def diff_section(document: dict[str, Any]) -> str:
 
 
 def reconciliation(document: dict[str, Any]) -> str:
-    """How the two totals reconcile: the diff's own reconciliation block when it has one, else the delta
-    and every finding (with its signed amount when the finding carries one)."""
+    """How the two totals reconcile: the diff's own reconciliation block when it has one, else the rows
+    grouped by what explains them."""
     totals = document.get("totals") or {}
     items = [("left total", totals.get("left")), ("right total", totals.get("right")),
              ("delta (right - left)", totals.get("delta"))]
     items += [(name, totals[name]) for name in ("explained", "unexplained") if name in totals]
-    cells = "".join(f"<dt>{escape(k)}</dt><dd>{_plain(v)}</dd>" for k, v in items)
     block = document.get("reconciliation")
-    detail = _reconciliation_block(block) if block else _finding_list(document)
+    return reconciliation_section(items, _reconciliation_block(block) if block else _finding_list(document))
+
+
+def reconciliation_section(items: list[tuple[str, Any]], detail: str) -> str:
+    """The "Reconciliation" section: the totals that must add up, then what accounts for them."""
+    cells = "".join(f"<dt>{escape(k)}</dt><dd>{_plain(v)}</dd>" for k, v in items)
     return f'<section id="reconciliation"><h3>Reconciliation</h3><dl class="totals">{cells}</dl>{detail}</section>'
+
+
+def amounts(findings: list[dict[str, Any]]) -> str:
+    """Findings with their signed amounts, as a list (a checkpoint comparison's reconciliation)."""
+    items = "".join(f"<li><code>{escape(str(f.get('code')))}</code>"
+                    + (f" <b>{f['amount']:+,}</b>" if isinstance(f.get("amount"), int) else "")
+                    + f" {escape(str(f.get('message')))}</li>" for f in findings)
+    return f'<ul class="findings">{items}</ul>' if items else ""
 
 
 def _plain(value: Any) -> str:

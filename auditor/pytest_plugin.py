@@ -123,6 +123,28 @@ def _truncated(config: pytest.Config) -> bool:
     return not all(limit is not None and int(limit) == 0 for limit in limits)
 
 
+WORKER_OUTPUT = "nn_auditor_snapshots"
+"""The key under which a pytest-xdist worker hands the snapshots it wrote to the controller."""
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On a pytest-xdist worker: pass the snapshots this worker wrote to the controller's summary."""
+    state, output = session.config.stash.get(STATE, None), getattr(session.config, "workeroutput", None)
+    if state is not None and output is not None:
+        output[WORKER_OUTPUT] = {"written": list(state.written), "updated": list(state.updated)}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """On the pytest-xdist controller: collect what a finished worker wrote (only this hook sees it)."""
+    state = node.config.stash.get(STATE, None)
+    report = getattr(node, "workeroutput", {}).get(WORKER_OUTPUT)
+    if state is None or not report:
+        return
+    state.written += report["written"]
+    state.updated += report["updated"]
+
+
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     state = config.stash.get(STATE, None)
     if state is None or not (state.written or state.updated):

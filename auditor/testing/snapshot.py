@@ -8,10 +8,12 @@ kept for reading but never compared: Keras numbers auto-named layers per process
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import difflib
 import io
 import os
+import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -168,10 +170,25 @@ def write_snapshot(audit: Audit, path: str) -> str | None:
     existed = os.path.isfile(path)
     if existed and same_rows(read_snapshot(path), rows):
         return None
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    with open(path, "w", encoding="utf-8", newline="") as handle:
-        handle.write(render_snapshot(rows))
+    write_atomically(path, render_snapshot(rows))
     return "updated" if existed else "written"
 
 
-__all__ = ["COLUMNS", "Drift", "drift", "read_snapshot", "render_snapshot", "snapshot_rows", "write_snapshot"]
+def write_atomically(path: str, text: str) -> None:
+    """Write `text` to a temporary file in `path`'s folder, then rename it over `path`: a reader (another
+    pytest-xdist worker, an editor) sees the old file or the new one, never half of one."""
+    folder = os.path.dirname(path) or "."
+    os.makedirs(folder, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+            out.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(temporary)
+        raise
+
+
+__all__ = ["COLUMNS", "Drift", "drift", "read_snapshot", "render_snapshot", "snapshot_rows", "write_atomically",
+           "write_snapshot"]

@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from adapters.torch_trace import ATEN_MAC_OPS
 from adapters.torch_types import BUILTIN, Mapping
 from auditor.ir import Layer, ModelIR, ParamTensor, Shape
 from auditor.options import AuditOptions
@@ -175,16 +176,19 @@ def from_exported_program(program: Any, path: str, options: AuditOptions | None 
             ParamTensor(fqn[len(owner) + 1 :] if owner else fqn, tuple(int(d) for d in tensor.shape),
                         trainable and not is_buffer, is_buffer, None, str(tensor.dtype).removeprefix("torch."))
         )
-    layers = []
+    layers, glue = [], []
     for group in groups:
         mapping = _mapping(group.type_name)
+        if mapping is None and group.path not in owned and not _has_mac_op(group):
+            glue.append(group)  # relu / pooling / flatten called in a container's forward: no layer of its own
+            continue
         kind = mapping.kind if mapping else f"torch:{group.type_name.rpartition('.')[2]}"
         attrs = _attrs(kind, group) if mapping else {}
         if kind == "batch_norm":
             attrs["tracks_batches"] = f"{group.path}.num_batches_tracked" in tensors
         first = next((s for s in (_shape(a) for a in group.nodes[0].args if hasattr(a, "meta")) if s), None)
         last = _shape(group.nodes[-1])
-        layers.append(Layer(group.path, kind, group.type_name, attrs,
+        layers.append(Layer(group.path or "(root)", kind, group.type_name, attrs,
                             [first] if first else [], [last] if last else [], owned.pop(group.path, [])))
     for owner, params in owned.items():  # tensors of modules that ran no op of their own
         layers.append(Layer(owner or "(root)", "torch:parameters", "torch.export", {}, [], [], params))
@@ -197,5 +201,35 @@ def from_exported_program(program: Any, path: str, options: AuditOptions | None 
         input_shapes=[s for s in (_shape(n) for n in user_inputs) if s is not None],
         framework_total=sum(t.numel() for t, is_buffer, _ in tensors.values() if not is_buffer),
         notes=["torch.export archive: layers grouped by the module stack the exporter recorded; "
-               "attrs read from the aten operators"],
+               "attrs read from the aten operators", *_glue_note(glue), *_shape_note(options, user_inputs)],
     )
+
+
+def _has_mac_op(group: _Group) -> bool:
+    """The group runs a matrix product, convolution or attention (MACs no mapping accounts for)."""
+    return any(_op_name(node) in ATEN_MAC_OPS for node in group.nodes)
+
+
+def _op_name(node: Any) -> str:
+    return str(getattr(node.target, "__name__", "")).split(".")[0]
+
+
+def _glue_note(glue: list[_Group]) -> list[str]:
+    """Which weight-free operators were called directly in a forward (counted as no layer, as for an nn.Module)."""
+    if not glue:
+        return []
+    ops = sorted({_op_name(n) for g in glue for n in g.nodes})
+    owners = ", ".join(sorted({g.type_name.rpartition(".")[2] for g in glue}))
+    return [f"weight-free operators called in {owners}.forward ({', '.join(ops)}) carry no parameters and no "
+            "counted MACs, so they are not listed as layers (as for the same nn.Module)"]
+
+
+def _shape_note(options: AuditOptions, user_inputs: list[Any]) -> list[str]:
+    """--input-shape cannot change an exported program: its shapes were fixed when it was exported."""
+    exported = [s for s in (_shape(n) for n in user_inputs) if s is not None]
+    wanted = list(options.input_shapes or ())
+    if not wanted or wanted == exported:
+        return []
+    shown = ";".join("x".join(map(str, s)) for s in exported) or "none recorded"
+    return [f"--input-shape not used: a torch.export archive keeps the input shapes it was exported with ({shown}); "
+            "export again with the shape you want (or dynamic_shapes=...)"]

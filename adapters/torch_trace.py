@@ -237,6 +237,12 @@ _ATEN_SDPA = (
 )
 
 
+ATEN_MAC_OPS = frozenset({*_ATEN_MATMUL, *_ATEN_SDPA, "convolution", "conv1d", "conv2d", "conv3d", "linear",
+                          "matmul", "einsum", "scaled_dot_product_attention"})
+"""aten operators with multiply-accumulates of their own (a graph that calls them outside a mapped module
+has MACs no layer accounts for)."""
+
+
 def _conv_op(args: tuple[Any, ...]) -> tuple[str, dict[str, Any], list[Shape]]:
     """aten.convolution(input, weight, bias, stride, padding, dilation, transposed, output_padding, groups)."""
     x, w, bias, stride, padding, dilation, transposed, output_padding, groups = args[:9]

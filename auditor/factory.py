@@ -100,6 +100,19 @@ def call_factory(spec: str, factory: Any, name: str) -> Any:
         raise InputError(f"{spec}: {name}() raised {_one_line(err)}") from None
 
 
+def build_keras(spec: str, model: Any, input_shapes: tuple[tuple[int, ...], ...] | None) -> None:
+    """A Keras model the factory returned unbuilt is built with the --input-shape given (Keras builds on first
+    call otherwise); the model is the one this audit just made, not an object of the user's."""
+    if getattr(model, "built", True) or not input_shapes:
+        return
+    shapes = [tuple(s) for s in input_shapes]
+    try:
+        model.build(shapes[0] if len(shapes) == 1 else shapes)
+    except Exception as err:
+        shown = ";".join("x".join(map(str, s)) for s in shapes)
+        raise InputError(f"{spec}: building the Keras model for input shape {shown} raised {_one_line(err)}") from None
+
+
 def _one_line(err: BaseException) -> str:
     text = " ".join(str(err).split())
     text = text if len(text) <= 240 else text[:237] + "..."

@@ -82,12 +82,14 @@ def _folder(folder: str, options: AuditOptions) -> ModelIR:
 def from_factory(spec: str, options: AuditOptions | None = None, **values: Any) -> ModelIR:
     """Import `package.module:factory` (or `path/to/file.py:factory`), call it (the user asked to run it)
     and translate the result; an attribute that is already a model is used as it is."""
-    from auditor.factory import call_factory, load_factory
+    from auditor.factory import build_keras, call_factory, load_factory
 
     parsed = resolve(options, values)
     with silenced_stderr(not parsed.debug):
         factory, name = load_factory(spec)
         model = factory if adapters.framework_of(factory) else call_factory(spec, factory, name)
+        if adapters.framework_of(model) == "keras" and model is not factory:
+            build_keras(spec, model, parsed.input_shapes)
     named = dataclasses.replace(parsed, name=parsed.name or name, source=parsed.source or spec)
     return adapters.from_object(model, named)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -97,3 +98,19 @@ def test_the_console_script_finds_a_module_next_to_it(folder):
     done = subprocess.run([sys.executable, "-c", code, "mymodels:build"], cwd=folder, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0 and "Total params: 15" in done.stdout, done.stderr
+
+
+def test_an_unbuilt_keras_model_from_a_factory_is_built_with_the_input_shape(tmp_path, installed, monkeypatch,
+                                                                            capsys):
+    pytest.importorskip("keras")
+    (tmp_path / "kzoo.py").write_text(
+        "import keras\n\ndef build():\n    return keras.Sequential([keras.layers.Conv2D(8, 3), keras.layers.Flatten(), "
+        "keras.layers.Dense(10)])\n")
+    code, out, err = _audit(tmp_path, "kzoo:build", monkeypatch, capsys)
+    assert code == 2 and "not built" in err
+    monkeypatch.chdir(tmp_path)
+    assert main(["kzoo:build", "--input-shape", "1x28x28x1", "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["totals"]["reported"] == 80 + 54_090 and report["totals"]["macs"] == 48_672 + 54_080
+    assert main(["kzoo:build", "--input-shape", "1x28x28"]) == 2
+    assert "building the Keras model for input shape 1x28x28 raised" in capsys.readouterr().err

@@ -85,6 +85,16 @@ def test_bn_convention():
     assert "buffers" in found.findings[0].message and "4*C" in found.findings[0].message
 
 
+def test_a_keras_batchnorm_against_a_hand_tables_2c_is_one_finding_not_two():
+    """Issue 17: "buffers" and "no running statistics" both give a table's 2*C; a table cannot tell them apart,
+    so the first in the rule's order is the one finding (two would contradict each other)."""
+    keras_bn = M.bn("batch_normalization", 16, stats="params")
+    found = explain(keras_bn, 2 * 16)
+    assert codes(found) == ["bn_convention"]
+    assert "keeps the running mean and variance as buffers" in found.findings[0].message
+    assert "no running statistics" not in found.findings[0].message
+
+
 def test_rnn_bias_convention_lstm_and_gru():
     lstm = M.rnn("lstm", "lstm", 16, 32, bias_vectors=2)
     assert codes(explain(lstm, 4 * 32 * (16 + 32 + 1), {"bias_vectors": 1}, PAIR)) == ["rnn_bias_convention"]

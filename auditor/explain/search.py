@@ -144,11 +144,27 @@ def perturbations(layer: Layer, target: int, known: dict[str, Any], rules: Rules
             counted = count_with(layer, rule.along(layer, {attr: value}), rules)
             if counted is not None and counted.params == target:
                 found.append(Perturbation({attr: value}, counted, confirmed))
+    found = _telling_apart(found)
     for tier in (0, 1, 2):
         kept = [p for p in found if _tier(rule, layer, p) == tier]
         if kept:
             return kept[:MAX_EXPLANATIONS]
     return []
+
+
+def _telling_apart(found: list[Perturbation]) -> list[Perturbation]:
+    """Drop a guess that differs from an earlier guess of the same attribute only in buffers: the other side
+    states parameters, so it cannot tell them apart, and the two findings would contradict each other
+    (a hand table's 2*C BatchNorm: "buffers" or "no running statistics").  The first, in the rule's order
+    of choices, is kept."""
+    kept: list[Perturbation] = []
+    for p in found:
+        twin = any(not q.confirmed and not p.confirmed and q.changes.keys() == p.changes.keys()
+                   and (q.count.params, q.count.trainable) == (p.count.params, p.count.trainable)
+                   and q.count.buffers != p.count.buffers for q in kept)
+        if not twin:
+            kept.append(p)
+    return kept
 
 
 def _tier(rule: Rule, layer: Layer, p: Perturbation) -> int:

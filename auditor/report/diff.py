@@ -25,7 +25,7 @@ def render_diff(diff: Diff, fmt: str = "table") -> str:
     if fmt == "html":
         from auditor.report.html_diff import render_diff_html
 
-        return render_diff_html(diff.to_dict())
+        return render_diff_html(diff_to_dict(diff))
     return _text(diff, markdown=fmt == "markdown")
 
 

@@ -177,3 +177,21 @@ def test_missing_external_data_is_audited_from_dims_and_fails_only_strict(tmp_pa
                                  "dims, the weights themselves were not checked"]
     assert main([path, "--strict"]) == 1
     assert "Not checked (--strict fails):" in capsys.readouterr().out
+
+
+def test_a_keras_nhwc_model_against_its_pytorch_nchw_port_with_macs_on_both_sides(tmp_path, capsys, monkeypatch):
+    """Issue 17: each side of a diff gets its own input layout, so both sides have MACs to compare."""
+    keras = pytest.importorskip("keras")
+    pytest.importorskip("torch")
+    net = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(8, 3), keras.layers.Flatten(),
+                            keras.layers.Dense(10)])
+    net.save(str(tmp_path / "net.keras"))
+    (tmp_path / "port.py").write_text("from torch import nn\n\ndef build():\n    return nn.Sequential(nn.Conv2d(1, 8, 3), "
+                                      "nn.Flatten(), nn.Linear(8 * 26 * 26, 10))\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    args = ["net.keras", "port:build", "--format", "json"]
+    assert main([*args, "--left-input-shape", "1x28x28x1", "--right-input-shape", "1x1x28x28"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["left"]["macs"] == document["right"]["macs"] == 26 * 26 * 8 * 9 + 26 * 26 * 8 * 10
+    sys.modules.pop("port", None)

@@ -70,8 +70,9 @@ def table_entries(table: Expectation, rules: Rules = RULES) -> list[TableEntry]:
 
 
 def audit_side(audit: Audit) -> Side:
-    model = audit.model
-    return Side(model.name, model.source, model.framework, model.exporter)
+    model, totals = audit.model, audit.totals
+    return Side(model.name, model.source, model.framework, model.exporter,
+                totals.macs if totals.macs_complete else None)
 
 
 def table_side(table: Expectation) -> Side:

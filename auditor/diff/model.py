@@ -33,6 +33,8 @@ class Side:
     """"onnx", "torch", "keras", or "table"."""
     exporter: str | None = None
     """Who exported the graph, when it is an export (exporters fold layers: BatchNorm into a conv)."""
+    macs: int | None = None
+    """The model's MACs when every layer's are known (each side read with its own input shape); None otherwise."""
 
 
 def side_labels(left: Side, right: Side) -> tuple[str, str]:

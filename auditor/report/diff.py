@@ -60,7 +60,7 @@ def finding_to_dict(f: Finding) -> dict[str, Any]:
 
 
 def side_to_dict(side: Side) -> dict[str, Any]:
-    return {"name": side.name, "source": side.source, "framework": side.framework}
+    return {"name": side.name, "source": side.source, "framework": side.framework, "macs": side.macs}
 
 
 def row_to_dict(row: DiffRow) -> dict[str, Any]:
@@ -128,6 +128,8 @@ def _summary(diff: Diff, markdown: bool) -> list[str]:
     bullet = "- " if markdown else "  "
     delta = diff.right_total - diff.left_total
     lines = [f"total: left {count_text(diff.left_total)}, right {count_text(diff.right_total)} ({_delta(delta)})"]
+    if diff.left.macs is not None or diff.right.macs is not None:
+        lines.append(f"MACs: left {_macs(diff.left)}, right {_macs(diff.right)}")
     differing = [(i, row) for i, row in enumerate(diff.rows, start=1) if row.findings]
     if differing or diff.findings:
         lines += ["", "### Findings" if markdown else "findings:"]
@@ -152,6 +154,12 @@ def verdict(diff: Diff) -> str:
         return (f"equivalent: the two sides differ only by counting conventions or an exporter's rewrites ({codes}), "
                 "all accounted for (exit 0; --exact treats any difference as a failure)")
     return "the two sides differ"
+
+
+def _macs(side: Side) -> str:
+    if side.macs is not None:
+        return f"{side.macs:,}"
+    return "-" if side.framework == "table" else "unknown (give --input-shape, or --left-/--right-input-shape)"
 
 
 def _csv(diff: Diff) -> str:

@@ -24,7 +24,8 @@ def render_diff_html(document: dict[str, Any]) -> str:
 
 def _side(label: str, side: dict[str, Any]) -> str:
     where = ", ".join(escape(str(side[k])) for k in ("framework", "source") if side.get(k))
-    return f"<dt>{label}</dt><dd><b>{escape(str(side.get('name')))}</b> <small>({where})</small></dd>"
+    macs = f"; {side['macs']:,} MACs" if isinstance(side.get("macs"), int) else ""
+    return f"<dt>{label}</dt><dd><b>{escape(str(side.get('name')))}</b> <small>({where}){macs}</small></dd>"
 
 
 def _number(value: Any, signed: bool = False) -> str:

@@ -103,3 +103,26 @@ def test_depth_folds_rows(seed000):
 def test_unknown_format_is_refused(seed000):
     with pytest.raises(ValueError, match="unknown format"):
         render_audit(seed000, "yaml")
+
+
+def test_unknown_is_not_zero_in_json_text_and_html():
+    """Issue 17: without shapes, MACs, FLOPs and activation memory are unknown (JSON null), not 0."""
+    dense = Layer("fc", "dense", "torch.nn.Linear", {"in_features": 8, "out_features": 4, "use_bias": True}, [], [],
+                  [ParamTensor("weight", (4, 8)), ParamTensor("bias", (4,))])
+    audit = audit_ir(ModelIR("noshapes", "torch", "factory:build", [dense]))
+    totals = json.loads(render_audit(audit, "json"))["totals"]
+    assert totals["macs"] is None and totals["flops"] is None and totals["macs_complete"] is False
+    assert totals["activation_elements"] is None and totals["activation_bytes"] is None
+    text = render_audit(audit, "table")
+    assert "MACs: unknown (no shapes are known: give --input-shape, e.g. 1x3x224x224)   FLOPs: unknown" in text
+    assert "Activation memory (one forward pass): unknown (no shapes are known: give --input-shape" in text
+    assert "MACs: 0" not in text and "0 values" not in text
+    page = render_audit(audit, "html")
+    assert "<dd>unknown (no shapes are known: give --input-shape, e.g. 1x3x224x224)</dd>" in page
+
+
+def test_dims_no_one_named_print_as_a_question_mark():
+    from auditor.report.common import shape_text
+
+    assert shape_text((1, 8, "unk__0", "unk__1"), drop_batch=True) == "8x?x?"
+    assert shape_text(("batch", 3, "H", "W")) == "batchx3xHxW"

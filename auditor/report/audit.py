@@ -203,7 +203,7 @@ def _row(row: FoldedRow, drop_batch: bool, metric_names: list[str]) -> list[str]
     ]
 
 
-def _unknown_shapes(audit: Audit) -> str:
+def unknown_shapes(audit: Audit) -> str:
     """Why no layer has a shape, and what to do about it."""
     if audit.model.input_shapes:
         return "unknown (no layer got a shape: the forward pass did not run, see the notes)"
@@ -264,19 +264,31 @@ def _summary(audit: Audit, markdown: bool) -> list[str]:
     return lines
 
 
+def macs_unknown(audit: Audit) -> bool:
+    """No MAC total to print: no shapes at all, or no layer whose MACs are known (never a 0 for unknown)."""
+    t = audit.totals
+    return not t.shapes_known or (not t.macs_complete and t.macs == 0)
+
+
+def activation_unknown(audit: Audit) -> bool:
+    """No activation was counted because no shape is known."""
+    t = audit.totals
+    return not t.shapes_known or (t.activation_elements == 0 and not audit.model.input_shapes)
+
+
 def _macs_line(audit: Audit) -> str:
     t = audit.totals
     per_sample = " per sample" if t.macs_per_sample else ""
-    if not t.shapes_known or (not t.macs_complete and t.macs == 0):
-        return f"MACs{per_sample}: {_unknown_shapes(audit)}   FLOPs: unknown"
+    if macs_unknown(audit):
+        return f"MACs{per_sample}: {unknown_shapes(audit)}   FLOPs: unknown"
     return (f"MACs{per_sample}: {t.macs:,} ({si_text(t.macs)})"
             + ("" if t.macs_complete else " (incomplete: some layers unknown)") + f"   FLOPs: {si_text(2 * t.macs)}")
 
 
 def _activation_line(audit: Audit, element_bytes: int) -> str:
     t = audit.totals
-    if not t.shapes_known or (t.activation_elements == 0 and not audit.model.input_shapes):
-        return "Activation memory (one forward pass): unknown (no shapes)"
+    if activation_unknown(audit):
+        return f"Activation memory (one forward pass): {unknown_shapes(audit)}"
     return (f"Activation memory (one forward pass): {t.activation_elements:,} values "
             f"({bytes_text(t.activation_elements * element_bytes)} at {element_bytes} bytes each)")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from auditor.ir import Shape
@@ -19,7 +20,15 @@ def shape_text(shape: Shape | None, drop_batch: bool = False) -> str:
     if shape is None:
         return "-"
     dims = shape[1:] if drop_batch and len(shape) > 1 else shape
-    return "x".join(str(d) for d in dims) if dims else "scalar"
+    return "x".join(dim_text(d) for d in dims) if dims else "scalar"
+
+
+def dim_text(dim: Any) -> str:
+    """A dim as text: its size, the name the model gives a symbolic dim ("batch", "H"), and "?" for a dim
+    no one named (ONNX shape inference calls those unk__0, unk__1 ...)."""
+    if isinstance(dim, str) and re.fullmatch(r"unk__\d+", dim):
+        return "?"
+    return str(dim)
 
 
 def shape_json(shape: Shape | None) -> list[Any] | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from html import escape
 
 from auditor.count import Audit, LayerCheck, bytes_per_element, fold_checks
+from auditor.report.audit import activation_unknown, macs_unknown, unknown_shapes
 from auditor.report.common import bytes_text, shape_text, si_text
 from auditor.report.html_chart import MAX_BARS, Bar, Segment, bar_chart
 
@@ -111,8 +112,8 @@ def _verdict(audit: Audit) -> str:
 def macs_text(audit: Audit) -> str:
     """The MAC total, or "unknown" with the reason: never a 0 standing in for a value nobody computed."""
     t = audit.totals
-    if not t.macs_complete and t.macs == 0:
-        return "unknown (no layer has static shapes; give --input-shape)"
+    if macs_unknown(audit):
+        return unknown_shapes(audit)
     text = f"{t.macs:,} ({si_text(t.macs)})" + (" per sample" if t.macs_per_sample else "")
     return text if t.macs_complete else text + " — incomplete: some layers have unknown MACs (give --input-shape)"
 
@@ -128,7 +129,8 @@ def _totals(audit: Audit) -> str:
                                f"{t.unverified_layers} unverified of {t.layers} layers"),
         ("MACs", macs_text(audit)),
         ("Parameter memory", f"{t.param_bytes:,} bytes ({bytes_text(t.param_bytes)})"),
-        ("Activation memory", f"{t.activation_elements:,} values ({bytes_text(t.activation_elements * element)})"),
+        ("Activation memory", unknown_shapes(audit) if activation_unknown(audit)
+         else f"{t.activation_elements:,} values ({bytes_text(t.activation_elements * element)})"),
     ]
     if t.shared:
         items.insert(3, ("Shared (tied, counted once)", f"{t.shared:,}"))

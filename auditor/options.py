@@ -269,6 +269,21 @@ class AuditOptions:
                 self.side(side).check(f"{side}_")
 
     @property
+    def per_side(self) -> bool:
+        """Some option was given for one side of a diff only."""
+        return any(getattr(self, f"{side}_{name}") is not None for side in SIDES for name in _SIDE_FIELDS)
+
+    def side(self, which: str) -> AuditOptions:
+        """The options one side of a diff ("left" or "right") is read with: its own input shapes and
+        dtypes where given, the common ones otherwise."""
+        if which not in SIDES:
+            raise ValueError(f"side {which!r} is not one of {SIDES}")
+        mine = {name: getattr(self, f"{which}_{name}") for name in _SIDE_FIELDS}
+        common = {name: getattr(self, name) if mine[name] is None else mine[name] for name in _SIDE_FIELDS}
+        cleared: dict[str, Any] = {f"{side}_{name}": None for side in SIDES for name in _SIDE_FIELDS}
+        return dataclasses.replace(self, **common, **cleared)
+
+    @property
     def input_shape(self) -> tuple[int, ...] | None:
         """The first input's shape (most models have one input)."""
         return self.input_shapes[0] if self.input_shapes else None

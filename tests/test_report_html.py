@@ -112,3 +112,11 @@ def test_a_checkpoint_comparison_page_shows_the_reconciliation(tmp_path, capsys)
     section = page[page.index('<section id="reconciliation">'):]
     assert "<dt>architecture</dt><dd>4,170,048</dd>" in section and "<dt>checkpoint</dt><dd>4,170,176</dd>" in section
     assert section.count("<b>+64</b>") == 2 and "<dt>explained</dt><dd>128</dd>" in section
+
+
+def test_a_memory_budget_is_a_table_on_the_page():
+    pytest.importorskip("torch")
+    page = render_audit(auditor.audit("reference:lenet5", memory="train"), "html")
+    _self_contained(page)
+    section = page[page.index("<h3>Memory budget: train</h3>"):page.index("<h3>Layers</h3>")]
+    assert "weights (float32)" in section and "246,824" in section and "<b>TOTAL" in section

@@ -96,7 +96,7 @@ def audit_section(audit: Audit, depth: int = 0, heading: str = "h1") -> str:
               + bar_chart(f"Parameters by {by}, then layer", "parameters", _bars(audit, "params", level), "chart-params")
               + bar_chart(f"MACs by {by}, then layer", "MACs", _bars(audit, "macs", level), "chart-macs") + "</div>")
     return (f'<section class="audit">{title}{_verdict(audit)}{_totals(audit)}{charts}'
-            f"<h3>Layers</h3>{_layer_table(audit, depth)}{_lists(audit)}"
+            f"{_memory(audit)}<h3>Layers</h3>{_layer_table(audit, depth)}{_lists(audit)}"
             f'<p class="muted">Convention: {escape(audit.convention)}</p></section>')
 
 
@@ -190,6 +190,25 @@ def _layer_table(audit: Audit, depth: int) -> str:
 def _row_note(checks: list[LayerCheck]) -> str:
     notes = [c.note for c in checks if c.note and str(c.status) == "unverified"]
     return f'<div class="muted">{escape("; ".join(notes))}</div>' if notes else ""
+
+
+def _memory(audit: Audit) -> str:
+    """The memory budget's items and total (`--memory train|infer`), when one was asked for."""
+    if audit.memory is None:
+        return ""
+    from auditor.report.memory import memory_to_dict
+
+    budget = memory_to_dict(audit.memory)
+    rows = "".join(f"<tr><td>{escape(i['name'])}</td>{_cell(i['bytes'])}"
+                   f"<td>{'' if i['bytes'] is None else escape(bytes_text(i['bytes']))}</td>"
+                   f"<td><code>{escape(i['formula'])}</code></td></tr>" for i in budget["items"])
+    total = budget["total_bytes"]
+    rows += (f"<tr><td><b>TOTAL{'' if budget['complete'] else ' (known items)'}</b></td>{_cell(total)}"
+             f"<td>{escape(bytes_text(total))}</td><td></td></tr>")
+    left_out = "".join(f"<li>{escape(n)}</li>" for n in budget["not_included"])
+    return (f"<h3>Memory budget: {escape(budget['mode'])}</h3><table class=\"memory\"><thead><tr><th>item</th>"
+            f"<th>bytes</th><th>size</th><th>formula</th></tr></thead><tbody>{rows}</tbody></table>"
+            + (f"<p class=\"muted\">Not included:</p><ul>{left_out}</ul>" if left_out else ""))
 
 
 def _lists(audit: Audit) -> str:

@@ -15,34 +15,12 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.options import AuditOptions
+from auditor.outcome import Outcome
 
 EXIT_OK, EXIT_MISMATCH, EXIT_BAD_INPUT = 0, 1, 2
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What auditing one model came to: its exit code, its rendering, and the summary table's figures."""
-
-    spec: str
-    code: int
-    seconds: float
-    status: str
-    """"ok", "mismatch", "unverified" (only counted as failing under --strict) or "error"."""
-    text: str = ""
-    """The report in the chosen text format ("" for JSON, and for an error)."""
-    document: dict[str, Any] = field(default_factory=dict)
-    """The JSON report, or {"source", "error"} for a model that could not be audited."""
-    name: str | None = None
-    params: int | None = None
-    verified_fraction: float | None = None
-    error: str | None = None
-    """The one-line error (status "error")."""
-    details: str = ""
-    """The traceback of an unexpected error, shown with --debug."""
 
 
 def exit_code(result: Any, strict: bool) -> int:

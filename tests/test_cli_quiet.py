@@ -59,11 +59,11 @@ def test_readers_run_silenced_unless_debug(tmp_path, monkeypatch, capfd):
         os.write(2, b"I0000 cpu_feature_guard.cc:227] This TensorFlow binary is optimized\n")
         return ModelIR("m", "keras", path)
 
-    monkeypatch.setattr(adapters, "_reader", lambda module, function: chatty_reader)
+    monkeypatch.setattr(adapters, "reader", lambda module, function: chatty_reader)
     path = tmp_path / "m.keras"
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("config.json", "{}")
-    assert adapters.load(str(path)).name == "m"
+    assert adapters.read_file(str(path)).name == "m"
     assert capfd.readouterr().err == ""
-    adapters.load(str(path), debug=True)
+    adapters.read_file(str(path), debug=True)
     assert "cpu_feature_guard" in capfd.readouterr().err

@@ -8,7 +8,17 @@ import json
 from typing import Any
 
 from auditor.count import Audit, FoldedRow, LayerCheck, bytes_per_element, fold_checks
-from auditor.report.common import bytes_text, check_format, count_text, shape_json, shape_text, si_text
+from auditor.report.common import (
+    activation_unknown,
+    bytes_text,
+    check_format,
+    count_text,
+    macs_unknown,
+    shape_json,
+    shape_text,
+    si_text,
+    unknown_shapes,
+)
 from auditor.report.memory import memory_csv, memory_text, memory_to_dict
 
 SCHEMA = "nn-auditor/report@1"
@@ -203,13 +213,6 @@ def _row(row: FoldedRow, drop_batch: bool, metric_names: list[str]) -> list[str]
     ]
 
 
-def unknown_shapes(audit: Audit) -> str:
-    """Why no layer has a shape, and what to do about it."""
-    if audit.model.input_shapes:
-        return "unknown (no layer got a shape: the forward pass did not run, see the notes)"
-    return "unknown (no shapes are known: give --input-shape, e.g. 1x3x224x224)"
-
-
 def _tensor_list(audit: Audit, shown: int = 5) -> str:
     """"a (6x6), b (10)" for the first `shown` unattributed tensors, and how many more."""
     tensors = audit.model.unattributed
@@ -262,18 +265,6 @@ def _summary(audit: Audit, markdown: bool) -> list[str]:
         lines += ["", "Not checked (--strict fails):" if not markdown else "### Not checked (--strict fails)"]
         lines += [f"- {n}" for n in audit.model.caveats]
     return lines
-
-
-def macs_unknown(audit: Audit) -> bool:
-    """No MAC total to print: no shapes at all, or no layer whose MACs are known (never a 0 for unknown)."""
-    t = audit.totals
-    return not t.shapes_known or (not t.macs_complete and t.macs == 0)
-
-
-def activation_unknown(audit: Audit) -> bool:
-    """No activation was counted because no shape is known."""
-    t = audit.totals
-    return not t.shapes_known or (t.activation_elements == 0 and not audit.model.input_shapes)
 
 
 def _macs_line(audit: Audit) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-from auditor.batch import Outcome
+from auditor.outcome import Outcome
 from auditor.report.common import count_text
 
 HEADERS = ["model", "params", "verified", "status", "seconds"]

@@ -57,3 +57,22 @@ def check_format(fmt: str) -> str:
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
     return fmt
+
+
+def unknown_shapes(audit: Any) -> str:
+    """Why no layer has a shape, and what to do about it."""
+    if audit.model.input_shapes:
+        return "unknown (no layer got a shape: the forward pass did not run, see the notes)"
+    return "unknown (no shapes are known: give --input-shape, e.g. 1x3x224x224)"
+
+
+def macs_unknown(audit: Any) -> bool:
+    """No MAC total to print: no shapes at all, or no layer whose MACs are known (never a 0 for unknown)."""
+    t = audit.totals
+    return not t.shapes_known or (not t.macs_complete and t.macs == 0)
+
+
+def activation_unknown(audit: Any) -> bool:
+    """No activation was counted because no shape is known."""
+    t = audit.totals
+    return not t.shapes_known or (t.activation_elements == 0 and not audit.model.input_shapes)

@@ -11,8 +11,14 @@ from __future__ import annotations
 from html import escape
 
 from auditor.count import Audit, LayerCheck, bytes_per_element, fold_checks
-from auditor.report.audit import activation_unknown, macs_unknown, unknown_shapes
-from auditor.report.common import bytes_text, shape_text, si_text
+from auditor.report.common import (
+    activation_unknown,
+    bytes_text,
+    macs_unknown,
+    shape_text,
+    si_text,
+    unknown_shapes,
+)
 from auditor.report.html_chart import MAX_BARS, Bar, Segment, bar_chart
 
 CSS = """

@@ -13,7 +13,7 @@ import pytest
 
 from auditor.cli import main
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 MODELS = textwrap.dedent('''
     import torch.nn as nn
@@ -41,14 +41,14 @@ def folder(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def installed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The installed `audit` script's situation: the current folder is not on sys.path.  Modules the
-    test imports are forgotten afterwards, so the next test's folder is imported afresh."""
+def installed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """The installed `audit` script's situation: the current folder is not on sys.path.  The test's own
+    modules (under tmp_path) are forgotten afterwards, so the next test's folder is imported afresh;
+    frameworks stay imported (a C extension imported twice aborts the process)."""
     monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", ".")])
-    before = set(sys.modules)
     yield
-    for name in set(sys.modules) - before:
-        if not name.startswith(("torch", "auditor", "adapters")):
+    for name, module in list(sys.modules.items()):
+        if str(getattr(module, "__file__", "") or "").startswith(str(tmp_path)):
             del sys.modules[name]
 
 

@@ -59,9 +59,11 @@ def test_a_model_diff_marks_differing_rows_and_reconciles_the_delta():
     _self_contained(page)
     assert page.count('<tr class="differs">') == 2
     reconciliation = page[page.index('<section id="reconciliation">'):page.index("</section>")]
-    assert f"{diff.right_total - diff.left_total:,}" in reconciliation
-    deltas = [int(d.replace(",", "")) for d in re.findall(r'<td class="n">([+-][\d,]+)</td>', reconciliation)]
-    assert sum(deltas) == diff.right_total - diff.left_total
+    delta = diff.right_total - diff.left_total
+    assert f"<dt>explained</dt><dd>{delta:,}</dd>" in reconciliation and "<dt>unexplained</dt><dd>0</dd>" in reconciliation
+    causes = re.findall(r'<tr class="cause">.*?</tr>', reconciliation)
+    amounts = [int(v) for row in causes for v in re.findall(r'data-v="(-?\d+)">[+-]', row)]
+    assert causes and sum(amounts) == delta
 
 
 def test_a_table_diff_renders_its_rows(tmp_path):
@@ -72,13 +74,18 @@ def test_a_table_diff_renders_its_rows(tmp_path):
     assert '<tr class="same">' in page and '<tr class="differs">' in page and "hand.csv" in page
 
 
-def test_a_reconciliation_block_in_the_document_is_shown_as_a_table():
-    document = {"left": {"name": "a"}, "right": {"name": "b"}, "differs": True, "rows": [],
-                "totals": {"left": 10, "right": 4, "delta": -6, "explained": -6, "unexplained": 0},
-                "reconciliation": {"items": [{"code": "bn_convention", "amount": -6}]}}
-    page = render_diff_html(document)
-    section = page[page.index('<section id="reconciliation">'):]
-    assert "<dt>explained</dt><dd>-6</dd>" in section and "<td>bn_convention</td>" in section
+def test_a_reconciliation_block_is_shown_cause_by_cause():
+    block = {"base": "keras", "base_total": 10, "target": "torch", "target_total": 4, "delta": -6, "explained": -4,
+             "unexplained": -2, "equivalent": False,
+             "items": [{"code": "bn_convention", "cause": "moving statistics counted", "count": 2, "amount": -4,
+                        "equivalent": True, "amounts": [-2, -2], "rows": ["bn1", "bn2"]}],
+             "unexplained_rows": [{"row": "#3 fc", "amount": -2}]}
+    document = {"left": {"name": "a"}, "right": {"name": "b"}, "differs": True, "rows": [], "reconciliation": block}
+    section = render_diff_html(document)
+    section = section[section.index('<section id="reconciliation">'):]
+    assert "<dt>keras total</dt><dd>10</dd><dt>explained</dt><dd>-4</dd><dt>unexplained</dt><dd>-2</dd>" in section
+    assert "<td>moving statistics counted</td>" in section and ">-4</td><td>convention</td>" in section
+    assert "<li>#3 fc <b>-2</b></li>" in section
 
 
 def test_a_folder_in_html_is_one_page_with_the_summary(tmp_path, capsys):
@@ -110,8 +117,9 @@ def test_a_checkpoint_comparison_page_shows_the_reconciliation(tmp_path, capsys)
     page = capsys.readouterr().out
     _self_contained(page)
     section = page[page.index('<section id="reconciliation">'):]
-    assert "<dt>architecture</dt><dd>4,170,048</dd>" in section and "<dt>checkpoint</dt><dd>4,170,176</dd>" in section
-    assert section.count("<b>+64</b>") == 2 and "<dt>explained</dt><dd>128</dd>" in section
+    assert "<dt>architecture total</dt><dd>4,170,048</dd>" in section
+    assert "<dt>checkpoint total</dt><dd>4,170,176</dd>" in section and "<dt>explained</dt><dd>128</dd>" in section
+    assert section.count('<tr class="cause">') == 2 and section.count('data-v="64">+64</td>') == 2
 
 
 def test_a_memory_budget_is_a_table_on_the_page():

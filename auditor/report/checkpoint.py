@@ -80,12 +80,10 @@ def _section(result: Comparison, markdown: bool) -> list[str]:
 
 def _html(result: Comparison, depth: int) -> str:
     from auditor.report.html import audit_section, page, toolbar
-    from auditor.report.html_diff import amounts, reconciliation_section
+    from auditor.report.html_diff import reconciliation_section
 
-    document = comparison_to_dict(result)
-    totals = document["totals"]
-    items = [(f"{name}", totals[name]) for name in ("architecture", "checkpoint", "delta", "explained", "unexplained")]
-    body = toolbar() + audit_section(result.architecture, depth) + reconciliation_section(items, amounts(document["findings"]))
+    body = (toolbar() + audit_section(result.architecture, depth)
+            + reconciliation_section(reconciliation_to_dict(result.reconciliation)))
     return page(f"nn-auditor: {result.architecture.model.name} vs {result.checkpoint.model.source}", body)
 
 

@@ -2,8 +2,7 @@
 
 It reads the diff's JSON document (schema nn-auditor/diff@1), so it shows exactly what `--format json`
 says: the aligned rows with the differing ones highlighted, each row's findings, and the reconciliation
-of the two totals (the `reconciliation` block and `totals.explained` / `totals.unexplained`, when the
-diff carries them; otherwise the delta and the findings that account for it).
+of the two totals (its `reconciliation` block: base + explained + unexplained = target, by cause).
 """
 
 from __future__ import annotations
@@ -37,73 +36,47 @@ def _number(value: Any, signed: bool = False) -> str:
 
 def diff_section(document: dict[str, Any]) -> str:
     """The diff as a <section>: both sides, the verdict, the reconciliation, the aligned rows, the notes."""
-    verdict = ('<div class="verdict bad">the two sides differ</div>' if document.get("differs")
-               else '<div class="verdict ok">the two sides agree</div>')
     sides = f'<dl class="totals">{_side("left", document.get("left") or {})}{_side("right", document.get("right") or {})}</dl>'
-    return (f'<section class="diff"><h1>Diff</h1>{sides}{verdict}{reconciliation(document)}'
+    return (f'<section class="diff"><h1>Diff</h1>{sides}{_verdict(document)}'
+            f"{reconciliation_section(document.get('reconciliation') or {})}"
             f"<h3>Aligned rows</h3>{_rows(document.get('rows') or [])}{_notes(document)}</section>")
 
 
-def reconciliation(document: dict[str, Any]) -> str:
-    """How the two totals reconcile: the diff's own reconciliation block when it has one, else the rows
-    grouped by what explains them."""
-    totals = document.get("totals") or {}
-    items = [("left total", totals.get("left")), ("right total", totals.get("right")),
-             ("delta (right - left)", totals.get("delta"))]
-    items += [(name, totals[name]) for name in ("explained", "unexplained") if name in totals]
-    block = document.get("reconciliation")
-    return reconciliation_section(items, _reconciliation_block(block) if block else _finding_list(document))
+def _verdict(document: dict[str, Any]) -> str:
+    if not document.get("differs"):
+        return '<div class="verdict ok">the two sides agree</div>'
+    if document.get("equivalent"):
+        return ('<div class="verdict warn">equivalent: the two sides differ only by counting conventions or an '
+                "exporter's rewrites, all accounted for</div>")
+    return '<div class="verdict bad">the two sides differ</div>'
 
 
-def reconciliation_section(items: list[tuple[str, Any]], detail: str) -> str:
-    """The "Reconciliation" section: the totals that must add up, then what accounts for them."""
-    cells = "".join(f"<dt>{escape(k)}</dt><dd>{_plain(v)}</dd>" for k, v in items)
-    return f'<section id="reconciliation"><h3>Reconciliation</h3><dl class="totals">{cells}</dl>{detail}</section>'
-
-
-def amounts(findings: list[dict[str, Any]]) -> str:
-    """Findings with their signed amounts, as a list (a checkpoint comparison's reconciliation)."""
-    items = "".join(f"<li><code>{escape(str(f.get('code')))}</code>"
-                    + (f" <b>{f['amount']:+,}</b>" if isinstance(f.get("amount"), int) else "")
-                    + f" {escape(str(f.get('message')))}</li>" for f in findings)
-    return f'<ul class="findings">{items}</ul>' if items else ""
+def reconciliation_section(block: dict[str, Any]) -> str:
+    """The reconciliation block (`auditor.reconcile`, as JSON): base + explained + unexplained = target,
+    one row per cause with its count and amount, then the rows nothing explains."""
+    base, target = str(block.get("base", "left")), str(block.get("target", "right"))
+    items = [(f"{base} total", block.get("base_total")), ("explained", block.get("explained")),
+             ("unexplained", block.get("unexplained")), (f"{target} total", block.get("target_total"))]
+    cells = "".join(f"<dt>{escape(k)}</dt><dd>{_plain(v)}</dd>" for k, v in items if v is not None)
+    causes = "".join(
+        f'<tr class="cause"><td><code>{escape(str(c.get("code")))}</code></td>'
+        f"<td>{escape(str(c.get('cause')))}</td>{_number(c.get('count'))}{_number(c.get('amount'), signed=True)}"
+        f"<td>{'convention' if c.get('equivalent') else ''}</td></tr>" for c in block.get("items") or [])
+    left = "".join(f"<li>{escape(str(r.get('row')))} <b>{_signed(r.get('amount'))}</b></li>"
+                   for r in block.get("unexplained_rows") or [])
+    table = ('<table class="reconciliation"><thead><tr><th>code</th><th>cause</th><th>rows</th><th>amount</th>'
+             f"<th></th></tr></thead><tbody>{causes}</tbody></table>" if causes else "")
+    rest = f'<p class="muted">Unexplained rows:</p><ul class="findings">{left}</ul>' if left else ""
+    return (f'<section id="reconciliation"><h3>Reconciliation</h3><dl class="totals">{cells}</dl>'
+            f"{table}{rest}</section>")
 
 
 def _plain(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else escape(str(value))
 
 
-def _reconciliation_block(block: Any) -> str:
-    """A reconciliation block as a table: a list of records, or a mapping shown as name/value pairs."""
-    if isinstance(block, dict):
-        items = [i for i in block.get("items", []) if isinstance(i, dict)] or [{"item": k, "value": v}
-                                                                               for k, v in block.items()]
-    elif isinstance(block, list):
-        items = [i for i in block if isinstance(i, dict)]
-    else:
-        return f"<p>{escape(str(block))}</p>"
-    columns = list(dict.fromkeys(k for item in items for k in item))
-    head = "".join(f"<th>{escape(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{_plain(item.get(c, ''))}</td>" for c in columns) + "</tr>" for item in items)
-    return f'<table class="reconciliation"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
-
-
-def _finding_list(document: dict[str, Any]) -> str:
-    """Rows grouped by what explains them (their finding codes), each group's share of the delta."""
-    groups: dict[str, list[int]] = {}
-    for row in document.get("rows") or []:
-        if row.get("status") == "same":
-            continue
-        codes = " + ".join(sorted({str(f.get("code")) for f in row.get("findings") or []})) or "not explained"
-        groups.setdefault(codes, []).append(int(row.get("delta") or 0))
-    if not groups:
-        return ""
-    body = "".join(f'<tr><td><code>{escape(codes)}</code></td><td class="n">{len(deltas)}</td>'
-                   f'<td class="n">{sum(deltas):+,}</td></tr>' for codes, deltas in groups.items())
-    model_level = "".join(f"<li><code>{escape(str(f.get('code')))}</code> {escape(str(f.get('message')))}</li>"
-                          for f in document.get("findings") or [])
-    return ('<table class="reconciliation"><thead><tr><th>explained by</th><th>rows</th><th>delta</th></tr></thead>'
-            f"<tbody>{body}</tbody></table>" + (f'<ul class="findings">{model_level}</ul>' if model_level else ""))
+def _signed(value: Any) -> str:
+    return f"{value:+,}" if isinstance(value, int) and value else escape(str(value))
 
 
 def _rows(rows: list[dict[str, Any]]) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 
 from adapters.onnx_graph import Graph, ordered_nodes
 from adapters.onnx_schema import Schemas
-from adapters.onnx_shapes import infer_shapes
+from adapters.onnx_shapes import infer_shapes, replaced_dims_notes
 from adapters.onnx_translation import Translation, Translator
 from adapters.onnx_translators import OP_TRANSLATORS, op_domain
 from adapters.onnx_walk import build_layers
@@ -52,7 +52,7 @@ def read_onnx(path: str, options: AuditOptions | None = None, **values: Any) -> 
         input_shapes=graph.input_shapes(exclude=set(ledger.weight_inputs)),
         framework_total=None,
         path_separator=".",
-        notes=ledger.notes(graph) + _exporter_notes(graph),
+        notes=ledger.notes(graph) + _exporter_notes(graph) + replaced_dims_notes(model, options.input_shapes),
         unattributed=ledger.unattributed(),
         exporter="ONNX",
         caveats=_missing_data_caveats(missing),

@@ -162,6 +162,22 @@ def _unknown_dims_symbolic(value: Any) -> None:
             dim.dim_param = f"unk__{value.name}_{i}"
 
 
+def replaced_dims_notes(model: Any, shapes: tuple[Shape, ...] | None) -> list[str]:
+    """A note for each input whose fixed dims `shapes` (--input-shape) replace: the user asked, but the shapes
+    and MACs are then those of the shape given, not of the file's graph."""
+    weights = {t.name for t in model.graph.initializer}
+    inputs = [value for value in model.graph.input if value.name not in weights]
+    notes = []
+    for value, shape in zip(inputs, shapes or ()):
+        fixed = [d.dim_value if d.HasField("dim_value") and d.dim_value >= 0 else None
+                 for d in value.type.tensor_type.shape.dim]
+        if len(fixed) == len(shape) and any(f is not None and f != size for f, size in zip(fixed, shape)):
+            declared = "x".join("?" if f is None else str(f) for f in fixed)
+            notes.append(f"--input-shape {'x'.join(map(str, shape))} replaced the fixed shape {declared} that the "
+                         f"file declares for input {value.name!r}: shapes and MACs are for the shape given")
+    return notes
+
+
 def _fix_input_shapes(model: Any, shapes: tuple[Shape, ...], weights: set[str], path: str) -> None:
     """Replace the dims of the first real inputs (not `weights`), in order, by `shapes` (resolves symbolic dims)."""
     inputs = [value for value in model.graph.input if value.name not in weights]

@@ -204,6 +204,8 @@ def _path(node: Any, translation: Translation, constants: Constants) -> str:
         parts = [p for p in parts if p]
         if len(parts) >= 2:
             return parts[-2]
+        if parts:  # a function called in the top-level forward: the exporter's name for the call ("relu_1")
+            return parts[0]
     if not node.name and translation.weights:
         return text(translation.weights[0][1])
     return text(node.name or node.op_type)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from auditor.ir import Shape
@@ -26,7 +25,7 @@ def shape_text(shape: Shape | None, drop_batch: bool = False) -> str:
 def dim_text(dim: Any) -> str:
     """A dim as text: its size, the name the model gives a symbolic dim ("batch", "H"), and "?" for a dim
     no one named (ONNX shape inference calls those unk__0, unk__1 ...)."""
-    if isinstance(dim, str) and re.fullmatch(r"unk__\d+", dim):
+    if isinstance(dim, str) and dim.startswith("unk__"):
         return "?"
     return str(dim)
 

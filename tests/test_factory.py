@@ -114,3 +114,40 @@ def test_an_unbuilt_keras_model_from_a_factory_is_built_with_the_input_shape(tmp
     assert report["totals"]["reported"] == 80 + 54_090 and report["totals"]["macs"] == 48_672 + 54_080
     assert main(["kzoo:build", "--input-shape", "1x28x28"]) == 2
     assert "building the Keras model for input shape 1x28x28 raised" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("spec, shape, error", [
+    ("fwd:broken", "1x4", "ValueError: forward is broken"),
+    ("fwd:cnn", "1x32x32x3", "expected input[1, 32, 32, 3] to have 3 channels"),  # NHWC given to an NCHW model
+])
+def test_a_forward_that_raises_is_named_and_its_macs_are_unknown_not_zero(tmp_path, installed, monkeypatch, capsys,
+                                                                          spec, shape, error):
+    """Issue 17: never `"consistent": true` with `MACs: 0 (0)`; either exit 2 naming the error, or the count
+    (still right) with MACs plainly unknown and the error in the notes."""
+    pytest.importorskip("torch")
+    (tmp_path / "fwd.py").write_text(textwrap.dedent('''
+        from torch import nn
+
+        class Broken(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(4, 3)
+
+            def forward(self, x):
+                raise ValueError("forward is broken")
+
+        def broken():
+            return Broken()
+
+        def cnn():
+            return nn.Sequential(nn.Conv2d(3, 8, 3), nn.Flatten(), nn.Linear(8 * 30 * 30, 10))
+    '''))
+    monkeypatch.chdir(tmp_path)
+    code = main([spec, "--input-shape", shape, "--format", "json"])
+    out, err = capsys.readouterr()
+    if code == 2:
+        assert error in err and err.count("\n") == 1
+        return
+    report = json.loads(out)
+    assert code == 0 and report["totals"]["macs"] is None and report["totals"]["flops"] is None
+    assert any(error in note for note in report["notes"])

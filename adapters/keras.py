@@ -31,11 +31,11 @@ from adapters.keras_layers import (
     DuplicateLayerError,
     LayerType,
     build_shapes,
-    first_node,
     input_shapes,
     lookup_type,
     to_shape,
 )
+from adapters.keras_nodes import node_inputs, output_shapes, producer, weight_name
 from adapters.keras_trace import Trace, deferred_variables, input_specs, note_open_dims, trace_calls
 from adapters.keras_types import default_type_map
 from auditor.errors import InputError
@@ -227,41 +227,10 @@ def _layer(walk: _Walk, op: Any, path: str, kind: str, attrs: dict[str, Any], pa
     if call is not None:
         ins, outs = call.inputs, call.outputs
     else:
-        ins = input_shapes(op) if isinstance(op, keras.layers.Layer) else _node_inputs(op)
-        outs = _output_shapes(op, ins)
+        ins = input_shapes(op) if isinstance(op, keras.layers.Layer) else node_inputs(op)
+        outs = output_shapes(op, ins)
     return Layer(path=path, kind=kind, source_type=_source_type(op), attrs=attrs, input_shapes=ins,
                  output_shapes=outs, params=params)
-
-
-def _node_inputs(op: Any) -> list[Shape]:
-    node = first_node(op)
-    return [to_shape(t.shape) for t in node.input_tensors] if node is not None else []
-
-
-def _output_shapes(op: Any, ins: list[Shape]) -> list[Shape]:
-    """Output shapes from the graph node, else Keras's own `compute_output_shape` on the build shapes."""
-    node = first_node(op)
-    if node is not None:
-        return [to_shape(t.shape) for t in node.outputs]
-    if not ins or not hasattr(op, "compute_output_shape"):
-        return []
-    keras_shapes = [tuple(None if isinstance(d, str) else d for d in s) for s in ins]
-    try:
-        out = op.compute_output_shape(*keras_shapes)
-    except Exception:  # noqa: BLE001 - Keras raises many types for layers it cannot shape
-        return []
-    return _shapes_in(out)
-
-
-def _shapes_in(value: Any) -> list[Shape]:
-    """Every shape in a (possibly nested) structure `compute_output_shape` returned."""
-    if isinstance(value, (list, tuple)) and all(d is None or isinstance(d, int) for d in value):
-        return [to_shape(value)]
-    if isinstance(value, (list, tuple)):
-        return [shape for item in value for shape in _shapes_in(item)]
-    if isinstance(value, dict):
-        return [shape for item in value.values() for shape in _shapes_in(item)]
-    return []
 
 
 def _transparent(layer_type: LayerType | None) -> bool:
@@ -272,25 +241,16 @@ def _transparent(layer_type: LayerType | None) -> bool:
 
 def _flattened_from(layer: Any) -> dict[str, Any]:
     """{"flattened_from": shape} when the Dense's input is a Flatten's output (dropout/activation between)."""
-    producer = _producer(layer)
-    while producer is not None and not isinstance(producer, keras.layers.Flatten):
-        producer = _producer(producer) if _transparent(lookup_type(TYPES, type(producer))) else None
-    if producer is None:
+    feeder = producer(layer)
+    while feeder is not None and not isinstance(feeder, keras.layers.Flatten):
+        feeder = producer(feeder) if _transparent(lookup_type(TYPES, type(feeder))) else None
+    if feeder is None:
         return {}
-    shapes = input_shapes(producer)
+    shapes = input_shapes(feeder)
     source = shapes[0][1:] if shapes else ()
     if source and all(isinstance(d, int) for d in source):
         return {"flattened_from": tuple(source)}
     return {}
-
-
-def _producer(op: Any) -> Any | None:
-    """The operation whose output is `op`'s first input in the graph, if known."""
-    node = first_node(op)
-    if node is None:
-        return None
-    history = getattr(node.input_tensors[0], "_keras_history", None)
-    return getattr(history, "operation", None)
 
 
 def _source_type(op: Any) -> str:
@@ -313,7 +273,7 @@ def _params(walk: _Walk, layer: Any, variables: list[Any], path: str) -> list[Pa
         owner = walk.owners.setdefault(key, path)
         params.append(
             ParamTensor(
-                name=_weight_name(layer, v),
+                name=weight_name(layer, v),
                 shape=tuple(int(d) for d in v.shape),
                 trainable=key in walk.trainable_ids,
                 buffer=False,
@@ -322,14 +282,6 @@ def _params(walk: _Walk, layer: Any, variables: list[Any], path: str) -> list[Pa
             )
         )
     return params
-
-
-def _weight_name(layer: Any, variable: Any) -> str:
-    """The weight's path below its layer ("kernel", "query/kernel", "forward_lstm/lstm_cell/bias")."""
-    path = str(getattr(variable, "path", "") or "")
-    marker = f"{layer.name}/"
-    at = path.find(marker)
-    return path[at + len(marker) :] if at >= 0 else str(variable.name)
 
 
 __all__ = ["DuplicateLayerError", "TYPES", "deferred_variables", "from_model", "register_layer", "unregister_layer"]

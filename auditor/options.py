@@ -6,29 +6,36 @@ one-line `OptionError` (an `InputError`: the CLI exits 2) from the API, the pyte
 
 To add an option, add one field to `AuditOptions` with `option(default, parser, aliases=...)`: the
 parser turns what a user gives into the field's type and raises ValueError (its message says what
-was expected) for anything else.  Nothing else needs to change for the option to be accepted.
+was expected) for anything else (parsers live in `auditor.option_values`).  Nothing else needs to
+change for the option to be accepted.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from auditor.errors import InputError
-from auditor.ir import DTYPE_BYTES, PassInfo
+from auditor.ir import PassInfo
 from auditor.memory.options import CHECKPOINTING, DEVICES, MODES, OPTIMIZERS, PRECISIONS, MemoryOptions
-
-Parser = Callable[[Any], Any]
-
-SHAPE_HINT = ("is not like 1x3x224x224 or (1, 3, 224, 224) (several inputs: 1x16,1x16 or [(1, 16), (1, 16)]; "
-              "a dtype per input: 1x16:int64,1x16:int64)")
-DTYPE_ALIASES = {"float": "float32", "double": "float64", "half": "float16", "long": "int64", "int": "int32",
-                 "short": "int16"}
-"""Framework spellings of dtypes, as the IR names them (torch.long is int64)."""
+from auditor.option_values import (
+    Parser,
+    anything,
+    dtype_name,
+    one_of,
+    parse_bool,
+    parse_builder_options,
+    parse_count,
+    parse_dtypes,
+    parse_framework,
+    parse_positive,
+    parse_shapes,
+    parse_text,
+    split_typed_shapes,
+)
 
 
 class OptionError(InputError):
@@ -42,141 +49,6 @@ class OptionError(InputError):
     def flag(self) -> str:
         """The option as the command line spells it: --input-shape."""
         return "--" + self.option.replace("_", "-")
-
-
-# ---- parsers: user value -> field value, ValueError("what was expected") otherwise ----------------
-
-
-def _dims(text: str) -> tuple[int, ...]:
-    parts = re.split(r"[x,×]", text.strip().lower())
-    if not parts or not all(p.strip().isdigit() for p in parts):
-        raise ValueError(SHAPE_HINT)
-    return tuple(int(p) for p in parts)
-
-
-def _int_shape(items: Any) -> tuple[int, ...]:
-    dims = tuple(items)
-    if not all(isinstance(d, int) and not isinstance(d, bool) for d in dims):
-        raise ValueError(SHAPE_HINT)
-    if any(d < 0 for d in dims):
-        raise ValueError("has a negative dim")
-    return dims
-
-
-def _input_parts(text: str) -> list[str]:
-    """The per-input parts of a shapes text: split at ";" and spaces, and at commas between shapes written
-    with x ("1x16,1x16" is two inputs, "1,3,224,224" one shape)."""
-    parts: list[str] = []
-    for part in (p for p in re.split(r"[;\s]+", text.strip()) if p):
-        pieces = part.split(",")
-        shaped = len(pieces) > 1 and all(re.search(r"[x×:]", piece.lower()) for piece in pieces)
-        parts.extend(pieces if shaped else [part])
-    return parts
-
-
-def split_typed_shapes(text: str) -> tuple[str, str] | None:
-    """"1x128:int32,1x128:int32" -> ("1x128;1x128", "int32,int32"); None when no part names a dtype."""
-    parts = [part.partition(":") for part in _input_parts(text)]
-    if not any(sep for _, sep, _ in parts):
-        return None
-    if not all(sep and dtype.strip() for _, sep, dtype in parts):
-        raise ValueError("gives a dtype for some inputs only; give one after every shape (1x16:int64) or none")
-    return ";".join(shape for shape, _, _ in parts), ",".join(dtype.strip() for _, _, dtype in parts)
-
-
-def parse_shapes(value: Any) -> tuple[tuple[int, ...], ...]:
-    """One shape per model input.  "1x3x224x224" and "1,3,224,224" are one shape (as on the command line);
-    "1x16,1x16", "1x16;1x16" or "1x16 1x16" are two; (1, 3, 224, 224) is one, [(1, 16), (1, 16)] two; () a scalar."""
-    if isinstance(value, str):
-        parts = _input_parts(value)
-        if not parts:
-            raise ValueError(SHAPE_HINT)
-        return tuple(_dims(p) for p in parts)
-    try:
-        items = list(value)
-    except TypeError:
-        raise ValueError(SHAPE_HINT) from None
-    if all(isinstance(d, int) and not isinstance(d, bool) for d in items):
-        return (_int_shape(items),)
-    if not all(isinstance(s, (tuple, list)) for s in items):
-        raise ValueError(SHAPE_HINT)
-    return tuple(_int_shape(s) for s in items)
-
-
-def dtype_name(value: Any) -> str:
-    """A dtype (torch.int64, numpy's int64, "int64", "long") as the IR names it; ValueError otherwise."""
-    text = str(value).strip().lower().removeprefix("torch.").removeprefix("<dtype: '").removesuffix("'>")
-    text = DTYPE_ALIASES.get(text, text)
-    if text not in DTYPE_BYTES:
-        raise ValueError(f"is not a dtype; expected one of {', '.join(DTYPE_BYTES)}")
-    return text
-
-
-def parse_dtypes(value: Any) -> tuple[str, ...]:
-    """One dtype for every input ("int64"), or one per input ("int64,float32" or a sequence)."""
-    if isinstance(value, str):
-        parts = [p for p in re.split(r"[;,\s]+", value.strip()) if p]
-        if not parts:
-            raise ValueError("is not a dtype")
-        return tuple(dtype_name(p) for p in parts)
-    if isinstance(value, (tuple, list)):
-        if not value:
-            raise ValueError("gives no dtype")
-        return tuple(dtype_name(v) for v in value)
-    return (dtype_name(value),)
-
-
-def parse_count(value: Any) -> int:
-    """A whole number >= 0 (an int, or its digits as text)."""
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError("is not a whole number >= 0")
-    return value
-
-
-def parse_positive(value: Any) -> int:
-    number = parse_count(value)
-    if number < 1:
-        raise ValueError("must be at least 1")
-    return number
-
-
-def parse_bool(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError("is not True or False")
-    return value
-
-
-def parse_text(value: Any) -> str:
-    if not isinstance(value, str):
-        raise ValueError("is not a string")
-    return value
-
-
-def parse_framework(value: Any) -> str:
-    if value not in ("torch", "keras"):
-        raise ValueError("is not a framework; use 'torch' or 'keras'")
-    return str(value)
-
-
-def parse_builder_options(value: Any) -> tuple[tuple[str, Any], ...]:
-    """Keyword arguments for a reference model's builder ({"aux_logits": True})."""
-    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
-        raise ValueError("is not a mapping of keyword arguments")
-    return tuple(sorted(value.items()))
-
-
-def _anything(value: Any) -> Any:
-    return value
-
-
-def _one_of(choices: tuple[str, ...]) -> Parser:
-    def parse(value: Any) -> str:
-        if value not in choices:
-            raise ValueError(f"is not one of {', '.join(choices)}")
-        return str(value)
-    return parse
 
 
 def option(default: Any, parser: Parser, *aliases: str, compare: bool = True) -> Any:
@@ -193,7 +65,7 @@ class AuditOptions:
     input_dtypes: tuple[str, ...] | None = option(None, parse_dtypes, "input_dtype", "dtype")
     """The inputs' dtypes, one for all or one per input: PyTorch's generated inputs ("int64" for token ids);
     a Keras model's inputs keep their own dtypes unless given."""
-    example_inputs: Any = option(None, _anything, compare=False)
+    example_inputs: Any = option(None, anything, compare=False)
     """Ready-made PyTorch inputs: a tensor, a tuple of them, or a dict of keyword inputs."""
     batch_size: int | None = option(None, parse_positive)
     """Fixes a Keras model's open batch dim."""
@@ -210,17 +82,17 @@ class AuditOptions:
     exact: bool = option(False, parse_bool)
     """A diff fails on any difference, even one explained by counting conventions or an exporter's rewrites
     (by default such an equivalent diff passes)."""
-    memory: str | None = option(None, _one_of(MODES))
+    memory: str | None = option(None, one_of(MODES))
     """Add the memory budget: "train" or "infer" (`auditor.memory`); the options below configure it."""
     batch: int | None = option(None, parse_positive)
     """The budget's batch size: replaces the input shape's first dim."""
     seq: int | None = option(None, parse_positive)
     """The budget's sequence length: replaces the second dim of (batch, seq[, features]) inputs."""
-    precision: str | None = option(None, _one_of(tuple(PRECISIONS)))
+    precision: str | None = option(None, one_of(tuple(PRECISIONS)))
     """fp32, bf16, fp16 (everything in one dtype), bf16-mixed, fp16-mixed (autocast); default: as built."""
-    optimizer: str = option("adamw", _one_of(OPTIMIZERS))
-    checkpointing: str = option("none", _one_of(CHECKPOINTING))
-    memory_device: str = option("cuda", _one_of(DEVICES), "device")
+    optimizer: str = option("adamw", one_of(OPTIMIZERS))
+    checkpointing: str = option("none", one_of(CHECKPOINTING))
+    memory_device: str = option("cuda", one_of(DEVICES), "device")
     """Whose kernels the budget follows for dropout masks and attention: "cuda" or "cpu"."""
     left_input_shapes: tuple[tuple[int, ...], ...] | None = option(None, parse_shapes, "left_input_shape")
     """A diff's left model only: its own input shapes (a Keras NHWC side against a PyTorch NCHW one)."""

@@ -28,9 +28,9 @@ class Reference:
     source: str
     """Where the published numbers come from (paper, seed document, framework docs)."""
     totals: tuple[PublishedTotal, ...]
-    torch_builder: str
-    """"module:function" returning an nn.Module (imported only when used)."""
-    keras_builder: str
+    builds: str
+    """"module:function" of the builders, one in `torch_nets` (an nn.Module) and one of the same name in
+    `keras_nets` (a keras.Model), imported only when used."""
     input_shape: tuple[int, ...]
     """One image, channels first (N, C, H, W); the Keras builders take the channels-last version."""
     default_framework: str = "torch"
@@ -50,9 +50,12 @@ class Reference:
 
     def builder(self, framework: str) -> Callable[..., Any]:
         """Import and return the builder function for `framework` ("torch" or "keras")."""
-        spec = self.torch_builder if framework == "torch" else self.keras_builder
-        module_name, _, function = spec.partition(":")
+        module_name, _, function = self.builder_spec(framework).partition(":")
         return getattr(importlib.import_module(module_name), function)  # type: ignore[no-any-return]
+
+    def builder_spec(self, framework: str) -> str:
+        """"reference_models.torch_nets.classic:alexnet" for framework "torch" ("keras": `keras_nets`)."""
+        return f"reference_models.{framework}_nets.{self.builds}"
 
 
 def _t(value: int, what: str, source: str) -> PublishedTotal:
@@ -74,8 +77,7 @@ REFERENCES: dict[str, Reference] = {
             "Lasagne MNIST CNN: conv5x5-32, pool, conv3x3-32, pool, dense 256, dense 10",
             SEED000,
             (_t(217_706, "learnable parameters (832 + 9,248 + 205,056 + 2,570)", SEED000),),
-            "reference_models.torch_nets.classic:lasagne_mnist",
-            "reference_models.keras_nets.classic:lasagne_mnist",
+            "classic:lasagne_mnist",
             (1, 1, 28, 28),
             table="lasagne-mnist.csv",
         ),
@@ -87,8 +89,7 @@ REFERENCES: dict[str, Reference] = {
                 _t(60_000, "trainable parameters C1..F6 (156+12+1,516+32+48,120+10,164)", SEED002),
                 _t(340_908, "connections, the RBF output's 840 included", "LeCun et al. 1998, sec. II.B"),
             ),
-            "reference_models.torch_nets.lenet1998:lenet5_1998",
-            "reference_models.keras_nets.lenet1998:lenet5_1998",
+            "lenet1998:lenet5_1998",
             (1, 1, 32, 32),
             variant=(
                 "custom layers (kinds lecun_conv, lecun_subsampling, lecun_full, lecun_rbf) with rules "
@@ -103,8 +104,7 @@ REFERENCES: dict[str, Reference] = {
             "modern LeNet-5: conv5x5-6, maxpool, conv5x5-16, maxpool, fc 120, 84, 10",
             SEED004,
             (_t(61_706, "parameters (156 + 2,416 + 48,120 + 10,164 + 850)", SEED004),),
-            "reference_models.torch_nets.classic:lenet5",
-            "reference_models.keras_nets.classic:lenet5",
+            "classic:lenet5",
             (1, 1, 32, 32),
             variant="max pooling and ReLU instead of the 1998 trainable subsampling; full C3 table",
             table="lenet5.csv",
@@ -114,8 +114,7 @@ REFERENCES: dict[str, Reference] = {
             "AlexNet, single tower (both GPUs' halves merged), 227x227 input",
             SEED004,
             (_t(62_378_344, "parameters, single tower", SEED004),),
-            "reference_models.torch_nets.classic:alexnet",
-            "reference_models.keras_nets.classic:alexnet",
+            "classic:alexnet",
             (1, 3, 227, 227),
             variant="the LRN layers (no parameters, shape-preserving) are left out: Keras has none",
             table="alexnet.csv",
@@ -126,8 +125,7 @@ REFERENCES: dict[str, Reference] = {
             "AlexNet as trained on two GPUs: groups=2 in conv2, conv4 and conv5",
             "Krizhevsky et al. 2012, fig. 2; seed 004's single-tower table minus the cross-GPU kernels",
             (_t(60_965_224, "parameters with groups=2 in conv2/4/5", "Krizhevsky et al. 2012, fig. 2"),),
-            "reference_models.torch_nets.classic:alexnet_2gpu",
-            "reference_models.keras_nets.classic:alexnet_2gpu",
+            "classic:alexnet_2gpu",
             (1, 3, 227, 227),
             variant="conv3 and the fully connected layers see both towers; LRN left out as in `alexnet`",
             table="alexnet-2gpu.csv",
@@ -141,8 +139,7 @@ REFERENCES: dict[str, Reference] = {
                 _t(138_357_544, "parameters, biases included", SEED003),
                 _t(138_344_128, "weights only, no biases (the CS231n notes' count)", SEED003),
             ),
-            "reference_models.torch_nets.classic:vgg16",
-            "reference_models.keras_nets.classic:vgg16",
+            "classic:vgg16",
             (1, 3, 224, 224),
             variant=(
                 "527.8 MB (MiB) of fp32 parameters (seed 004); the CS231n notes' per-layer activation rows add "
@@ -156,8 +153,7 @@ REFERENCES: dict[str, Reference] = {
             "U-Net exactly as seed 001's Keras code: the four up-convs are 2x2 convs after 2x upsampling",
             SEED001,
             (_t(31_031_685, "parameters as Keras prints them for the seed's code", SEED001),),
-            "reference_models.torch_nets.unet:unet",
-            "reference_models.keras_nets.unet:unet",
+            "unet:unet",
             (1, 1, 256, 256),
             default_framework="keras",
             variant="the up-convs have kernel 2 (2,097,664 / 524,544 / 131,200 / 32,832); the user's table assumed 3",
@@ -173,8 +169,7 @@ REFERENCES: dict[str, Reference] = {
                 _t(6_998_552, "parameters without the auxiliary heads (deploy net)", "Caffe bvlc_googlenet"),
                 _t(13_378_280, "parameters with both auxiliary heads (aux_logits=True)", "Caffe bvlc_googlenet train_val"),
             ),
-            "reference_models.torch_nets.googlenet:googlenet",
-            "reference_models.keras_nets.googlenet:googlenet",
+            "googlenet:googlenet",
             (1, 3, 224, 224),
             variant="aux heads only with aux_logits=True (training-time); LRN left out (no parameters)",
             meta_device=True,
@@ -187,8 +182,7 @@ REFERENCES: dict[str, Reference] = {
                 _t(6_624_904, "PyTorch parameters without aux heads (BN stats are buffers)", TV),
                 _t(13_004_888, "PyTorch parameters with aux_logits=True (two aux heads)", "torchvision googlenet(aux_logits=True)"),
             ),
-            "reference_models.torch_nets.googlenet:googlenet_torchvision",
-            "reference_models.keras_nets.googlenet:googlenet_torchvision",
+            "googlenet:googlenet_torchvision",
             (1, 3, 224, 224),
             variant="torchvision keeps a known bug for weight compatibility: the '5x5' branch uses 3x3 kernels",
             meta_device=True,
@@ -198,8 +192,7 @@ REFERENCES: dict[str, Reference] = {
             "ResNet-50 as torchvision builds it (v1.5: stride in the 3x3 conv; bias-free convs + BatchNorm)",
             TV + "; He et al. 2016, table 1",
             (_t(25_557_032, "PyTorch parameters (BN running stats are buffers)", TV),),
-            "reference_models.torch_nets.resnet:resnet50",
-            "reference_models.keras_nets.resnet:resnet50",
+            "resnet:resnet50",
             (1, 3, 224, 224),
             variant="Keras counts the 53,120 BatchNorm moving statistics as parameters: 25,610,152 there",
             meta_device=True,
@@ -209,8 +202,7 @@ REFERENCES: dict[str, Reference] = {
             "ResNet-50 as keras.applications.ResNet50 builds it: convs with biases, BatchNorm",
             "Keras Applications documentation (ResNet50, 25.6M); keras.applications source",
             (_t(25_636_712, "Keras parameters: 26,560 conv biases and 53,120 BN statistics more than torchvision", "keras.applications.ResNet50"),),
-            "reference_models.torch_nets.resnet:resnet50_keras",
-            "reference_models.keras_nets.resnet:resnet50_keras",
+            "resnet:resnet50_keras",
             (1, 3, 224, 224),
             default_framework="keras",
             variant="the PyTorch port keeps the conv biases; its BN statistics are buffers: 25,583,592 parameters",

@@ -32,6 +32,16 @@ def test_every_seed_model_is_listed_with_a_one_line_description():
         assert ref.source and ref.totals and ref.default_framework in rm.FRAMEWORKS
 
 
+def test_every_reference_names_a_builder_module_in_both_frameworks_without_importing_them():
+    import importlib.util
+
+    for ref in rm.list_references():
+        for framework in rm.FRAMEWORKS:
+            module, _, function = ref.builder_spec(framework).partition(":")
+            assert module.startswith(f"reference_models.{framework}_nets.") and function, ref.name
+            assert importlib.util.find_spec(module) is not None, f"{ref.name}@{framework}: no module {module}"
+
+
 def test_unknown_name_is_an_input_error_listing_the_known_names():
     with pytest.raises(InputError, match="unknown reference model 'vgg'; known: lasagne-mnist, .*vgg16"):
         rm.get_reference("vgg")

@@ -134,5 +134,56 @@ def test_every_package_says_what_it_owns_and_what_it_may_import():
             assert "Owns:" in doc and "May import:" in doc, module
 
 
+def _packages() -> dict[str, str]:
+    """Every package (a folder with an `__init__.py`) -> its docstring."""
+    found = {}
+    for module, path in module_files().items():
+        if path.endswith("__init__.py"):
+            with open(path, encoding="utf-8") as handle:
+                found[module] = ast.get_docstring(ast.parse(handle.read())) or ""
+    return found
+
+
+def may_import(doc: str) -> list[str] | None:
+    """The modules a package's "May import:" paragraph names before any "never"; None for "anything"."""
+    paragraph = doc.partition("May import:")[2].split("\n\n")[0]
+    if paragraph.strip().startswith("anything"):
+        return None
+    return re.findall(r"`([\w.]+)`", paragraph.partition("never")[0])
+
+
+def allows(allowed: list[str], target: str) -> bool:
+    """`target` is named or inside a named package; `auditor` alone is the API module, not all of the core."""
+    return any(target == name or (name != "auditor" and target.startswith(f"{name}.")) for name in allowed)
+
+
+def owner(module: str, packages: set[str]) -> str:
+    """The innermost package whose docstring speaks for `module`."""
+    parts = module.split(".")
+    return next(".".join(parts[:i]) for i in range(len(parts), 0, -1) if ".".join(parts[:i]) in packages)
+
+
+def test_every_package_imports_only_what_its_docstring_says_it_may(graph):
+    docs = _packages()
+    wrong = []
+    for module, targets in graph.items():
+        package = owner(module, set(docs))
+        allowed = may_import(docs[package])
+        if allowed is None:
+            continue
+        for target in sorted(targets):
+            if not (target == package or target.startswith(f"{package}.") or allows(allowed, target)):
+                wrong.append(f"{module} -> {target} (not in {package}'s May import)")
+    assert wrong == []
+
+
+def test_the_may_import_reader_reads_what_a_docstring_says():
+    doc = "Owns: x.\nMay import: the core (`auditor.ir`, `auditor.rules`), never `auditor.loader`.\n\nMore."
+    assert may_import(doc) == ["auditor.ir", "auditor.rules"]
+    assert may_import("Owns: all.\nMay import: anything.") is None
+    assert allows(["auditor.rules"], "auditor.rules.base") and not allows(["auditor.rules"], "auditor.rulesx")
+    assert allows(["auditor"], "auditor") and not allows(["auditor"], "auditor.count")
+
+
 def test_the_cycle_finder_finds_one():
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]

@@ -2,7 +2,8 @@
 
 Owns: every output format of audits (`audit`, schema nn-auditor/report@1), diffs (`diff`, diff@1) and
 checkpoint comparisons (`checkpoint`), and the number and shape formatting they share (`common`).
-May import: the core data it renders (`auditor.count`, `auditor.diff`, `auditor.checkpoint`, `auditor.ir`).
+May import: the core data it renders (`auditor.count`, `auditor.diff`, `auditor.checkpoint`, `auditor.memory`,
+`auditor.reconcile`, `auditor.ir`).
 """
 
 from auditor.report.audit import SCHEMA, audit_to_dict, render_audit

@@ -4,7 +4,8 @@ The pytest plugin (`auditor.pytest_plugin`) hands tests an `Auditor` as the `aud
 classes work without pytest (`Auditor()(model).assert_total(61_706)`).
 
 Owns: assertion helpers (`result`), golden snapshots (`snapshot`) and a test's context (`context`).
-May import: the API (`auditor`), the core and `auditor.report`; never pytest (the plugin wraps this).
+May import: the API (`auditor`), `auditor.report` and the core it checks with (`auditor.count`, `auditor.diff`,
+`auditor.expect`, `auditor.registry`, `auditor.rules`, `auditor.errors`); never pytest (the plugin wraps this).
 """
 
 from __future__ import annotations

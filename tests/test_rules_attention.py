@@ -24,6 +24,20 @@ def test_sdpa_macs_are_the_two_products():
     assert get_rule("sdpa").output_shapes(layer) == [(1, 12, 197, 64)]
 
 
+def test_a_causal_sdpa_caches_its_keys_and_values_per_kv_head_and_window():
+    from auditor.rules.saved import CachedKeysValues
+
+    rule = get_rule("sdpa")
+    q, kv = (2, 8, 100, 64), (2, 8, 100, 32)
+    assert rule.cached_keys_values(Layer("s", "sdpa", "t", {}, [q, kv, kv])) is None  # not causal: an encoder
+    assert rule.cached_keys_values(Layer("s", "sdpa", "t", {"is_causal": True}, [q, kv, kv])) == \
+        CachedKeysValues(2, 8, 100, 32, 32)
+    repeated = Layer("s", "sdpa", "t", {"is_causal": True, "kv_groups": 4, "sliding_window": 16}, [q, q, q])
+    assert rule.cached_keys_values(repeated) == CachedKeysValues(2, 2, 15, 64, 64)  # keys repeated 4x: 2 heads
+    assert rule.cached_keys_values(Layer("s", "sdpa", "t", {"is_causal": True}, [q, (2, 8, "L", 64), kv])) is None
+    assert get_rule("dense").cached_keys_values(Layer("d", "dense", "t", {}, [(1, 4)])) is None
+
+
 def attention(shapes, **attrs):
     base = dict(use_bias=False, out_bias=False, add_bias_kv=False, batch_first=True)
     return Layer("attn", "attention", "test", base | attrs, shapes)

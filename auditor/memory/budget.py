@@ -25,7 +25,7 @@ def memory_budget(model: ModelIR, options: MemoryOptions, rules: Registry[str, R
     if options.training:
         items, rows = _training(model, options, notes, rules or RULES)
     else:
-        items, rows = _inference(model, options)
+        items, rows = _inference(model, options, rules or RULES)
     return MemoryBudget(options.mode, tuple(items), tuple(rows), tuple(notes), _described(options))
 
 
@@ -51,12 +51,13 @@ def _training(model: ModelIR, options: MemoryOptions, notes: list[str],
     return items, list(result.rows)
 
 
-def _inference(model: ModelIR, options: MemoryOptions) -> tuple[list[MemoryItem], list[LayerMemory]]:
+def _inference(model: ModelIR, options: MemoryOptions,
+               rules: Registry[str, Rule]) -> tuple[list[MemoryItem], list[LayerMemory]]:
     recipe = options.recipe
     dtype = recipe.autocast or recipe.weights or _first_dtype(model)
     items = weights(model, recipe) + buffers(model, recipe)
     items.append(peak_item(model, dtype))
-    cache = kv_cache_item(model)
+    cache = kv_cache_item(model, rules=rules)
     if cache is not None:
         items.append(cache)
     return items, output_rows(model, dtype)

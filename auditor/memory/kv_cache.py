@@ -1,73 +1,58 @@
 """KV cache of decoder attention: 2 x layers x kv_heads x head_dim x tokens x batch x bytes.
 
-Read from the IR's attention operators, whatever adapter recorded them: an `sdpa` operator whose
-keys and values are (batch, kv_heads, tokens, head_dim) and that is causal (`is_causal`, or the
-calling module says so) is one cached layer; grouped-query and multi-query attention show as fewer
-kv_heads than query heads (keys repeated per query head before attention count once per group,
-`kv_groups`).  A layer with a sliding window keeps its last `sliding_window - 1` tokens, as
-transformers' sliding-window cache does (the current token completes the window).
+Read from the IR's layers, whatever adapter recorded them: each layer's rule says what it caches
+(`Rule.cached_keys_values`: a causal `sdpa` operator's keys and values, grouped-query heads and sliding
+windows accounted for); this module adds the layers up, in the dtype they are stored in.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import astuple, dataclass
 
-from auditor.ir import Layer, ModelIR
+from auditor.ir import ModelIR
 from auditor.memory.items import MemoryItem, dtype_bytes
-from auditor.rules.saved import dtype_of
+from auditor.registry import Registry
+from auditor.rules import RULES, Rule
+from auditor.rules.saved import CachedKeysValues, dtype_of
 
 
 @dataclass(frozen=True)
 class CachedLayer:
+    """One layer's cache (what its rule says it keeps) and the dtype it is kept in."""
+
     path: str
-    batch: int
-    kv_heads: int
-    tokens: int
-    key_dim: int
-    value_dim: int
+    cache: CachedKeysValues
     dtype: str
 
     @property
     def bytes(self) -> int:
-        return self.batch * self.kv_heads * self.tokens * (self.key_dim + self.value_dim) * dtype_bytes(self.dtype)
+        c = self.cache
+        return c.batch * c.kv_heads * c.tokens * (c.key_dim + c.value_dim) * dtype_bytes(self.dtype)
 
 
-def _causal(layer: Layer) -> bool:
-    return bool(layer.attrs.get("causal", layer.attrs.get("is_causal", False)))
-
-
-def cached_layers(model: ModelIR, dtype: str | None = None) -> list[CachedLayer]:
+def cached_layers(model: ModelIR, dtype: str | None = None, rules: Registry[str, Rule] = RULES) -> list[CachedLayer]:
+    """Every layer whose rule says it keeps keys and values between tokens (`Rule.cached_keys_values`)."""
     found = []
     for layer in model.layers:
-        if layer.kind != "sdpa" or len(layer.input_shapes) < 3 or not _causal(layer):
-            continue
-        key, value = layer.input_shapes[1], layer.input_shapes[2]
-        if len(key) != 4 or not all(isinstance(d, int) for d in (*key, *value)):
-            continue
-        batch, heads, tokens, key_dim = (int(d) for d in key)
-        groups = int(layer.attrs.get("kv_groups", 1) or 1)
-        if groups > 1 and not layer.attrs.get("enable_gqa") and heads == layer.input_shapes[0][-3]:
-            heads //= groups
-        window = layer.attrs.get("sliding_window")
-        if isinstance(window, int) and window > 0:
-            tokens = min(tokens, window - 1)
-        found.append(CachedLayer(layer.path, batch, heads, tokens, key_dim, int(value[-1]),
-                                 dtype or dtype_of(layer, "input", 1)))
+        rule = rules.get(layer.kind)
+        cached = rule.cached_keys_values(layer) if rule is not None else None
+        if cached is not None:
+            found.append(CachedLayer(layer.path, cached, dtype or dtype_of(layer, "input", 1)))
     return found
 
 
-def kv_cache_item(model: ModelIR, dtype: str | None = None) -> MemoryItem | None:
+def kv_cache_item(model: ModelIR, dtype: str | None = None, rules: Registry[str, Rule] = RULES) -> MemoryItem | None:
     """The cache after processing the pass's tokens; None when the model has no causal attention."""
-    layers = cached_layers(model, dtype)
+    layers = cached_layers(model, dtype, rules)
     if not layers:
         return None
     total = sum(c.bytes for c in layers)
-    shapes = sorted({(c.batch, c.kv_heads, c.tokens, c.key_dim, c.value_dim, c.dtype) for c in layers})
+    groups = Counter((c.cache, c.dtype) for c in layers)
     terms = []
-    for batch, heads, tokens, kd, vd, dt in shapes:
-        n = sum(1 for c in layers if (c.batch, c.kv_heads, c.tokens, c.key_dim, c.value_dim, c.dtype)
-                == (batch, heads, tokens, kd, vd, dt))
+    for (cache, dt), n in sorted(groups.items(), key=lambda group: (astuple(group[0][0]), group[0][1])):
+        heads, kd, vd = cache.kv_heads, cache.key_dim, cache.value_dim
         dims = f"2 x {n} layers x {heads} kv_heads x {kd} head_dim" if kd == vd else \
             f"{n} layers x {heads} kv_heads x ({kd} + {vd}) dims"
-        terms.append(f"{dims} x {tokens:,} tokens x {batch} batch x {dtype_bytes(dt)} B")
+        terms.append(f"{dims} x {cache.tokens:,} tokens x {cache.batch} batch x {dtype_bytes(dt)} B")
     return MemoryItem("KV cache", total, f"{' + '.join(terms)} = {total:,} B")

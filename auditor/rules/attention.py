@@ -34,6 +34,7 @@ from auditor.rules.base import ParamCount, Rule, RuleError, Term, attr, first_in
 from auditor.rules.registry import register
 from auditor.rules.saved import (
     INPUT,
+    CachedKeysValues,
     SaveContext,
     SavedTensor,
     as_computed,
@@ -259,6 +260,25 @@ class SDPARule(Rule):
         else:
             saved.append(saved_input("v", 2))
         return saved
+
+    def cached_keys_values(self, layer: Layer) -> CachedKeysValues | None:
+        """A causal sdpa on (batch, kv_heads, tokens, head_dim) keys and values caches them: keys repeated
+        per query head before attention (`kv_groups`) count once per group; a sliding window keeps its
+        last `sliding_window - 1` tokens, as transformers' sliding-window cache does."""
+        causal = layer.attrs.get("causal", layer.attrs.get("is_causal", False))
+        if len(layer.input_shapes) < 3 or not causal:
+            return None
+        key, value = layer.input_shapes[1], layer.input_shapes[2]
+        if len(key) != 4 or not all(isinstance(d, int) for d in (*key, *value)):
+            return None
+        batch, heads, tokens, key_dim = (int(d) for d in key)
+        groups = int(layer.attrs.get("kv_groups", 1) or 1)
+        if groups > 1 and not layer.attrs.get("enable_gqa") and heads == layer.input_shapes[0][-3]:
+            heads //= groups
+        window = layer.attrs.get("sliding_window")
+        if isinstance(window, int) and window > 0:
+            tokens = min(tokens, window - 1)
+        return CachedKeysValues(batch, heads, tokens, key_dim, int(value[-1]))
 
 
 register(AttentionRule())

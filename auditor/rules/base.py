@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from auditor.ir import Dim, Layer, Shape
 from auditor.rules.meta import Change, Folding
-from auditor.rules.saved import SaveContext, SavedTensor
+from auditor.rules.saved import CachedKeysValues, SaveContext, SavedTensor
 
 
 class RuleError(ValueError):
@@ -217,4 +217,8 @@ class Rule:
 
     def saved_for_backward(self, layer: Layer, context: SaveContext) -> list[SavedTensor] | None:
         """The tensors this layer keeps for its backward pass (see `auditor.rules.saved`); None = unknown."""
+        return None
+
+    def cached_keys_values(self, layer: Layer) -> CachedKeysValues | None:
+        """What the layer keeps between generated tokens (a causal attention's keys and values); None: nothing."""
         return None

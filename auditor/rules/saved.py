@@ -18,6 +18,18 @@ FLOATS_WITH_OPMATH = ("float16", "bfloat16")
 
 
 @dataclass(frozen=True)
+class CachedKeysValues:
+    """What one attention layer of a decoder keeps between generated tokens: the keys and values of
+    every token so far (`tokens`), for `kv_heads` heads of `key_dim` and `value_dim` each."""
+
+    batch: int
+    kv_heads: int
+    tokens: int
+    key_dim: int
+    value_dim: int
+
+
+@dataclass(frozen=True)
 class SaveContext:
     """What the answer depends on beyond the layer: the target device's kernels, train or eval mode."""
 

@@ -33,6 +33,7 @@ from adapters.keras_layers import (
     build_shapes,
     input_shapes,
     lookup_type,
+    source_type,
     to_shape,
 )
 from adapters.keras_nodes import node_inputs, output_shapes, producer, weight_name
@@ -254,15 +255,7 @@ def _flattened_from(layer: Any) -> dict[str, Any]:
 
 
 def _source_type(op: Any) -> str:
-    cls = type(op)
-    module = cls.__module__ or ""
-    if module.startswith("keras.src.layers") or module.startswith("keras.layers"):
-        return f"keras.layers.{cls.__name__}"
-    if module.startswith("keras.src.ops"):
-        return f"keras.ops.{cls.__name__}"
-    if module.startswith("keras.src."):
-        return f"keras.{module.split('.')[2]}.{cls.__qualname__}"
-    return f"{module}.{cls.__qualname__}"
+    return source_type(type(op).__module__ or "", type(op).__qualname__)
 
 
 def _params(walk: _Walk, layer: Any, variables: list[Any], path: str) -> list[ParamTensor]:

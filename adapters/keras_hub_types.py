@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from adapters.keras_layers import AttrsFn, input_shape, known, static_or_none
+from adapters.keras_layers import AttrsFn, from_config, input_shape, known, static_or_none
 from adapters.keras_transformers import grouped_attention_attrs, reversible_embedding_attrs
 
 _HUB = "keras_hub.src"
@@ -72,7 +72,8 @@ _RMS_NORMS = (
 _TABLE: tuple[tuple[str, str, AttrsFn, bool], ...] = (
     ("layers.modeling.position_embedding.PositionEmbedding", "position_embedding", position_embedding_attrs, False),
     ("layers.modeling.rotary_embedding.RotaryEmbedding", "rotary_apply", rotary_attrs, False),
-    ("layers.modeling.reversible_embedding.ReversibleEmbedding", "embedding", reversible_embedding_attrs, False),
+    ("layers.modeling.reversible_embedding.ReversibleEmbedding", "embedding", from_config(reversible_embedding_attrs),
+     False),
     *((name, "rms_norm", last_axis_rms_attrs, False) for name in _RMS_NORMS),
     ("models.qwen3.qwen3_layernorm.Qwen3LayerNorm", "rms_norm", head_rms_attrs, False),
     ("models.llama.llama_attention.LlamaAttention", "attention",

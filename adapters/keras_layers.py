@@ -1,17 +1,18 @@
-"""Keras layer classes -> canonical kinds and canonical attrs (translation only, no layer math).
+"""Keras layer classes -> canonical kinds: the registry types, the shape helpers, and `LayerConfig`.
 
 `register_layer(cls, kind, attrs)` is the public extension point: `attrs(layer)` returns the
 canonical attrs of a built Keras layer.  Lookup follows the class's MRO, so a subclass of Conv2D
 is translated as a conv unless it is registered itself.  Registering a class twice is an error.
-This module holds the registry types, the shape helpers every attrs function uses and the attrs of
-the dense, recurrent, normalisation and shape layers; `keras_spatial` has the conv and pooling
-family, `keras_transformers` the attention family, `keras_types` the table of them all.
+Keras's own classes translate from their config instead (`LayerConfig`: the dict `get_config()`
+returns, which is also what a saved model's config.json holds), so one attrs function per class
+serves a live model and a file read without Keras; `keras_attrs`, `keras_spatial` and
+`keras_transformers` hold them, `keras_types` the table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from auditor.ir import Dim, Shape
@@ -19,6 +20,7 @@ from auditor.registry import Registry, RegistryError
 from auditor.rules.spatial import UNKNOWN
 
 AttrsFn = Callable[[Any], dict[str, Any]]
+"""A live Keras layer -> canonical attrs (the public form: users' and keras_hub's classes)."""
 
 
 @dataclass(frozen=True)
@@ -65,16 +67,22 @@ def first_node(layer: Any) -> Any | None:
     return None
 
 
+def shapes_of_build(config: Mapping[str, Any] | None) -> list[Shape]:
+    """The input shapes a build config records (`{"input_shape": ...}` or a `shapes_dict`)."""
+    config = config or {}
+    if "input_shape" in config:
+        return [to_shape(config["input_shape"])]
+    shapes = config.get("shapes_dict") or {}
+    return [to_shape(s) for s in shapes.values() if isinstance(s, (tuple, list))]
+
+
 def build_shapes(layer: Any) -> list[Shape]:
     """Input shapes Keras recorded when it built `layer` (no graph node: subclassed / eager models)."""
     try:
         config = layer.get_build_config() or {}
     except Exception:  # noqa: BLE001 - a user layer's build config may be anything
         return []
-    if "input_shape" in config:
-        return [to_shape(config["input_shape"])]
-    shapes = config.get("shapes_dict") or {}
-    return [to_shape(s) for s in shapes.values() if isinstance(s, (tuple, list))]
+    return shapes_of_build(config)
 
 
 def input_shapes(layer: Any) -> list[Shape]:
@@ -97,143 +105,89 @@ def static_or_none(shape: Shape) -> tuple[int, ...] | None:
     """`shape` when every dim is known; None (the attr is then left out) otherwise."""
     return tuple(int(d) for d in shape) if all(isinstance(d, int) for d in shape) else None
 
-# ---------------------------------------------------------------- attrs ------------------------------
+
+def source_type(module: str, name: str) -> str:
+    """How a report names a Keras class: "keras.layers.Conv2D", "keras.ops.Add", "keras.applications.LayerScale"."""
+    if module.startswith("keras.src.layers") or module.startswith("keras.layers"):
+        return f"keras.layers.{name}"
+    if module.startswith("keras.src.ops"):
+        return f"keras.ops.{name}"
+    if module.startswith("keras.src."):
+        return f"keras.{module.split('.')[2]}.{name}"
+    return f"{module}.{name}"
 
 
-def dense_attrs(layer: Any) -> dict[str, Any]:
-    shape = input_shape(layer)
-    return {
-        "in_features": known(shape[-1]) if shape else None,
-        "out_features": int(layer.units),
-        "use_bias": bool(layer.use_bias),
-    }
+# ---------------------------------------------------------------- configs ----------------------------
 
 
-def embedding_attrs(layer: Any) -> dict[str, Any]:
-    return {"num_embeddings": int(layer.input_dim), "embedding_dim": int(layer.output_dim)}
+@dataclass(frozen=True)
+class LayerConfig:
+    """A Keras layer as its config describes it: what the attrs functions of Keras's own classes read.
+
+    `config` is the dict `layer.get_config()` returns, the same dict a saved model's config.json holds;
+    `input_shapes` the shapes it was called (or built) with; `build_config` what `get_build_config()`
+    returns.  `bases` names the classes of a live layer's MRO (a file gives only its own class);
+    `inner` the layers a wrapper holds, by config key (Bidirectional's "layer" and "backward_layer")."""
+
+    class_name: str
+    config: Mapping[str, Any]
+    input_shapes: tuple[Shape, ...] = ()
+    build_config: Mapping[str, Any] = field(default_factory=dict)
+    bases: tuple[str, ...] = ()
+    inner: Mapping[str, LayerConfig] = field(default_factory=dict)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.config[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.config.get(key, default)
+
+    @property
+    def input_shape(self) -> Shape:
+        return self.input_shapes[0] if self.input_shapes else ()
+
+    def is_a(self, *names: str) -> bool:
+        """True when the class (or, for a live layer, a class it derives from) has one of `names`."""
+        return any(name in names for name in (self.bases or (self.class_name,)))
 
 
-_CELLS = {"LSTM": "lstm", "GRU": "gru", "SimpleRNN": "rnn"}
+ConfigAttrsFn = Callable[[LayerConfig], dict[str, Any]]
+"""A layer's config -> canonical attrs (Keras's own classes)."""
 
 
-def _rnn_base(layer: Any) -> dict[str, Any]:
-    cell_name = next((_CELLS[c.__name__] for c in type(layer).__mro__ if c.__name__ in _CELLS), None)
-    bias = int(bool(layer.use_bias))
-    if cell_name == "gru" and getattr(layer, "reset_after", False):
-        bias *= 2
-    return {
-        "cell": cell_name,
-        "hidden_size": int(layer.units),
-        "num_layers": 1,
-        "bias_vectors": bias,
-        "proj_size": 0,
-        "batch_first": True,
-    }
+def config_of(layer: Any) -> LayerConfig:
+    """A live layer's `LayerConfig`: its `get_config()`, the shapes of its first call, its build config."""
+    try:
+        build = layer.get_build_config() or {}
+    except Exception:  # noqa: BLE001 - a user layer's build config may be anything
+        build = {}
+    wrapped = {key: config_of(getattr(layer, attr)) for key, attr in _WRAPPED if getattr(layer, attr, None) is not None}
+    return LayerConfig(type(layer).__name__, layer.get_config(), tuple(input_shapes(layer)), build,
+                       tuple(c.__name__ for c in type(layer).__mro__), wrapped)
 
 
-def rnn_attrs(layer: Any) -> dict[str, Any]:
-    shape = input_shape(layer)
-    return _rnn_base(layer) | {"input_size": known(shape[-1]) if shape else None, "bidirectional": False}
+_WRAPPED = (("layer", "forward_layer"), ("backward_layer", "backward_layer"))
+"""(config key, attribute) of the layers a live wrapper holds; from a file they are the config's dicts."""
 
 
-def bidirectional_attrs(layer: Any) -> dict[str, Any]:
-    shape = input_shape(layer)
-    base = _rnn_base(layer.forward_layer)
-    if _rnn_base(layer.backward_layer) != base:
-        base["backward_differs"] = True
-    return base | {"input_size": known(shape[-1]) if shape else None, "bidirectional": True}
+def config_from_dict(serialized: Mapping[str, Any], input_shapes: tuple[Shape, ...] = ()) -> LayerConfig:
+    """The `LayerConfig` of one serialized layer (`{"class_name", "config", "build_config", ...}`)."""
+    config = serialized.get("config") or {}
+    inner = {key: config_from_dict(value) for key, value in config.items()
+             if key in dict(_WRAPPED) and isinstance(value, Mapping) and "class_name" in value}
+    return LayerConfig(str(serialized.get("class_name", "")), config, input_shapes,
+                       serialized.get("build_config") or {}, (), inner)
 
 
-def batch_norm_attrs(layer: Any) -> dict[str, Any]:
-    shape = input_shape(layer)
-    axis = int(layer.axis) % len(shape) if shape else -1
-    return {
-        "num_features": known(shape[axis]) if shape else None,
-        "scale": bool(layer.scale),
-        "center": bool(layer.center),
-        "stats": "params",
-        "tracks_batches": False,
-        "layout": "channels_first" if axis == 1 and len(shape) > 2 else "channels_last",
-    }
+def from_config(attrs: ConfigAttrsFn) -> AttrsFn:
+    """The live-layer form of a config attrs function (what the Keras type map holds for Keras's classes)."""
+
+    def live(layer: Any) -> dict[str, Any]:
+        return attrs(config_of(layer))
+
+    live.__qualname__ = getattr(attrs, "__qualname__", "attrs")
+    return live
 
 
-def _axes(layer: Any, axis: Any) -> list[int]:
-    shape = input_shape(layer)
-    axes = [axis] if isinstance(axis, int) else list(axis)
-    return sorted(int(a) % len(shape) for a in axes) if shape else []
-
-
-def layer_norm_attrs(layer: Any) -> dict[str, Any]:
-    shape = input_shape(layer)
-    normalized = tuple(shape[a] for a in _axes(layer, layer.axis))
-    rms = bool(getattr(layer, "rms_scaling", False))
-    return {
-        "normalized_shape": static_or_none(normalized),
-        "scale": bool(layer.scale),
-        "center": bool(layer.center) and not rms,
-    }
-
-
-def rms_norm_attrs(layer: Any) -> dict[str, Any]:
-    shape = input_shape(layer)
-    normalized = tuple(shape[a] for a in _axes(layer, layer.axis))
-    return {"normalized_shape": static_or_none(normalized), "scale": True, "center": False}
-
-
-def group_norm_attrs(layer: Any) -> dict[str, Any]:
-    shape = input_shape(layer)
-    axes = _axes(layer, layer.axis)
-    return {
-        "num_groups": int(layer.groups),
-        "num_channels": known(shape[axes[0]]) if axes else None,
-        "scale": bool(layer.scale),
-        "center": bool(layer.center),
-    }
-
-
-def prelu_attrs(layer: Any) -> dict[str, Any]:
-    return {"shared_axes": tuple(int(a) for a in (layer.shared_axes or ()))}
-
-
-def reshape_attrs(layer: Any) -> dict[str, Any]:
-    return {"shape": tuple(int(d) for d in layer.target_shape), "keep_leading": 1}
-
-
-def permute_attrs(layer: Any) -> dict[str, Any]:
-    return {"perm": (0, *(int(d) for d in layer.dims))}
-
-
-def flatten_attrs(layer: Any) -> dict[str, Any]:
-    return {"start_axis": 1, "end_axis": -1}
-
-
-def concat_attrs(layer: Any) -> dict[str, Any]:
-    return {"axis": int(layer.axis)}
-
-
-def elementwise_attrs(op: str) -> AttrsFn:
-    return lambda layer: {"op": op}
-
-
-def no_attrs(layer: Any) -> dict[str, Any]:
-    return {}
-
-
-def normalization_attrs(layer: Any) -> dict[str, Any]:
-    """Keras Normalization: learned statistics over the kept axes, unless given as constants."""
-    shape = input_shape(layer)
-    axis = layer.axis if layer.axis is not None else ()
-    kept = _axes(layer, axis) if axis != () else []
-    stats = "none" if getattr(layer, "input_mean", None) is not None else "params"
-    return {"feature_shape": static_or_none(tuple(shape[a] for a in kept)), "stats": stats}
-
-
-def layer_scale_attrs(layer: Any) -> dict[str, Any]:
-    return {"shape": (int(layer.projection_dim),)}
-
-
-def activation_attrs(layer: Any) -> dict[str, Any]:
-    return {"op": type(layer).__name__.lower()}
-
-
-__all__ = ["AttrsFn", "DuplicateLayerError", "LayerType", "TypeMap", "input_shape", "known", "lookup_type", "to_shape"]
+__all__ = ["AttrsFn", "ConfigAttrsFn", "DuplicateLayerError", "LayerConfig", "LayerType", "TypeMap", "config_of",
+           "from_config", "input_shape", "known", "lookup_type", "to_shape"]

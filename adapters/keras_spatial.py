@@ -1,56 +1,57 @@
 """Keras conv, pooling, padding and resizing layers -> canonical attrs (the sliding-window family).
 
-Translation only: kernel, stride, dilation and padding as the rules in `auditor.rules.spatial` read them.
+Translation only, from each layer's config (`LayerConfig`): kernel, stride, dilation and padding as the
+rules in `auditor.rules.spatial` read them.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from adapters.keras_layers import AttrsFn, input_shape, known
+from adapters.keras_layers import ConfigAttrsFn, LayerConfig, known
 
 
-def _layout(layer: Any) -> str:
-    return "channels_first" if getattr(layer, "data_format", "channels_last") == "channels_first" else "channels_last"
+def _layout(c: LayerConfig) -> str:
+    return "channels_first" if c.get("data_format") == "channels_first" else "channels_last"
 
 
 def _padding(value: str) -> str:
     return {"same": "same_upper", "valid": "valid", "causal": "causal"}[str(value).lower()]
 
 
-def _channel_dim(layer: Any, rank: int) -> int | None:
-    shape = input_shape(layer)
+def _channel_dim(c: LayerConfig, rank: int) -> int | None:
+    shape = c.input_shape
     if len(shape) < rank + 1:
         return None
-    return known(shape[1] if _layout(layer) == "channels_first" else shape[-1])
+    return known(shape[1] if _layout(c) == "channels_first" else shape[-1])
 
 
-def _window(layer: Any) -> dict[str, Any]:
-    kernel = tuple(int(k) for k in layer.kernel_size)
+def _window(c: LayerConfig) -> dict[str, Any]:
+    kernel = tuple(int(k) for k in c["kernel_size"])
     return {
         "kernel_size": kernel,
-        "stride": tuple(int(s) for s in layer.strides),
-        "dilation": tuple(int(d) for d in layer.dilation_rate),
-        "padding": _padding(layer.padding),
-        "layout": _layout(layer),
+        "stride": tuple(int(s) for s in c["strides"]),
+        "dilation": tuple(int(d) for d in c["dilation_rate"]),
+        "padding": _padding(c["padding"]),
+        "layout": _layout(c),
     }
 
 
-def conv_attrs(layer: Any) -> dict[str, Any]:
-    attrs = _window(layer)
+def conv_attrs(c: LayerConfig) -> dict[str, Any]:
+    attrs = _window(c)
     return attrs | {
-        "in_channels": _channel_dim(layer, len(attrs["kernel_size"])),
-        "out_channels": int(layer.filters),
-        "groups": int(getattr(layer, "groups", 1) or 1),
-        "use_bias": bool(layer.use_bias),
+        "in_channels": _channel_dim(c, len(attrs["kernel_size"])),
+        "out_channels": int(c["filters"]),
+        "groups": int(c.get("groups", 1) or 1),
+        "use_bias": bool(c["use_bias"]),
     }
 
 
-def conv_transpose_attrs(layer: Any) -> dict[str, Any]:
+def conv_transpose_attrs(c: LayerConfig) -> dict[str, Any]:
     """Keras transposed conv; with an explicit output_padding, Keras's "same" is canonical "half"
     (pads of extent//2 on both sides, not the n*s of output_padding=None)."""
-    attrs = conv_attrs(layer)
-    out_pad = getattr(layer, "output_padding", None)
+    attrs = conv_attrs(c)
+    out_pad = c.get("output_padding")
     if out_pad is None:
         attrs["output_padding"] = "auto"
         return attrs
@@ -60,51 +61,51 @@ def conv_transpose_attrs(layer: Any) -> dict[str, Any]:
     return attrs
 
 
-def depthwise_attrs(layer: Any) -> dict[str, Any]:
-    attrs = _window(layer)
-    cin = _channel_dim(layer, len(attrs["kernel_size"]))
+def depthwise_attrs(c: LayerConfig) -> dict[str, Any]:
+    attrs = _window(c)
+    cin = _channel_dim(c, len(attrs["kernel_size"]))
     return attrs | {
         "in_channels": cin,
-        "out_channels": None if cin is None else cin * int(layer.depth_multiplier),
+        "out_channels": None if cin is None else cin * int(c["depth_multiplier"]),
         "groups": cin,
-        "use_bias": bool(layer.use_bias),
+        "use_bias": bool(c["use_bias"]),
     }
 
 
-def separable_attrs(layer: Any) -> dict[str, Any]:
-    return conv_attrs(layer) | {"depth_multiplier": int(layer.depth_multiplier), "groups": 1}
+def separable_attrs(c: LayerConfig) -> dict[str, Any]:
+    return conv_attrs(c) | {"depth_multiplier": int(c["depth_multiplier"]), "groups": 1}
 
 
-def pool_attrs(op: str) -> AttrsFn:
-    def attrs(layer: Any) -> dict[str, Any]:
-        kernel = tuple(int(k) for k in layer.pool_size)
+def pool_attrs(op: str) -> ConfigAttrsFn:
+    def attrs(c: LayerConfig) -> dict[str, Any]:
+        kernel = tuple(int(k) for k in c["pool_size"])
         return {
             "op": op,
             "kernel_size": kernel,
-            "stride": tuple(int(s) for s in (layer.strides or kernel)),
+            "stride": tuple(int(s) for s in (c.get("strides") or kernel)),
             "dilation": (1,) * len(kernel),
-            "padding": _padding(layer.padding),
+            "padding": _padding(c["padding"]),
             "ceil_mode": False,
-            "layout": _layout(layer),
+            "layout": _layout(c),
         }
 
     return attrs
 
 
-def global_pool_attrs(op: str) -> AttrsFn:
-    def attrs(layer: Any) -> dict[str, Any]:
+def global_pool_attrs(op: str) -> ConfigAttrsFn:
+    def attrs(c: LayerConfig) -> dict[str, Any]:
         return {
             "op": op,
-            "spatial_rank": max(len(input_shape(layer)) - 2, 1),
-            "keepdims": bool(layer.keepdims),
-            "layout": _layout(layer),
+            "spatial_rank": max(len(c.input_shape) - 2, 1),
+            "keepdims": bool(c.get("keepdims", False)),
+            "layout": _layout(c),
         }
 
     return attrs
 
 
-def _full_rank_pads(layer: Any, spatial: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    if _layout(layer) == "channels_first":
+def _full_rank_pads(c: LayerConfig, spatial: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    if _layout(c) == "channels_first":
         return [(0, 0), (0, 0), *spatial]
     return [(0, 0), *spatial, (0, 0)]
 
@@ -119,20 +120,20 @@ def _pairs(value: Any) -> list[tuple[int, int]]:
     return [(int(b), int(e)) for b, e in items]
 
 
-def zero_padding_attrs(layer: Any) -> dict[str, Any]:
-    return {"pads": _full_rank_pads(layer, _pairs(layer.padding))}
+def zero_padding_attrs(c: LayerConfig) -> dict[str, Any]:
+    return {"pads": _full_rank_pads(c, _pairs(c["padding"]))}
 
 
-def cropping_attrs(layer: Any) -> dict[str, Any]:
+def cropping_attrs(c: LayerConfig) -> dict[str, Any]:
     """Cropping as negative pads (ONNX Pad's convention), so the pad rule recomputes the shape."""
-    return {"pads": _full_rank_pads(layer, [(-b, -e) for b, e in _pairs(layer.cropping)])}
+    return {"pads": _full_rank_pads(c, [(-b, -e) for b, e in _pairs(c["cropping"])])}
 
 
-def upsampling_attrs(layer: Any) -> dict[str, Any]:
-    size = layer.size
+def upsampling_attrs(c: LayerConfig) -> dict[str, Any]:
+    size = c["size"]
     scale = (size,) if isinstance(size, int) else tuple(size)
-    return {"scale": tuple(float(s) for s in scale), "layout": _layout(layer)}
+    return {"scale": tuple(float(s) for s in scale), "layout": _layout(c)}
 
 
-def resizing_attrs(layer: Any) -> dict[str, Any]:
-    return {"size": (int(layer.height), int(layer.width)), "layout": _layout(layer)}
+def resizing_attrs(c: LayerConfig) -> dict[str, Any]:
+    return {"size": (int(c["height"]), int(c["width"])), "layout": _layout(c)}

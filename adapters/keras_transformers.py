@@ -1,7 +1,8 @@
 """Keras's transformer building blocks -> canonical attrs: EinsumDense, MultiHeadAttention, ReversibleEmbedding.
 
-Translation only: each attrs function reads the layer's config (the same keys a `.keras` file's
-config.json stores) and the input widths Keras built it with; the layer math is in
+Translation only: each attrs function reads the layer's config (`LayerConfig`: the same keys a `.keras`
+file's config.json stores) and the input widths Keras built it with; keras_hub's grouped-query blocks,
+which keep their head counts in attributes, are read from the live layer.  The layer math is in
 `auditor.rules.einsum_dense`, `auditor.rules.attention` and `auditor.rules.embedding`.
 """
 
@@ -10,9 +11,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from keras import layers as kl
-
-from adapters.keras_layers import AttrsFn, embedding_attrs, input_shape, known, to_shape
+from adapters.keras_attrs import embedding_attrs
+from adapters.keras_layers import AttrsFn, LayerConfig, input_shape, known, to_shape
 
 
 def _trailing(value: Any) -> tuple[Any, ...]:
@@ -22,18 +22,17 @@ def _trailing(value: Any) -> tuple[Any, ...]:
     return (int(value),) if isinstance(value, int) else tuple(None if d is None else int(d) for d in value)
 
 
-def einsum_dense_attrs(layer: Any) -> dict[str, Any]:
-    config = layer.get_config()
+def einsum_dense_attrs(c: LayerConfig) -> dict[str, Any]:
     return {
-        "equation": str(config["equation"]),
-        "output_shape": _trailing(config["output_shape"]),
-        "bias_axes": str(config.get("bias_axes") or ""),
+        "equation": str(c["equation"]),
+        "output_shape": _trailing(c["output_shape"]),
+        "bias_axes": str(c.get("bias_axes") or ""),
     }
 
 
-def reversible_embedding_attrs(layer: Any) -> dict[str, Any]:
+def reversible_embedding_attrs(c: LayerConfig) -> dict[str, Any]:
     """An embedding whose reverse (logits) call reuses the table, or owns a second one when untied."""
-    return embedding_attrs(layer) | {"reverse_projection": not bool(layer.get_config().get("tie_weights", True))}
+    return embedding_attrs(c) | {"reverse_projection": not bool(c.get("tie_weights", True))}
 
 
 def _axes(axes: Any, rank: int) -> tuple[int, ...]:
@@ -44,13 +43,13 @@ def _axes(axes: Any, rank: int) -> tuple[int, ...]:
     return tuple(sorted(int(a) % rank for a in items))
 
 
-def attention_attrs(layer: Any) -> dict[str, Any]:
+def attention_attrs(c: LayerConfig) -> dict[str, Any]:
     """Keras MultiHeadAttention (and keras_hub's CachedMultiHeadAttention): widths from its build shapes."""
-    shapes = (layer.get_build_config() or {}).get("shapes_dict") or {}
+    shapes = c.build_config.get("shapes_dict") or {}
     query = to_shape(shapes.get("query_shape") or ())
     value = to_shape(shapes.get("value_shape") or ())
     key = to_shape(shapes.get("key_shape") or shapes.get("value_shape") or ())
-    config = layer.get_config()
+    config = c.config
     head = int(config["key_dim"])
     query_dim = known(query[-1]) if query else None
     output_dims = _trailing(config.get("output_shape")) or ((query_dim,) if query_dim is not None else ())
@@ -99,14 +98,3 @@ def grouped_attention_attrs(heads: str, kv_heads: str, head_dim: str | None) -> 
         }
 
     return attrs
-
-
-def transformer_types() -> list[tuple[type, str, AttrsFn]]:
-    """The Keras 3 transformer layers nn-auditor translates (those this Keras version has)."""
-    table: list[tuple[type, str, AttrsFn]] = [
-        (kl.EinsumDense, "einsum_dense", einsum_dense_attrs),
-        (kl.MultiHeadAttention, "attention", attention_attrs),
-    ]
-    if hasattr(kl, "ReversibleEmbedding"):
-        table.append((kl.ReversibleEmbedding, "embedding", reversible_embedding_attrs))
-    return table

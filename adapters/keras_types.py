@@ -1,17 +1,18 @@
-"""The table of Keras layer classes nn-auditor translates: class -> (kind, attrs function), by family.
+"""The table of Keras's own layer classes nn-auditor translates: class name -> kind, attrs, variables.
 
-Built once into the adapter's registry (`adapters.keras.TYPES`); keras_hub's classes join it when
-keras_hub is in use (`adapters.keras_hub_types`).
+Keyed by the name Keras serializes ("keras.layers.Conv2D"), so a saved config.json is translated
+without importing Keras (`adapters.keras_config`), and resolved into classes for live models
+(`default_type_map`, the adapter's registry `adapters.keras.TYPES`).  keras_hub's classes join the
+registry when keras_hub is in use (`adapters.keras_hub_types`).
 """
 
 from __future__ import annotations
 
-from keras import layers as kl
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from adapters.keras_layers import (
-    AttrsFn,
-    LayerType,
-    TypeMap,
+from adapters.keras_attrs import (
     activation_attrs,
     batch_norm_attrs,
     bidirectional_attrs,
@@ -31,6 +32,7 @@ from adapters.keras_layers import (
     rms_norm_attrs,
     rnn_attrs,
 )
+from adapters.keras_layers import ConfigAttrsFn, LayerConfig, LayerType, TypeMap, from_config
 from adapters.keras_spatial import (
     conv_attrs,
     conv_transpose_attrs,
@@ -43,83 +45,135 @@ from adapters.keras_spatial import (
     upsampling_attrs,
     zero_padding_attrs,
 )
-from adapters.keras_transformers import transformer_types
+from adapters.keras_transformers import attention_attrs, einsum_dense_attrs, reversible_embedding_attrs
 from auditor.registry import Registry
 
+VariablesFn = Callable[[LayerConfig], tuple[str, ...]]
+"""A layer's config -> the names of the variables each of its weight groups holds, in Keras's order."""
 
-def builtin_types() -> list[tuple[type, str, AttrsFn]]:
-    """The Keras 3 layers nn-auditor translates out of the box."""
-    table: list[tuple[type, str, AttrsFn]] = [
-        (kl.Conv1D, "conv", conv_attrs),
-        (kl.Conv2D, "conv", conv_attrs),
-        (kl.Conv3D, "conv", conv_attrs),
-        (kl.Conv1DTranspose, "conv_transpose", conv_transpose_attrs),
-        (kl.Conv2DTranspose, "conv_transpose", conv_transpose_attrs),
-        (kl.Conv3DTranspose, "conv_transpose", conv_transpose_attrs),
-        (kl.DepthwiseConv1D, "conv", depthwise_attrs),
-        (kl.DepthwiseConv2D, "conv", depthwise_attrs),
-        (kl.SeparableConv1D, "separable_conv", separable_attrs),
-        (kl.SeparableConv2D, "separable_conv", separable_attrs),
-        (kl.Dense, "dense", dense_attrs),
-        (kl.Embedding, "embedding", embedding_attrs),
-        (kl.LSTM, "rnn", rnn_attrs),
-        (kl.GRU, "rnn", rnn_attrs),
-        (kl.SimpleRNN, "rnn", rnn_attrs),
-        (kl.Bidirectional, "rnn", bidirectional_attrs),
-        (kl.BatchNormalization, "batch_norm", batch_norm_attrs),
-        (kl.LayerNormalization, "layer_norm", layer_norm_attrs),
-        (kl.GroupNormalization, "group_norm", group_norm_attrs),
-        (kl.PReLU, "prelu", prelu_attrs),
-        (kl.Flatten, "flatten", flatten_attrs),
-        (kl.Reshape, "reshape", reshape_attrs),
-        (kl.Permute, "transpose", permute_attrs),
-        (kl.Concatenate, "concat", concat_attrs),
-        (kl.Rescaling, "elementwise", elementwise_attrs("rescale")),
-        (kl.Normalization, "input_normalization", normalization_attrs),
-        (kl.Resizing, "resize", resizing_attrs),
-        (kl.CenterCrop, "resize", resizing_attrs),
-        (kl.Softmax, "softmax", no_attrs),
-        (kl.Identity, "identity", no_attrs),
-        (kl.Lambda, "tensor_op", no_attrs),
-        (kl.RepeatVector, "tensor_op", no_attrs),
-        (kl.Dot, "tensor_op", no_attrs),
-    ]
-    if hasattr(kl, "RMSNormalization"):
-        table.append((kl.RMSNormalization, "rms_norm", rms_norm_attrs))
+
+def weights(*names: str | tuple[str, str]) -> VariablesFn:
+    """Variable names in the order Keras creates and saves them; `("bias", "use_bias")` only when the
+    config's `use_bias` is true."""
+
+    def variables(c: LayerConfig) -> tuple[str, ...]:
+        return tuple(n if isinstance(n, str) else n[0] for n in names if isinstance(n, str) or c.get(n[1]))
+
+    return variables
+
+
+def _layer_norm_variables(c: LayerConfig) -> tuple[str, ...]:
+    rms = bool(c.get("rms_scaling", False))
+    return (("gamma",) if c["scale"] or rms else ()) + (("beta",) if c["center"] and not rms else ())
+
+
+def _reversible_variables(c: LayerConfig) -> tuple[str, ...]:
+    return ("embeddings",) if c.get("tie_weights", True) else ("embeddings", "reverse_embeddings")
+
+
+def _normalization_variables(c: LayerConfig) -> tuple[str, ...]:
+    return () if c.get("mean") is not None else ("mean", "variance", "count")
+
+
+_KERNEL = weights("kernel", ("bias", "use_bias"))
+_RNN = weights("kernel", "recurrent_kernel", ("bias", "use_bias"))
+_NONE = weights()
+
+
+@dataclass(frozen=True)
+class KerasClass:
+    """How one of Keras's own classes translates: kind, attrs (from its config) and the variables it saves.
+
+    `variables` names the positional variables of each weight group a saved layer holds (a Dense's
+    `vars/0`, `vars/1`; each of MultiHeadAttention's four projections); `frozen` those Keras creates
+    non-trainable."""
+
+    kind: str
+    attrs: ConfigAttrsFn
+    variables: VariablesFn = _NONE
+    frozen: frozenset[str] = frozenset()
+
+
+def _layers() -> dict[str, KerasClass]:
+    """keras.layers classes by name."""
+    table = {
+        **{f"Conv{r}": KerasClass("conv", conv_attrs, _KERNEL) for r in ("1D", "2D", "3D")},
+        **{f"Conv{r}Transpose": KerasClass("conv_transpose", conv_transpose_attrs, _KERNEL) for r in ("1D", "2D", "3D")},
+        **{f"DepthwiseConv{r}": KerasClass("conv", depthwise_attrs, _KERNEL) for r in ("1D", "2D")},
+        **{f"SeparableConv{r}": KerasClass("separable_conv", separable_attrs,
+                                           weights("depthwise_kernel", "pointwise_kernel", ("bias", "use_bias")))
+           for r in ("1D", "2D")},
+        "Dense": KerasClass("dense", dense_attrs, _KERNEL),
+        "Embedding": KerasClass("embedding", embedding_attrs, weights("embeddings")),
+        "LSTM": KerasClass("rnn", rnn_attrs, _RNN),
+        "GRU": KerasClass("rnn", rnn_attrs, _RNN),
+        "SimpleRNN": KerasClass("rnn", rnn_attrs, _RNN),
+        "Bidirectional": KerasClass("rnn", bidirectional_attrs, lambda c: _RNN(c.inner["layer"])),
+        "BatchNormalization": KerasClass("batch_norm", batch_norm_attrs,
+                                         weights(("gamma", "scale"), ("beta", "center"), "moving_mean",
+                                                 "moving_variance"), frozenset({"moving_mean", "moving_variance"})),
+        "LayerNormalization": KerasClass("layer_norm", layer_norm_attrs, _layer_norm_variables),
+        "GroupNormalization": KerasClass("group_norm", group_norm_attrs, weights(("gamma", "scale"), ("beta", "center"))),
+        "RMSNormalization": KerasClass("rms_norm", rms_norm_attrs, weights("scale")),
+        "PReLU": KerasClass("prelu", prelu_attrs, weights("alpha")),
+        "Flatten": KerasClass("flatten", flatten_attrs),
+        "Reshape": KerasClass("reshape", reshape_attrs),
+        "Permute": KerasClass("transpose", permute_attrs),
+        "Concatenate": KerasClass("concat", concat_attrs),
+        "Rescaling": KerasClass("elementwise", elementwise_attrs("rescale")),
+        "Normalization": KerasClass("input_normalization", normalization_attrs, _normalization_variables,
+                                    frozenset({"mean", "variance", "count"})),
+        "Resizing": KerasClass("resize", resizing_attrs),
+        "CenterCrop": KerasClass("resize", resizing_attrs),
+        "Softmax": KerasClass("softmax", no_attrs),
+        "Identity": KerasClass("identity", no_attrs),
+        "Lambda": KerasClass("tensor_op", no_attrs),
+        "RepeatVector": KerasClass("tensor_op", no_attrs),
+        "Dot": KerasClass("tensor_op", no_attrs),
+        "EinsumDense": KerasClass("einsum_dense", einsum_dense_attrs, weights("kernel", ("bias", "bias_axes"))),
+        "MultiHeadAttention": KerasClass("attention", attention_attrs, _KERNEL),
+        "ReversibleEmbedding": KerasClass("embedding", reversible_embedding_attrs, _reversible_variables),
+    }
     for name in ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"):
-        table.append((getattr(kl, name), "elementwise", elementwise_attrs(name.lower())))
+        table[name] = KerasClass("elementwise", elementwise_attrs(name.lower()))
     for rank in ("1D", "2D", "3D"):
-        table += [
-            (getattr(kl, f"MaxPooling{rank}"), "pool", pool_attrs("max")),
-            (getattr(kl, f"AveragePooling{rank}"), "pool", pool_attrs("avg")),
-            (getattr(kl, f"GlobalMaxPooling{rank}"), "global_pool", global_pool_attrs("max")),
-            (getattr(kl, f"GlobalAveragePooling{rank}"), "global_pool", global_pool_attrs("avg")),
-            (getattr(kl, f"ZeroPadding{rank}"), "pad", zero_padding_attrs),
-            (getattr(kl, f"Cropping{rank}"), "pad", cropping_attrs),
-            (getattr(kl, f"UpSampling{rank}"), "resize", upsampling_attrs),
-        ]
+        table |= {
+            f"MaxPooling{rank}": KerasClass("pool", pool_attrs("max")),
+            f"AveragePooling{rank}": KerasClass("pool", pool_attrs("avg")),
+            f"GlobalMaxPooling{rank}": KerasClass("global_pool", global_pool_attrs("max")),
+            f"GlobalAveragePooling{rank}": KerasClass("global_pool", global_pool_attrs("avg")),
+            f"ZeroPadding{rank}": KerasClass("pad", zero_padding_attrs),
+            f"Cropping{rank}": KerasClass("pad", cropping_attrs),
+            f"UpSampling{rank}": KerasClass("resize", upsampling_attrs),
+        }
     for name in ("Activation", "ReLU", "LeakyReLU", "ELU", "UnitNormalization"):
-        table.append((getattr(kl, name), "activation", activation_attrs))
-    for name in (
-        "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
-        "GaussianDropout", "AlphaDropout", "ActivityRegularization", "Masking",
-    ):
-        if hasattr(kl, name):
-            table.append((getattr(kl, name), "dropout", no_attrs))
-    table += transformer_types()
-    table += _application_types()
-    return table
+        table[name] = KerasClass("activation", activation_attrs)
+    for name in ("Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
+                 "GaussianDropout", "AlphaDropout", "ActivityRegularization", "Masking"):
+        table[name] = KerasClass("dropout", no_attrs)
+    return {f"keras.layers.{name}": entry for name, entry in table.items()}
 
 
-def _application_types() -> list[tuple[type, str, AttrsFn]]:
-    """Helper layers keras.applications defines itself (ConvNeXt's LayerScale)."""
-    try:
-        from keras.src.applications.convnext import LayerScale
-    except ImportError:  # pragma: no cover - a Keras without ConvNeXt
-        return []
-    return [(LayerScale, "scale", layer_scale_attrs)]
+KERAS_CLASSES: dict[str, KerasClass] = {
+    **_layers(),
+    "keras.src.applications.convnext.LayerScale": KerasClass("scale", layer_scale_attrs, weights("gamma")),
+}
+"""Serialized class name ("module.ClassName", as config.json's `module` and `class_name` give it) -> translation."""
+
+
+def class_key(module: str, class_name: str) -> str:
+    """The table key of a serialized class: Keras writes `keras.layers` for its public layers."""
+    return f"{module}.{class_name}"
 
 
 def default_type_map() -> TypeMap:
-    """A registry holding the built-in translations (registering a class twice there is an error)."""
-    return Registry("Keras layer translation", ((cls, LayerType(kind, attrs)) for cls, kind, attrs in builtin_types()))
+    """The registry of live classes: every table entry whose class this Keras version has (imports Keras)."""
+    entries = []
+    for key, entry in KERAS_CLASSES.items():
+        module, _, name = key.rpartition(".")
+        try:
+            cls = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):  # a class this Keras version does not have
+            continue
+        entries.append((cls, LayerType(entry.kind, from_config(entry.attrs))))
+    return Registry("Keras layer translation", entries)

@@ -29,11 +29,20 @@ def datasets(group: Any) -> list[Dataset]:
 
     def visit(path: str, item: Any) -> None:
         if isinstance(item, h5py.Dataset):
-            shape = tuple(int(d) for d in item.shape)
-            found.append(Dataset(path, shape, str(item.dtype), int(item.dtype.itemsize) * _numel(shape)))
+            found.append(dataset(path, item))
 
     group.visititems(visit)
     return found
+
+
+def dataset(path: str, item: Any) -> Dataset:
+    """One h5py dataset's header as a `Dataset`; Keras marks bfloat16 (stored opaque) in a `dtype` attribute."""
+    shape = tuple(int(d) for d in item.shape)
+    dtype = str(item.dtype)
+    if item.dtype.kind == "V":
+        marked = item.attrs.get("dtype")
+        dtype = marked.decode() if isinstance(marked, bytes) else str(marked or dtype)
+    return Dataset(path, shape, dtype, int(item.dtype.itemsize) * _numel(shape))
 
 
 def _numel(shape: tuple[int, ...]) -> int:

@@ -13,7 +13,7 @@ import dataclasses
 import logging
 from typing import Any
 
-from auditor.errors import InputError
+from auditor.errors import InputError, one_line
 from auditor.ir import ModelIR
 from auditor.options import AuditOptions, resolve
 
@@ -61,13 +61,13 @@ def build_model(document: dict[str, Any], path: str) -> tuple[Any, str]:
         try:
             config = CONFIG_MAPPING[model_type].from_dict(dict(document))
         except Exception as err:  # a config with wrong value types fails inside transformers
-            raise InputError(f"{path}: transformers cannot read this {model_type} config ({_reason(err)})") from None
+            raise InputError(f"{path}: transformers cannot read this {model_type} config ({one_line(err)})") from None
         cls, name = _model_class(document, path)
         try:
             with torch.device("meta"):
                 model = cls._from_config(config, dtype=_dtype(config))
         except Exception as err:  # inconsistent sizes (heads not dividing hidden_size, ...)
-            raise InputError(f"{path}: transformers cannot build {name} from this config ({_reason(err)})") from None
+            raise InputError(f"{path}: transformers cannot build {name} from this config ({one_line(err)})") from None
     return model, name
 
 
@@ -96,6 +96,3 @@ def _dtype(config: Any) -> Any:
     return found if isinstance(found, torch.dtype) else torch.float32
 
 
-def _reason(err: Exception) -> str:
-    text = " ".join(str(err).split())
-    return f"{type(err).__name__}: {text[:157] + '...' if len(text) > 160 else text}"

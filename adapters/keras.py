@@ -10,11 +10,9 @@ Parameters: one ParamTensor per Keras weight.  Keras counts BatchNormalization's
 variance as non-trainable *parameters* (trainable=False, buffer=False), and so does the IR; the
 framework total is `model.count_params()`.
 
-Files (see `adapters.keras_files`): a `.keras` archive is read from its config.json and the weight
-*shapes* in model.weights.h5 (no weight data); the model is rebuilt from the config inside a Keras
-StatelessScope, so its variables are never allocated.  Legacy `.h5` files, and archives whose
-config cannot be rebuilt that way, go through `keras.saving.load_model(safe_mode=True,
-compile=False)`.  safe_mode always stays on: a Lambda layer with Python bytecode is refused.
+Files (see `adapters.keras_files`): a `.keras` archive or legacy `.h5` is translated from its config
+and stored weight *shapes* without importing Keras (`adapters.keras_config`); only what that cannot
+translate faithfully is rebuilt by Keras (`adapters.keras_rebuild`, safe_mode always on) and comes here.
 """
 
 from __future__ import annotations
@@ -26,6 +24,7 @@ from typing import Any
 
 import keras
 
+from adapters.keras_inputs import fix_batch, note_open_dims
 from adapters.keras_layers import (
     AttrsFn,
     DuplicateLayerError,
@@ -37,7 +36,7 @@ from adapters.keras_layers import (
     to_shape,
 )
 from adapters.keras_nodes import node_inputs, output_shapes, producer, weight_name
-from adapters.keras_trace import Trace, deferred_variables, input_specs, note_open_dims, trace_calls
+from adapters.keras_trace import Trace, deferred_variables, input_specs, model_inputs, trace_calls
 from adapters.keras_types import default_type_map
 from auditor.errors import InputError
 from auditor.ir import Layer, ModelIR, ParamTensor, Shape
@@ -102,9 +101,9 @@ def from_model(model: Any, options: AuditOptions | None = None, **values: Any) -
     )
     batch = options.batch_size if options.batch_size is not None else (specs[0].shape[0] if specs and specs[0].shape else None)
     if batch is not None:
-        _fix_batch(ir, batch)
+        fix_batch(ir, batch)
     if not specs:
-        note_open_dims(ir, model)
+        note_open_dims(ir, model_inputs(model))
     return ir
 
 
@@ -120,18 +119,6 @@ def _register_hub_types() -> None:
     for cls, kind, attrs, walk in table:
         with contextlib.suppress(DuplicateLayerError):  # the user registered their own translation first
             TYPES.register(cls, LayerType(kind, attrs, walk))
-
-
-def _fix_batch(ir: ModelIR, batch: int) -> None:
-    """Replace the symbolic "batch" dim by `batch` in every shape of the IR."""
-
-    def fix(shapes: list[Shape]) -> list[Shape]:
-        return [tuple(batch if d == "batch" else d for d in s) for s in shapes]
-
-    ir.input_shapes = fix(ir.input_shapes)
-    for layer in ir.layers:
-        layer.input_shapes = fix(layer.input_shapes)
-        layer.output_shapes = fix(layer.output_shapes)
 
 
 def _model_inputs(model: Any) -> list[Shape]:

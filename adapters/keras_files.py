@@ -1,12 +1,12 @@
-"""Read `.keras` archives and legacy `.h5` files into the IR, keeping Keras safe_mode on.
+"""Read `.keras` archives and legacy `.h5` files into the IR, without Keras when the config allows.
 
-`.keras`: config.json is rebuilt inside `keras.StatelessScope(initialize_variables=False)`, so
-every variable gets its shape but no memory and no initial values; the weight shapes stored in
-model.weights.h5 are read with h5py (dims only, never data) and must match the rebuilt model's.
-A big model therefore audits in about the time Keras takes to build its graph, with little memory.
-Legacy `.h5`: the same, from the file's model_config attribute (rebuilt the way Keras's own h5 loader
-does) and the dataset shapes under model_weights.  Files whose config cannot be rebuilt that way:
-`keras.saving.load_model(path, safe_mode=True, compile=False)`, which also reads the weight data.
+Both hold the model's config (a `.keras` archive's config.json, a legacy `.h5`'s model_config
+attribute) and its weights; the weights are read from their HDF5 headers only (dims and dtypes, never
+data; `adapters.keras_store`).  The config is translated layer by layer and its shapes propagated by
+the rules (`adapters.keras_config`): no TensorFlow or Keras import, no weight memory.  Where that cannot
+be done faithfully (a class of someone's own, a Lambda, a layer no rule shapes, weights that do not fit
+the config) the model is rebuilt by Keras with safe_mode on (`adapters.keras_rebuild`), and the report
+says why.
 """
 
 from __future__ import annotations
@@ -21,11 +21,9 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-import keras
-
-from adapters.h5_datasets import dataset_shapes
-from adapters.keras import deferred_variables, from_model
-from auditor.errors import InputError
+from adapters.keras_config import NeedsKeras, read_config
+from adapters.keras_store import StoredModel, read_keras_weights, read_legacy_weights
+from auditor.errors import InputError, one_line
 from auditor.ir import ModelIR
 from auditor.options import AuditOptions, resolve
 
@@ -35,6 +33,8 @@ _READ_ERRORS = (OSError, ValueError, KeyError, TypeError, EOFError, RuntimeError
 
 MAX_CONFIG_BYTES = 64 * 1024 * 1024
 """A config.json larger than this is refused before it is decompressed (a zip bomb, not a model)."""
+
+Rebuild = Callable[[dict[str, Any]], Callable[[], Any]]
 
 
 def read_keras_file(path: str, options: AuditOptions | None = None, **values: Any) -> ModelIR:
@@ -72,63 +72,21 @@ def _read_archive(path: str, options: AuditOptions) -> ModelIR:
     try:
         with zipfile.ZipFile(path) as archive:
             config = json.loads(_read_member(archive, "config.json", MAX_CONFIG_BYTES))
-            stored = _weight_shapes(archive) if "model.weights.h5" in archive.namelist() else None
+            stored = _archive_weights(archive) if "model.weights.h5" in archive.namelist() else None
     except _READ_ERRORS as err:
-        raise InputError(f"{path}: not a readable Keras archive ({_reason(err)})") from None
-    return _from_config(path, lambda: _from_archive_config(config), stored, "model.weights.h5", options)
+        raise InputError(f"{path}: not a readable Keras archive ({one_line(err)})") from None
+    return _from_config(path, config, stored, "model.weights.h5", options, legacy=False)
 
 
-def _rebuild(path: str, build: Callable[[], Any], options: AuditOptions) -> tuple[Any, ModelIR | None]:
-    """(model, IR) built by `build` with deferred (never allocated) variables; (None, None) if Keras cannot."""
-    with deferred_variables():
-        try:
-            model = _safe(build)
-        except _UnsafeError as err:
-            raise InputError(_unsafe_message(path, err)) from None
-        except Exception:  # noqa: BLE001 - the caller falls back to Keras's own loader
-            return None, None
-        return model, from_model(model, options)
-
-
-def _safe(build: Callable[[], Any]) -> Any:
-    """Run a Keras deserialization; a refusal by safe_mode becomes an _UnsafeError."""
-    try:
-        return build()
-    except Exception as err:
-        if "safe_mode" in str(err):
-            raise _UnsafeError(str(err)) from None
-        raise
-
-
-class _UnsafeError(ValueError):
-    pass
-
-
-def _from_archive_config(config: dict[str, Any]) -> Any:
-    """The model an archive's config describes, built with safe_mode on and no compile state."""
-    config = dict(config)
-    config["compile_config"] = None
-    return keras.saving.deserialize_keras_object(config, safe_mode=True)
-
-
-def _from_legacy_config(config: dict[str, Any]) -> Any:
-    """The model a legacy .h5 config describes, built as Keras's own h5 loader does, with safe_mode on."""
-    from keras.src.legacy.saving import saving_options, saving_utils
-    from keras.src.saving import serialization_lib
-
-    with saving_options.keras_option_scope(use_legacy_config=True), serialization_lib.SafeModeScope(True):
-        return saving_utils.model_from_config(config)
-
-
-def _weight_shapes(archive: zipfile.ZipFile) -> Counter[tuple[int, ...]]:
-    """The shape of every weight stored in model.weights.h5, read from the dataset headers only."""
+def _archive_weights(archive: zipfile.ZipFile) -> StoredModel:
+    """What model.weights.h5 stores, read from the dataset headers only."""
     import h5py
 
     info = archive.getinfo("model.weights.h5")
     stored = info.compress_type == zipfile.ZIP_STORED and archive.filename is not None
     opener = (lambda: _StoredMember(str(archive.filename), info)) if stored else (lambda: archive.open(info))
     with opener() as raw, h5py.File(raw, "r") as store:
-        return dataset_shapes(store)
+        return read_keras_weights(store)
 
 
 class _StoredMember(io.RawIOBase):
@@ -179,7 +137,7 @@ class _StoredMember(io.RawIOBase):
 
 
 def _read_legacy(path: str, options: AuditOptions) -> ModelIR:
-    """A legacy .h5 file: its model_config attribute and the dataset shapes under model_weights."""
+    """A legacy .h5 file: its model_config attribute and the datasets under model_weights."""
     import h5py
 
     try:
@@ -188,62 +146,35 @@ def _read_legacy(path: str, options: AuditOptions) -> ModelIR:
             if raw is None:
                 raise _WeightsOnly()
             config = json.loads(raw.decode("utf-8") if hasattr(raw, "decode") else raw)
-            stored = dataset_shapes(store["model_weights"]) if "model_weights" in store else None
+            stored = read_legacy_weights(store["model_weights"]) if "model_weights" in store else None
     except _WeightsOnly:
-        from adapters.keras_weights import read_keras_weights
+        from adapters.keras_weights import read_keras_weights as read_weights_file
 
-        return read_keras_weights(path, options)
+        return read_weights_file(path, options)
     except _READ_ERRORS as err:
-        raise InputError(f"{path}: not a readable Keras HDF5 file ({_reason(err)})") from None
-    return _from_config(path, lambda: _from_legacy_config(config), stored, "model_weights", options)
+        raise InputError(f"{path}: not a readable Keras HDF5 file ({one_line(err)})") from None
+    return _from_config(path, config, stored, "model_weights", options, legacy=True)
 
 
 class _WeightsOnly(Exception):
     """The .h5 has no model_config: a weights-only file, read as a checkpoint."""
 
 
-def _from_config(
-    path: str, build: Callable[[], Any], stored: Counter[tuple[int, ...]] | None, where: str,
-    options: AuditOptions,
-) -> ModelIR:
-    """The IR of the model `build` rebuilds from the file's config, checked against the stored weight
-    shapes; a config Keras cannot rebuild that way goes through `load_model` (safe_mode on)."""
-    model, ir = _rebuild(path, build, options)
-    if model is None or ir is None:
-        return _with_loaded_model(path, options)
+def _from_config(path: str, config: dict[str, Any], stored: StoredModel | None, where: str,
+                 options: AuditOptions, legacy: bool) -> ModelIR:
+    """The IR from the config and the stored weight shapes; Keras rebuilds the model only when they cannot
+    give it faithfully (the report's note says why)."""
     if stored is not None:
-        _check_stored_shapes(path, model, stored, where)
-    ir.notes.append("read from the file's config and weight shapes (no weight data loaded)")
+        try:
+            return read_config(config, stored, options)
+        except NeedsKeras as err:
+            reason = str(err)
+    else:
+        reason = f"the file stores no {where}"
+    from adapters import keras_rebuild
+
+    build = keras_rebuild.from_legacy_config(config) if legacy else keras_rebuild.from_archive_config(config)
+    shapes = Counter(v.shape for v in stored.root.variables) if stored is not None else None
+    ir = keras_rebuild.read_with_keras(path, build, shapes, where, options)
+    ir.notes.append(f"read with Keras because {reason}")
     return ir
-
-
-def _check_stored_shapes(path: str, model: Any, stored: Counter[tuple[int, ...]], where: str) -> None:
-    """The archive's weights must be exactly the shapes its config builds (else Keras could not load it)."""
-    built: Counter[tuple[int, ...]] = Counter(tuple(int(d) for d in v.shape) for v in model.weights)
-    if built != stored:
-        extra, missing = stored - built, built - stored
-        detail = f"stored but not built: {dict(extra)}" if extra else f"built but not stored: {dict(missing)}"
-        raise InputError(f"{path}: the weights in {where} do not match the model config ({detail})")
-
-
-def _with_loaded_model(path: str, options: AuditOptions) -> ModelIR:
-    try:
-        model = keras.saving.load_model(path, safe_mode=True, compile=False)
-    except Exception as err:  # noqa: BLE001 - Keras raises many types for unreadable files
-        if "safe_mode" in str(err):
-            raise InputError(_unsafe_message(path, err)) from None
-        raise InputError(f"{path}: Keras cannot load this model ({_reason(err)})") from None
-    return from_model(model, options)
-
-
-def _unsafe_message(path: str, err: Exception) -> str:
-    return (
-        f"{path}: the model contains a Lambda layer with Python bytecode; nn-auditor keeps Keras "
-        "safe_mode on and will not run it (rebuild the model from its code and audit the factory)"
-    )
-
-
-def _reason(err: Exception) -> str:
-    text = " ".join(str(err).split())
-    text = text if len(text) <= 160 else text[:157] + "..."
-    return f"{type(err).__name__}: {text}" if text else type(err).__name__

@@ -6,7 +6,8 @@ Keras's own shape-inference mode (`compute_output_spec`: no data, no arithmetic)
 read as a placeholder, so no weight is read or allocated.  While it runs, each operation's `call` is
 wrapped to record the shapes of its first call; the wrappers are removed before it returns.  A sublayer
 that is not built yet is built on that call, as Keras would on the model's first real call.
-`input_specs` reads the input_shapes / input_dtypes options against the model's own inputs;
+`input_specs` reads the input_shapes / input_dtypes options against the model's own inputs
+(`adapters.keras_inputs`);
 `deferred_variables()` builds models whose variables get shapes but no memory.
 """
 
@@ -21,19 +22,11 @@ from typing import Any
 
 import keras
 
+from adapters.keras_inputs import InputSpec, ModelInput, input_specs_for
 from adapters.keras_layers import build_shapes, to_shape
 from auditor.errors import InputError
-from auditor.ir import ModelIR, Shape
+from auditor.ir import Shape
 from auditor.options import AuditOptions
-
-
-@dataclass(frozen=True)
-class InputSpec:
-    """One model input as the trace feeds it."""
-
-    name: str
-    shape: tuple[int, ...]
-    dtype: str
 
 
 @dataclass(frozen=True)
@@ -158,13 +151,13 @@ def _shapes(value: Any) -> list[Shape]:
 # ---------------------------------------------------------------- inputs -----------------------------
 
 
-def model_input_specs(model: Any) -> list[tuple[str, Shape, str]]:
-    """(name, shape, dtype) of each model input, in `model.inputs` order (Keras sorts dict inputs by key)."""
+def model_inputs(model: Any) -> list[ModelInput]:
+    """Each model input, in `model.inputs` order (Keras sorts dict inputs by key)."""
     inputs = getattr(model, "inputs", None)
     if inputs:
-        return [(_input_name(t), to_shape(t.shape), str(t.dtype)) for t in inputs]
+        return [ModelInput(_input_name(t), to_shape(t.shape), str(t.dtype)) for t in inputs]
     dtype = str(getattr(model, "input_dtype", None) or "float32")
-    return [("input", shape, dtype) for shape in build_shapes(model)[:1]]
+    return [ModelInput("input", shape, dtype) for shape in build_shapes(model)[:1]]
 
 
 def _input_name(tensor: Any) -> str:
@@ -176,36 +169,9 @@ def _input_name(tensor: Any) -> str:
 def input_specs(model: Any, options: AuditOptions) -> list[InputSpec]:
     """One InputSpec per model input from the input_shapes / input_dtypes options ([] when no shape
     is given); InputError, naming the model's inputs, when they do not fit."""
-    shapes = options.input_shapes
-    if not shapes:
+    if not options.input_shapes:
         return []
-    expected = model_input_specs(model)
-    names = ", ".join(f"{n} {'x'.join(map(str, s))}" for n, s, _ in expected)
-    if len(shapes) != len(expected):
-        raise InputError(f"{len(shapes)} input shape(s) given, but {model.name} has {len(expected)} input(s): {names}")
-    specs = []
-    for index, (shape, (input_name, model_shape, own_dtype)) in enumerate(zip(shapes, expected)):
-        fixed = [(want, have) for want, have in zip(shape[1:], model_shape[1:]) if isinstance(have, int)]
-        if len(shape) != len(model_shape) or any(want != have for want, have in fixed):
-            raise InputError(
-                f"input_shape {'x'.join(map(str, shape))} does not fit {model.name}'s input {input_name} "
-                f"({'x'.join(map(str, model_shape))}): Keras models fix their shapes when built; rebuild the "
-                "model with the Input shape you want"
-            )
-        specs.append(InputSpec(input_name, shape, options.dtype_of(index) or own_dtype))
-    return specs
-
-
-def note_open_dims(ir: ModelIR, model: Any) -> None:
-    """Say how to count MACs when a model input has an open dim besides the batch (a sequence length)."""
-    inputs = model_input_specs(model)
-    if not any(isinstance(d, str) for _, shape, _ in inputs for d in shape[1:]):
-        return
-    example = ",".join("x".join(str(d if isinstance(d, int) else 128) for d in (1, *shape[1:])) + f":{dtype}"
-                       for _, shape, dtype in inputs)
-    names = ", ".join(f"{name} {'x'.join(map(str, shape))}" for name, shape, _ in inputs)
-    ir.notes.append(f"the inputs have open dims ({names}): shapes and MACs need them fixed, "
-                    f"e.g. --input-shape {example}")
+    return input_specs_for(model.name, model_inputs(model), options)
 
 
 # ---------------------------------------------------------------- weight-free building --------------

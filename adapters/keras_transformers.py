@@ -43,12 +43,22 @@ def _axes(axes: Any, rank: int) -> tuple[int, ...]:
     return tuple(sorted(int(a) % rank for a in items))
 
 
+def _attention_inputs(c: LayerConfig) -> tuple[Any, Any, Any]:
+    """(query, value, key) shapes: from the build config, else (a legacy .h5 stores none) from the first
+    call's tensors in Keras's positional order, value defaulting to query and key to value."""
+    shapes = c.build_config.get("shapes_dict")
+    if shapes:
+        value = shapes.get("value_shape") or ()
+        return to_shape(shapes.get("query_shape") or ()), to_shape(value), to_shape(shapes.get("key_shape") or value)
+    calls = list(c.input_shapes)
+    query = calls[0] if calls else ()
+    value = calls[1] if len(calls) > 1 else query
+    return query, value, calls[2] if len(calls) > 2 else value
+
+
 def attention_attrs(c: LayerConfig) -> dict[str, Any]:
     """Keras MultiHeadAttention (and keras_hub's CachedMultiHeadAttention): widths from its build shapes."""
-    shapes = c.build_config.get("shapes_dict") or {}
-    query = to_shape(shapes.get("query_shape") or ())
-    value = to_shape(shapes.get("value_shape") or ())
-    key = to_shape(shapes.get("key_shape") or shapes.get("value_shape") or ())
+    query, value, key = _attention_inputs(c)
     config = c.config
     head = int(config["key_dim"])
     query_dim = known(query[-1]) if query else None

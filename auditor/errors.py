@@ -3,3 +3,10 @@
 
 class InputError(Exception):
     """The model, file or table cannot be read; the message names it and says what is wrong."""
+
+
+def one_line(err: Exception, limit: int = 160) -> str:
+    """An exception as "Type: message" on one line, its message cut to `limit` characters (for InputError texts)."""
+    text = " ".join(str(err).split())
+    text = text if len(text) <= limit else text[: limit - 3] + "..."
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__

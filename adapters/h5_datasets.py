@@ -1,12 +1,11 @@
 """HDF5 weight files read through h5py from their dataset headers only: names, dims, dtypes, never data.
 
-Shared by the Keras file adapter (checking a `.keras` archive's stored weights against its config)
+Shared by the Keras file adapter (a saved model's weights, layer by layer: `adapters.keras_store`)
 and the `.weights.h5` checkpoint reader; importing it does not import Keras.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,7 +50,3 @@ def _numel(shape: tuple[int, ...]) -> int:
         n *= d
     return n
 
-
-def dataset_shapes(group: Any) -> Counter[tuple[int, ...]]:
-    """How many datasets under `group` have each shape."""
-    return Counter(d.shape for d in datasets(group))

@@ -48,8 +48,8 @@ def _file(filename: str, framework: str | None = None) -> Callable[[str], str]:
     return build
 
 
-def _saved_keras(name: str) -> Callable[[str], Any]:
-    return lambda folder: fixtures.save_keras(folder, models.keras_application(name))
+def _saved_keras(name: str, filename: str = "model.keras") -> Callable[[str], Any]:
+    return lambda folder: fixtures.save_keras(folder, models.keras_application(name), filename)
 
 
 def _exported(make: Callable[[], models.TorchModel]) -> Callable[[str], Any]:
@@ -77,9 +77,11 @@ CASES: dict[str, Case] = {
         Case("resnet50", "keras", _keras("ResNet50"), "keras.applications.ResNet50(weights=None), in memory"),
         Case("efficientnetb0", "keras", _keras("EfficientNetB0"), "keras.applications.EfficientNetB0, in memory",
              quick=True),
-        Case("resnet50.keras", "keras-file", _file("model.keras", "keras"), "ResNet50 saved as .keras (~100 MB)",
-             prepare=_saved_keras("ResNet50")),
-        Case("efficientnetb0.keras", "keras-file", _file("model.keras", "keras"), "EfficientNetB0 saved as .keras",
+        Case("resnet50.keras", "keras-file", _file("model.keras"), "ResNet50 saved as .keras (~100 MB)",
+             prepare=_saved_keras("ResNet50"), repeat=3),
+        Case("resnet50.h5", "keras-file", _file("model.h5"), "ResNet50 saved as a legacy .h5",
+             prepare=_saved_keras("ResNet50", "model.h5")),
+        Case("efficientnetb0.keras", "keras-file", _file("model.keras"), "EfficientNetB0 saved as .keras",
              quick=True, prepare=_saved_keras("EfficientNetB0")),
         Case("bert-base.onnx", "onnx", _file("model.onnx"), "BERT-base, torch.onnx.export(dynamo=True), external data",
              prepare=_exported(models.bert_base), repeat=3),

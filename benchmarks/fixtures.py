@@ -70,10 +70,10 @@ def export_torch_onnx(folder: str, model: Any) -> str:
     return path
 
 
-def save_keras(folder: str, model: Any) -> str:
-    """model.save to `folder/model.keras` (uncompiled: no optimizer variables)."""
+def save_keras(folder: str, model: Any, filename: str = "model.keras") -> str:
+    """model.save to `folder/filename` (.keras or legacy .h5; uncompiled: no optimizer variables)."""
     os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, "model.keras")
+    path = os.path.join(folder, filename)
     model.save(path)
     return path
 

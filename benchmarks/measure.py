@@ -36,10 +36,14 @@ class Row:
     error: str = ""
     tool_s: float | None = None
     """Wall time of the tool's own work (its import included, the model's construction excluded)."""
+    tool_cpu_s: float | None = None
+    """CPU time of the same work (the child's own; a subprocess the tool starts is in process_cpu_s)."""
     setup_s: float | None = None
     """Interpreter-side setup in the child: framework import and model construction."""
     process_s: float | None = None
     """Spawn to exit, measured by the parent."""
+    process_cpu_s: float | None = None
+    """CPU time of the child and of its own children, spawn to exit (user + system)."""
     rss_before_mb: float | None = None
     peak_mb: float | None = None
     """Peak resident memory of the whole child process (VmHWM), setup included."""
@@ -100,14 +104,17 @@ class Stopwatch:
     """Elapsed wall time of a `with` block."""
 
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    """CPU time (user + system) of this process during the block: what load on shared cores does not inflate."""
 
     @contextmanager
     def timing(self) -> Iterator[None]:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         try:
             yield
         finally:
             self.seconds = time.perf_counter() - start
+            self.cpu_seconds = time.process_time() - cpu
 
 
 def first_line(err: BaseException) -> str:

@@ -36,7 +36,7 @@ def measure(case: Case, tool_name: str, folder: str, row: Row) -> None:
     row.rss_before_mb = rss_mb()
     with work.timing():
         numbers = tool.run(material)
-    row.tool_s = round(work.seconds, 3)
+    row.tool_s, row.tool_cpu_s = round(work.seconds, 3), round(work.cpu_seconds, 3)
     row.params, row.macs, row.note, row.extra = numbers.params, numbers.macs, numbers.note, numbers.extra
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -30,7 +31,7 @@ def run_child(case: str, tool: str, folder: str, timeout_s: float) -> Row:
     """Run `benchmarks.run_case` in a fresh interpreter; a crash or timeout becomes a failed row."""
     result = os.path.join(folder, f".result-{tool}.json")
     log = os.path.join(folder, f".stderr-{tool}.txt")
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _children_cpu()
     with open(log, "w") as err:
         try:
             code = subprocess.run([sys.executable, "-m", "benchmarks.run_case", case, tool, folder, result],
@@ -38,14 +39,21 @@ def run_child(case: str, tool: str, folder: str, timeout_s: float) -> Row:
                                   timeout=timeout_s).returncode
         except subprocess.TimeoutExpired:
             return Row(case, tool, status="timeout", error=f"no result after {timeout_s:.0f} s")
-    elapsed = round(time.perf_counter() - start, 3)
+    elapsed, used = round(time.perf_counter() - start, 3), round(_children_cpu() - cpu, 3)
     if not os.path.exists(result):
-        return Row(case, tool, status="failed", error=f"child exited {code}: {_last_line(log)}", process_s=elapsed)
+        return Row(case, tool, status="failed", error=f"child exited {code}: {_last_line(log)}", process_s=elapsed,
+                   process_cpu_s=used)
     with open(result) as data:
         row = Row.from_dict(json.load(data))
     os.remove(result)
-    row.process_s = elapsed
+    row.process_s, row.process_cpu_s = elapsed, used
     return row
+
+
+def _children_cpu() -> float:
+    """User + system CPU seconds of every child this process has waited for."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def median_row(runs: list[Row]) -> Row:

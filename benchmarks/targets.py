@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from benchmarks.measure import Row
 from benchmarks.tools import AUDITOR
 
-BIG_TORCH, BIG_ONNX, ZOO = "llama-70b-meta", "mlp-3gb.onnx", "zoo-20"
+BIG_TORCH, BIG_ONNX, BIG_KERAS, ZOO = "llama-70b-meta", "mlp-3gb.onnx", "resnet50.keras", "zoo-20"
+KERAS_PROCESS_S, KERAS_PEAK_MB = 1.0, 150
 TORCH_PEAK_MB, TORCH_SECONDS, FORWARD_RATIO = 2048, 60.0, 1.5
 ONNX_PEAK_MB, FLOOR_RATIO, CLI_FIRST_OUTPUT_S = 500, 2.0, 1.0
 
@@ -79,7 +80,8 @@ def onnx_targets(rows: list[Row]) -> list[Target]:
 
 def cli_targets(rows: list[Row]) -> list[Target]:
     """`audit x.onnx` start to first output, and which frameworks auditing ONNX imported."""
-    cli = [r for r in rows if r.tool == "audit-cli" and r.status == "ok" and "first_output_s" in r.extra]
+    cli = [r for r in rows if r.tool == "audit-cli" and r.case.endswith(".onnx") and r.status == "ok"
+           and "first_output_s" in r.extra]
     audits = [r for r in rows if r.tool == AUDITOR and r.case.endswith(".onnx") and r.status == "ok"]
     targets = [Target("audit x.onnx: first output < 1 s", None, "no audit-cli row")]
     if cli:
@@ -94,12 +96,28 @@ def cli_targets(rows: list[Row]) -> list[Target]:
 
 
 def keras_targets(rows: list[Row]) -> list[Target]:
-    audits = [r for r in rows if r.case.endswith(".keras") and r.tool == AUDITOR and r.status == "ok"]
+    """Keras files: no weight data, no TensorFlow or Keras import, and `audit ResNet50.keras` as a whole process."""
+    audits = [r for r in rows if r.case.endswith((".keras", ".h5")) and r.tool == AUDITOR and r.status == "ok"]
     if not audits:
         return [Target(".keras audited without loading weight data", None, "no .keras nn-auditor row")]
     lazy = all("no weight data loaded" in r.note for r in audits)
-    return [Target(".keras audited without loading weight data", lazy,
-                   ", ".join(f"{r.case}: {r.tool_s:.1f} s, {r.peak_mb:,.0f} MB" for r in audits))]
+    heavy = sorted({m for r in audits for m in r.extra.get("heavy_imports", [])})
+    targets = [
+        Target(".keras/.h5 audited without loading weight data", lazy,
+               ", ".join(f"{r.case}: {r.tool_s:.2f} s" for r in audits)),
+        Target(".keras/.h5 audited without importing tensorflow or keras", not heavy,
+               "imported " + (", ".join(heavy) or "none")),
+    ]
+    cli, peer = _find(rows, BIG_KERAS, "audit-cli"), _find(rows, BIG_KERAS, "keras-load+summary")
+    if cli is None or cli.process_s is None:
+        return [*targets, Target("audit ResNet50.keras: whole process < 1 s, peak < 150 MB", None, "no audit-cli row")]
+    whole, cpu = float(cli.extra.get("cli_total_s", cli.tool_s)), cli.extra.get("cli_cpu_s")
+    versus = f" (keras load_model + summary() process {peer.process_s:.2f} s)" if peer and peer.process_s else ""
+    return [*targets,
+            Target("audit ResNet50.keras: whole process < 1 s", whole < KERAS_PROCESS_S,
+                   f"{whole:.2f} s wall, {cpu} s CPU{versus}"),
+            Target("audit ResNet50.keras: peak < 150 MB", cli.peak_mb is not None and cli.peak_mb < KERAS_PEAK_MB,
+                   f"peak {cli.peak_mb:,.0f} MB")]
 
 
 BIG_CHECKPOINT, CHECKPOINT_SECONDS, CHECKPOINT_PEAK_MB = "sharded-llama-70b.safetensors", 1.0, 200

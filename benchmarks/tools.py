@@ -78,7 +78,7 @@ def auditor_file(path: str) -> Numbers:
     if path.endswith(".onnx"):
         numbers.note += "; imported " + (", ".join(heavy) if heavy else "no torch/tensorflow")
     elif any("no weight data loaded" in n for n in numbers.extra["notes"]):
-        numbers.note += "; no weight data loaded"
+        numbers.note += "; no weight data loaded; imported " + (", ".join(heavy) if heavy else "no tensorflow/keras")
     elif ".safetensors" in path:
         numbers.note += f"; read {numbers.extra['bytes_read']:,} bytes"
     return numbers
@@ -102,8 +102,14 @@ def safetensors_listing(path: str) -> Numbers:
 
 
 def auditor_cli(path: str) -> Numbers:
-    """`python -m auditor FILE` in its own process: time to the first byte of output, and in total."""
-    start = time.perf_counter()
+    """`python -m auditor FILE` in its own process: time to the first byte of output, in total, and its CPU time."""
+    import resource
+
+    def children_cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
+
+    start, cpu = time.perf_counter(), children_cpu()
     process = subprocess.Popen([sys.executable, "-m", "auditor", path], stdout=subprocess.PIPE,
                                stderr=subprocess.DEVNULL, env=quiet_env())
     assert process.stdout is not None
@@ -111,10 +117,10 @@ def auditor_cli(path: str) -> Numbers:
     first = time.perf_counter() - start
     process.stdout.read()
     code = process.wait()
-    total = time.perf_counter() - start
-    return Numbers(note=f"first output {first:.2f} s, exit {code}", extra={"first_output_s": round(first, 3),
-                                                                          "cli_total_s": round(total, 3),
-                                                                          "exit_code": code})
+    total, used = time.perf_counter() - start, children_cpu() - cpu
+    return Numbers(note=f"first output {first:.2f} s, whole process {total:.2f} s ({used:.2f} s CPU), exit {code}",
+                   extra={"first_output_s": round(first, 3), "cli_total_s": round(total, 3),
+                          "cli_cpu_s": round(used, 3), "exit_code": code})
 
 
 def _folder(jobs: int) -> Callable[[str], Numbers]:
@@ -194,7 +200,7 @@ def keras_summary(model: Any) -> Numbers:
 
 
 def keras_load_summary(path: str) -> Numbers:
-    """keras.saving.load_model (reads every weight) then summary()."""
+    """keras.saving.load_model (reads every weight) then summary(); importing Keras is part of the tool."""
     import keras
 
     return _summary(keras.saving.load_model(path))
@@ -243,6 +249,7 @@ TOOLS: dict[str, dict[str, Tool]] = {
     )},
     "keras-file": {t.name: t for t in (
         Tool(AUDITOR, auditor_file, "auditor.audit(path)"),
+        Tool("audit-cli", auditor_cli, "python -m auditor FILE in its own process"),
         Tool("keras-load+summary", keras_load_summary, "keras.saving.load_model(path) + summary()"),
     )},
     "folder": {t.name: t for t in (

@@ -58,21 +58,13 @@ def applications(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[An
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", APPLICATIONS)
-def test_application_file_reports_what_the_live_model_does(applications: dict[str, Any], name: str) -> None:
+@pytest.mark.parametrize(("name", "suffix"), [(n, ".keras") for n in APPLICATIONS] + [(n, ".h5") for n in LEGACY])
+def test_application_file_reports_what_the_live_model_does(applications: dict[str, Any], name: str,
+                                                          suffix: str) -> None:
     (expected, live_notes), folder = applications[name]
-    got, notes = report(auditor.audit(str(folder / f"{name}.keras")))
+    got, notes = report(auditor.audit(str(folder / f"{name}{suffix}")))
     assert got == expected
     assert notes == [NOTE, *live_notes], "read without Keras, with the live model's own notes"
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name", LEGACY)
-def test_legacy_application_file_reports_what_the_live_model_does(applications: dict[str, Any], name: str) -> None:
-    (expected, live_notes), folder = applications[name]
-    got, notes = report(auditor.audit(str(folder / f"{name}.h5")))
-    assert got == expected
-    assert notes == [NOTE, *live_notes]
 
 
 @pytest.fixture(scope="module")

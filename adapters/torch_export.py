@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from adapters.torch_trace import ATEN_MAC_OPS
+from adapters.torch_ops import ATEN_MAC_OPS
 from adapters.torch_types import BUILTIN, Mapping
 from auditor.ir import Layer, ModelIR, ParamTensor, Shape
 from auditor.options import AuditOptions

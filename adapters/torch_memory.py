@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 from torch.utils import _pytree as pytree
 
-from adapters.torch_trace import _State
+from adapters.torch_trace import State
 from auditor.ir import PassInfo, TensorFact
 
 CPU = torch.device("cpu")
@@ -57,7 +57,7 @@ def _kind_of(func: Any) -> tuple[str, str] | None:
 class _ElementwiseRecorder(TorchFunctionMode):
     """Element-wise functions outside every layer, with their operands' facts."""
 
-    def __init__(self, state: _State) -> None:
+    def __init__(self, state: State) -> None:
         super().__init__()
         self.state = state
 

@@ -1,30 +1,32 @@
 """One forward pass on the meta device that records what module hooks and operators saw.
 
-Module calls come from global forward hooks (nothing is registered on the user's modules); weight-free
-matrix products and attention inside non-layer modules come from a function mode (torch.matmul, `@`,
-F.scaled_dot_product_attention, with the shapes the user wrote) and a dispatch mode (aten mm, bmm,
-addmm, baddbmm, convolution, fused attention kernels).  Operators that run inside a module with a
-mapping are not recorded: that module's rule already counts them.
+Module calls come from global forward hooks (nothing is registered on the user's modules); operators
+written inside modules without a mapping come from the two modes of `torch_ops`.  When the pass
+stops (a data-dependent op, an op with no meta kernel), it is run a second time with a guard around
+every layer-level module (`torch_fallback`): the smallest guarded module around the failure is run
+for real when its parameters are tiny, or takes its output shape from its rule, and the pass goes on.
+What still cannot run stops the pass with the op and the module named.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-import torch.nn.functional as F
-from torch.overrides import TorchFunctionMode
 from torch.utils import _pytree as pytree
-from torch.utils._python_dispatch import TorchDispatchMode
 
+from adapters.torch_ops import DispatchRecorder, FunctionRecorder, shape_of
 from auditor.ir import Shape, TensorFact
 
 FactsFn = Callable[[Any], list[TensorFact]]
 """(nested value) -> one TensorFact per tensor leaf, in `tensor_shapes` order (memory passes only)."""
+
+__all__ = ["Call", "Op", "State", "Stop", "Trace", "meta_copy", "run_pass", "shape_of", "tensor_shapes"]
 
 
 @dataclass
@@ -54,16 +56,34 @@ class Op:
     outputs: list[TensorFact] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Stop:
+    """Where a pass stopped: the innermost module running, the aten op that raised (if one did), the error."""
+
+    module_path: str
+    op: str | None
+    error: str
+    confirmed: bool = False
+    """The module fails on real tensors too: a bug or a wrong input, not a limit of the meta pass."""
+
+
+@dataclass(frozen=True)
+class Fallback:
+    """A module the guarded pass could not run on meta, and what it did instead ("real" or "rule")."""
+
+    path: str
+    class_name: str
+    how: str
+    reason: str
+
+
 @dataclass
 class Trace:
     """What one pass saw, in execution order, and why it stopped early (if it did)."""
 
     events: list[Call | Op] = field(default_factory=list)
-    error: str | None = None
-
-
-def shape_of(t: torch.Tensor) -> Shape:
-    return tuple(int(d) for d in t.shape)
+    stop: Stop | None = None
+    fallbacks: list[Fallback] = field(default_factory=list)
 
 
 def tensor_shapes(value: Any) -> list[Shape]:
@@ -71,45 +91,117 @@ def tensor_shapes(value: Any) -> list[Shape]:
     return [shape_of(x) for x in pytree.tree_leaves(value) if isinstance(x, torch.Tensor)]
 
 
+def error_text(err: BaseException) -> str:
+    first = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {first[0] if first else ''}".strip()
+
+
+def copy_with(module: torch.nn.Module, make: Callable[[torch.Tensor], torch.Tensor]) -> torch.nn.Module:
+    """A deep copy of `module` whose tensors are `make(tensor)`: no tensor data is copied."""
+    memo: dict[int, Any] = {}
+    for sub in module.modules():
+        for p in sub._parameters.values():
+            if p is not None and id(p) not in memo:
+                memo[id(p)] = _lazy(p) if _is_lazy(p) else torch.nn.Parameter(make(p), p.requires_grad)
+        for value in list(sub._buffers.values()) + list(vars(sub).values()):
+            if isinstance(value, torch.Tensor) and id(value) not in memo:
+                memo[id(value)] = _lazy(value) if _is_lazy(value) else make(value)
+    return copy.deepcopy(module, memo)
+
+
+def _is_lazy(t: torch.Tensor) -> bool:
+    return isinstance(t, (torch.nn.parameter.UninitializedParameter, torch.nn.parameter.UninitializedBuffer))
+
+
+def _lazy(t: Any) -> Any:
+    """A lazy module's uninitialised tensor, to be materialised on meta (its shape comes from the input)."""
+    return type(t)(requires_grad=t.requires_grad, device="meta", dtype=t.dtype)
+
+
 def meta_copy(module: torch.nn.Module, convert: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.nn.Module:
     """A deep copy of `module` whose tensors are all on meta: no weight is copied or allocated.
 
     `convert` turns each meta tensor into the copy's own (a memory pass makes fake CPU tensors)."""
     make = convert or (lambda t: t)
-    memo: dict[int, Any] = {}
-    for sub in module.modules():
-        for p in sub._parameters.values():
-            if p is not None and id(p) not in memo:
-                memo[id(p)] = torch.nn.Parameter(make(torch.empty_like(p, device="meta")), p.requires_grad)
-        for value in list(sub._buffers.values()) + list(vars(sub).values()):
-            if isinstance(value, torch.Tensor) and id(value) not in memo:
-                memo[id(value)] = make(torch.empty_like(value, device="meta"))
-    return copy.deepcopy(module, memo)
+    return copy_with(module, lambda t: make(torch.empty_like(t, device="meta")))
 
 
-def to_meta(value: Any) -> Any:
-    """Every tensor of a (nested) input on meta, without copying data."""
-    return pytree.tree_map(lambda x: x.to("meta") if isinstance(x, torch.Tensor) else x, value)
+def _has_values(t: torch.Tensor) -> bool:
+    from torch._subclasses.fake_tensor import FakeTensor
+
+    return t.device.type != "meta" and not isinstance(t, FakeTensor)
 
 
-class _State:
-    """Bookkeeping shared by the hooks and the two modes during one pass."""
+def fresh_copy(module: torch.nn.Module) -> torch.nn.Module:
+    """A CPU copy of `module` to run for real: parameters freshly initialised (the user's are never
+    used), buffers (running statistics, quantization scales, masks) copied where they have values."""
+    real = copy_with(module, lambda t: torch.zeros(t.shape, dtype=t.dtype))
+    for sub, own in zip(real.modules(), module.modules()):
+        for name, buffer in own._buffers.items():
+            if buffer is not None and _has_values(buffer):
+                sub._buffers[name] = buffer.detach().clone()
+        if getattr(sub.__dict__.get("forward"), "_audit_guard", False):
+            del sub.forward  # the copy runs its class's own forward, not the meta module's guard
+        reset = getattr(sub, "reset_parameters", None)
+        if callable(reset):
+            with contextlib.suppress(Exception):
+                reset()
+    return real
+
+
+def real_tensor(t: torch.Tensor, originals: dict[int, torch.Tensor]) -> torch.Tensor:
+    """The user's own tensor where `t` stands for a model input, else random values of its shape and dtype."""
+    if id(t) in originals:
+        return originals[id(t)].detach().to("cpu")
+    if _has_values(t):
+        return t
+    shape = [int(d) for d in t.shape]
+    if t.is_floating_point() or t.is_complex():
+        return torch.randn(shape, dtype=t.dtype)
+    return torch.ones(shape, dtype=t.dtype)  # valid as a length, an index and a mask
+
+
+@dataclass(frozen=True)
+class _Mark:
+    """The bookkeeping at the start of a guarded call, to undo what a failed attempt recorded."""
+
+    events: int
+    calls: dict[str, int]
+    ops: dict[str, int]
+    stack: int
+    pending: int
+
+
+class State:
+    """Bookkeeping shared by the hooks, the two modes and the guards during one pass."""
 
     def __init__(self, paths: dict[int, str], mapped: set[str], facts: FactsFn | None = None) -> None:
         self.paths = paths
         self.mapped = mapped
         self.facts = facts
         self.modules: list[torch.nn.Module] = []
+        """The modules running now, innermost last (an operator's caller)."""
         self.stack: list[tuple[str | None, bool]] = []
         self.calls: dict[str, int] = {}
         self.ops: dict[str, int] = {}
         self.pending: list[Call | None] = []
         self.flattened: dict[int, tuple[torch.Tensor, Shape]] = {}
         self.suppress = 0
+        self.device = "meta"
+        """Where tensors created or moved inside forward go (cpu while a module runs for real)."""
+        self.originals: dict[int, torch.Tensor] = {}
+        """id of a model input on meta -> the tensor the user gave (a real run uses its values)."""
+        self.failed: tuple[str, str] | None = None
+        """(aten op, module call path) of the last operator that raised."""
+        self.stop: Stop | None = None
         self.trace = Trace()
 
     def inside_layer(self) -> bool:
         return any(mapped for _, mapped in self.stack)
+
+    def owner(self) -> str:
+        """The call path of the innermost recorded module running now ("" at the root)."""
+        return next((p for p, _ in reversed(self.stack) if p is not None), "")
 
     def pre(self, module: torch.nn.Module, args: Any) -> None:
         path = self.paths.get(id(module))
@@ -147,11 +239,10 @@ class _State:
         """An operator outside every layer: named after the innermost module that ran it.
 
         `tensors` are the operands `inputs` describes, for the facts of a memory pass."""
-        owner = next((p for p, _ in reversed(self.stack) if p is not None), "")
+        owner = self.owner()
         prefix = f"{owner}/" if owner else ""
         n = self.ops[prefix + kind] = self.ops.get(prefix + kind, 0) + 1
-        outputs = tensor_shapes(out)[:1]
-        op = Op(f"{prefix}{kind}#{n}", kind, source, attrs, inputs, outputs)
+        op = Op(f"{prefix}{kind}#{n}", kind, source, attrs, inputs, tensor_shapes(out)[:1])
         if self.facts is not None and tensors is not None:
             op.inputs, op.outputs = self.facts(tensors), self.facts(out)[:1]
         self.trace.events.append(op)
@@ -160,173 +251,110 @@ class _State:
         return self.suppress == 0 and not self.inside_layer()
 
     def call_and_record(self, func: Any, args: Any, kwargs: dict[str, Any], kind: str, attrs: dict[str, Any],
-                        operands: list[torch.Tensor]) -> Any:
-        """Run `func` (recording nothing inside it), then record it as one operator on `operands`."""
+                        operands: list[torch.Tensor], inputs: list[Shape] | None = None) -> Any:
+        """Run `func` (recording nothing inside it: the aten ops it becomes are this record), then record it
+        as one operator on `operands` (`inputs`: their shapes as the rule reads them, default the operands')."""
         self.suppress += 1
         try:
             out = func(*args, **kwargs)
         finally:
             self.suppress -= 1
         name = getattr(func, "__name__", attrs.get("op", kind))
-        self.record(kind, f"torch.{name}", attrs, [shape_of(t) for t in operands], out, operands)
+        shapes = inputs if inputs is not None else [shape_of(t) for t in operands]
+        self.record(kind, f"torch.{name}", attrs, shapes, out, operands)
         return out
 
+    def op_failed(self, op: str) -> None:
+        self.failed = (op, self.owner())
 
-_SDPA_FUNCTIONS = (F.scaled_dot_product_attention,)
-_MATMUL_FUNCTIONS = (torch.matmul, torch.Tensor.matmul, torch.Tensor.__matmul__, torch.Tensor.__rmatmul__)
+    def mark(self) -> _Mark:
+        return _Mark(len(self.trace.events), dict(self.calls), dict(self.ops), len(self.stack), len(self.pending))
 
-
-class _FunctionRecorder(TorchFunctionMode):
-    """torch.matmul / `@` / F.scaled_dot_product_attention with the operand shapes as written."""
-
-    def __init__(self, state: _State) -> None:
-        super().__init__()
-        self.state = state
-
-    def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
-        kwargs = kwargs or {}
-        kind = "sdpa" if func in _SDPA_FUNCTIONS else "matmul" if func in _MATMUL_FUNCTIONS else None
-        if kind is None or not self.state.should_record():
-            return func(*args, **kwargs)
-        operands = [a for a in args if isinstance(a, torch.Tensor)][:4]
-        if func is torch.Tensor.__rmatmul__:
-            operands.reverse()
-        attrs: dict[str, Any] = {"op": getattr(func, "__name__", str(func))}
-        if kind == "sdpa":
-            attrs.update(sdpa_attrs(args, kwargs, self.state.modules[-1] if self.state.modules else None))
-            if isinstance(kwargs.get("attn_mask"), torch.Tensor):
-                operands.append(kwargs["attn_mask"])
-        return self.state.call_and_record(func, args, kwargs, kind, attrs, operands)
+    def rollback(self, mark: _Mark) -> None:
+        """Forget what a failed attempt recorded after `mark` (its module's own call stays)."""
+        del self.trace.events[mark.events :]
+        self.calls, self.ops = dict(mark.calls), dict(mark.ops)
+        del self.stack[mark.stack :]
+        del self.pending[mark.pending :]
 
 
-def sdpa_attrs(args: Any, kwargs: dict[str, Any], module: torch.nn.Module | None) -> dict[str, Any]:
-    """F.scaled_dot_product_attention's options, and the calling module's causal / sliding-window facts."""
-    dropout = kwargs.get("dropout_p", args[4] if len(args) > 4 else 0.0)
-    causal = kwargs.get("is_causal", args[5] if len(args) > 5 else False)
-    mask = kwargs.get("attn_mask", args[3] if len(args) > 3 else None)
-    attrs: dict[str, Any] = {
-        "dropout_p": float(dropout or 0.0),
-        "is_causal": bool(causal),
-        "has_mask": mask is not None,
-        "enable_gqa": bool(kwargs.get("enable_gqa", False)),
-    }
-    causal_module = getattr(module, "is_causal", None)
-    if isinstance(causal_module, bool):
-        attrs["causal"] = causal_module or bool(causal)
-    groups = getattr(module, "num_key_value_groups", None)
-    if isinstance(groups, int) and groups > 1:
-        attrs["kv_groups"] = groups
-    window = module.sliding_window if module is not None and hasattr(module, "sliding_window") else \
-        getattr(getattr(module, "config", None), "sliding_window", None)
-    if isinstance(window, int) and window > 0:
-        attrs["sliding_window"] = window
-    return attrs
+def _on_pass_device(value: Any, state: State) -> Any:
+    """Every tensor of a (nested) input on the pass's device: on meta without copying data (the user's
+    tensors are remembered for a real run), on CPU with the user's values or random ones."""
+
+    def move(x: Any) -> Any:
+        if not isinstance(x, torch.Tensor):
+            return x
+        if state.device != "meta":
+            return real_tensor(x, {})
+        moved = x.to("meta")
+        if x.device.type != "meta":
+            state.originals[id(moved)] = x
+        return moved
+
+    return pytree.tree_map(move, value)
 
 
-def _operands(*indices: int) -> Callable[[tuple[Any, ...]], list[Shape]]:
-    return lambda args: [shape_of(args[i]) for i in indices]
+@contextlib.contextmanager
+def quiet_logs(*names: str) -> Iterator[None]:
+    """Torch logs a traceback for every op a fake tensor cannot run; the audit reports it once, as a note."""
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
 
 
-_ATEN_MATMUL = {"mm": (0, 1), "bmm": (0, 1), "addmm": (1, 2), "baddbmm": (1, 2), "mv": (0, 1), "dot": (0, 1)}
-_ATEN_SDPA = (
-    "_scaled_dot_product_flash_attention_for_cpu",
-    "_scaled_dot_product_flash_attention",
-    "_scaled_dot_product_efficient_attention",
-    "_scaled_dot_product_cudnn_attention",
-    "_scaled_dot_product_attention_math",
-)
+@dataclass(frozen=True)
+class PassMode:
+    """How a memory pass differs from the plain one (see `adapters.torch_memory`)."""
 
-
-ATEN_MAC_OPS = frozenset({*_ATEN_MATMUL, *_ATEN_SDPA, "convolution", "conv1d", "conv2d", "conv3d", "linear",
-                          "matmul", "einsum", "scaled_dot_product_attention"})
-"""aten operators with multiply-accumulates of their own (a graph that calls them outside a mapped module
-has MACs no layer accounts for)."""
-
-
-def _conv_op(args: tuple[Any, ...]) -> tuple[str, dict[str, Any], list[Shape]]:
-    """aten.convolution(input, weight, bias, stride, padding, dilation, transposed, output_padding, groups)."""
-    x, w, bias, stride, padding, dilation, transposed, output_padding, groups = args[:9]
-    kernel = shape_of(w)[2:]
-    in_channels = w.shape[0] if transposed else w.shape[1] * groups
-    out_channels = w.shape[1] * groups if transposed else w.shape[0]
-    attrs: dict[str, Any] = {
-        "in_channels": int(in_channels),
-        "out_channels": int(out_channels),
-        "kernel_size": kernel,
-        "stride": tuple(int(s) for s in stride),
-        "dilation": tuple(int(d) for d in dilation),
-        "padding": [(int(p), int(p)) for p in padding],
-        "groups": int(groups),
-        "use_bias": bias is not None,
-        "layout": "channels_first",
-    }
-    if transposed:
-        attrs["output_padding"] = tuple(int(p) for p in output_padding)
-    return ("conv_transpose_op" if transposed else "conv_op"), attrs, [shape_of(x), shape_of(w)]
-
-
-class _DispatchRecorder(TorchDispatchMode):
-    """aten matrix products, convolutions and fused attention run outside every layer."""
-
-    def __init__(self, state: _State) -> None:
-        super().__init__()
-        self.state = state
-
-    def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
-        out = func(*args, **(kwargs or {}))
-        if not self.state.should_record():
-            return out
-        name = func.overloadpacket.__name__
-        if name in _ATEN_MATMUL:
-            first, second = _ATEN_MATMUL[name]
-            shapes = _operands(first, second)(args)
-            self.state.record("matmul", f"aten.{name}", {"op": name}, shapes, out, [args[first], args[second]])
-        elif name in _ATEN_SDPA:
-            self.state.record("sdpa", f"aten.{name}", {"op": name}, _operands(0, 1, 2)(args), out, list(args[:3]))
-        elif name == "convolution":
-            kind, attrs, shapes = _conv_op(args)
-            self.state.record(kind, "aten.convolution", attrs, shapes, out, [args[0], args[1]])
-        return out
-
-
-def fake_tensors() -> Any:
-    """A mode in which the meta copy and its inputs are fake tensors: model code that asks `.item()`
-    of a mask (transformers' packed-sequence and causal-mask checks) sees a traced value instead of
-    failing on meta.  No memory is allocated either way."""
-    from torch._subclasses.fake_tensor import FakeTensorMode
-
-    return FakeTensorMode(allow_non_fake_inputs=True)
+    facts: FactsFn | None = None
+    """Recorded for every call and operator."""
+    extra_modes: tuple[Callable[[State], Any], ...] = ()
+    """Its own operator recorders, each built on the pass's state."""
+    grad: bool = False
+    """Autograd on, as training runs."""
 
 
 def run_pass(
-    model: torch.nn.Module,
-    mapped: set[str],
-    call: Callable[[torch.nn.Module], Any],
-    *,
-    facts: FactsFn | None = None,
-    extra_modes: tuple[Callable[[_State], TorchFunctionMode], ...] = (),
-    grad: bool = False,
+    model: torch.nn.Module, mapped: set[str], args: tuple[Any, ...], kwargs: dict[str, Any], *,
+    guarded: bool = False, device: str = "meta", mode: PassMode | None = None,
 ) -> Trace:
-    """Run `call(model)` once under the hooks and modes; `mapped` are the paths of layer modules.
+    """Run `model(*args, **kwargs)` once under the hooks and modes; `mapped` are the paths of layer modules.
 
-    A memory pass adds `facts` (recorded for every call and operator), its own operator recorders
-    (`extra_modes`, each built on the pass's state) and autograd (`grad`), as training would run it."""
+    `guarded` wraps every layer-level module's forward (on `model`, which must be the audit's own copy)
+    with the fallbacks of `torch_fallback`; `device` "cpu" runs on CPU tensors (real ones, or fake ones
+    under a memory pass's FakeTensorMode); `mode` adds a memory pass's facts, recorders and autograd."""
+    from adapters.torch_fallback import guards
+
+    mode = mode or PassMode()
     paths = {id(m): path for path, m in model.named_modules()}
-    state = _State(paths, mapped, facts)
+    state = State(paths, mapped, mode.facts)
+    state.device = device
     hooks = [
         torch.nn.modules.module.register_module_forward_pre_hook(state.pre),
         torch.nn.modules.module.register_module_forward_hook(state.post, with_kwargs=True),
     ]
     try:
         with contextlib.ExitStack() as stack:
-            stack.enter_context(torch.enable_grad() if grad else torch.no_grad())
-            stack.enter_context(_FunctionRecorder(state))
-            for make_mode in extra_modes:
+            stack.enter_context(quiet_logs("torch._subclasses.fake_tensor"))
+            stack.enter_context(torch.enable_grad() if mode.grad else torch.no_grad())
+            pass_args, pass_kwargs = _on_pass_device(args, state), _on_pass_device(kwargs, state)
+            if guarded:
+                stack.enter_context(guards(model, state))
+            stack.enter_context(FunctionRecorder(state))
+            for make_mode in mode.extra_modes:
                 stack.enter_context(make_mode(state))
-            stack.enter_context(_DispatchRecorder(state))
-            call(model)
+            stack.enter_context(DispatchRecorder(state))
+            model(*pass_args, **pass_kwargs)
     except Exception as err:  # a model's forward can raise anything; the audit reports it as a note
-        state.trace.error = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+        op, owner = state.failed or (None, state.owner())
+        state.trace.stop = state.stop or Stop(owner, op, error_text(err))
     finally:
         for hook in hooks:
             hook.remove()

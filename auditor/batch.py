@@ -24,10 +24,13 @@ EXIT_OK, EXIT_MISMATCH, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def exit_code(result: Any, strict: bool) -> int:
-    """0 consistent, 1 a mismatch (under `strict` also an unverified layer, an unattributed tensor or a caveat)."""
+    """0 consistent, 1 a mismatch (under `strict` also an unverified layer, an unattributed tensor, a caveat
+    or an incomplete MAC total)."""
     if not result.consistent:
         return EXIT_MISMATCH
-    if strict and (result.totals.unverified_layers or result.totals.unattributed or result.model.caveats):
+    totals = result.totals
+    if strict and (totals.unverified_layers or totals.unattributed or result.model.caveats
+                   or not totals.macs_complete):
         return EXIT_MISMATCH
     return EXIT_OK
 

@@ -12,11 +12,11 @@ from auditor.layer_check import Finding, LayerCheck, Status, check_layer, rule_f
 from auditor.memory.items import MemoryBudget
 from auditor.options import AuditOptions
 from auditor.registry import Registry
-from auditor.rules import RULES
+from auditor.rules import RULES, reparam
 from auditor.rules.base import Rule
 
 MAC_CONVENTION = (
-    "MACs = multiply-accumulates of one forward pass (bias adds, activations, pooling and softmax "
+    "MACs = multiply-accumulates of one forward pass (bias adds, activations, pooling, resizing and softmax "
     "excluded; normalisation: one per element); FLOPs = 2 x MACs"
 )
 
@@ -32,6 +32,8 @@ class Totals:
     non_trainable: int = 0
     buffers: int = 0
     shared: int = 0
+    active: int = 0
+    """Parameters one token uses: `reported`, less the experts a mixture-of-experts block does not route to."""
     macs: int = 0
     macs_complete: bool = True
     macs_per_sample: bool = False
@@ -52,6 +54,13 @@ class Totals:
     """Elements of tensors the model consumes that no layer owns (`ModelIR.unattributed`)."""
     quantization: int = 0
     """Elements of quantization state (scales, zero points): not parameters, never dropped."""
+    unused_layers: int = 0
+    unknown_macs_layers: int = 0
+    pruned: int = 0
+    """Weights pruning masks zero out, of `masked` weights under a mask (where the masks' values are known)."""
+    masked: int = 0
+    adapters: int = 0
+    """Parameters of parameter-efficient adapter layers (LoRA matrices): the rest is the base model."""
 
     @property
     def verified_fraction(self) -> float:
@@ -119,6 +128,7 @@ def _totals(model: ModelIR, checks: list[LayerCheck], rules: Registry[str, Rule]
         totals.trainable += layer.reported_trainable
         totals.buffers += layer.reported_buffers
         totals.shared += layer.shared_params
+        totals.active += layer.reported_params - _inactive(check)
         for p in layer.params:
             if p.shared_with is None:
                 totals.param_bytes += p.nbytes
@@ -130,6 +140,7 @@ def _totals(model: ModelIR, checks: list[LayerCheck], rules: Registry[str, Rule]
             totals.analytic += check.analytic - layer.shared_params
         if check.macs is None:
             totals.macs_complete = False
+            totals.unknown_macs_layers += 1
         else:
             totals.macs += check.macs
             totals.macs_per_sample = totals.macs_per_sample or check.macs_per_sample
@@ -137,12 +148,29 @@ def _totals(model: ModelIR, checks: list[LayerCheck], rules: Registry[str, Rule]
         totals.mismatches += check.status == Status.MISMATCH
         totals.unverified_layers += check.status == Status.UNVERIFIED
         totals.quantization += layer.reported_quantization
+        _add_structures(totals, check)
     totals.non_trainable = totals.reported - totals.trainable
     totals.unattributed = sum(t.numel for t in model.unattributed)
     totals.activation_elements += sum(sample_numel(s) for s in model.input_shapes)
     totals.shapes_known = any(c.layer.input_shapes or c.layer.output_shapes for c in checks) or (
         bool(model.input_shapes) and not checks)
     return totals
+
+
+def _add_structures(totals: Totals, check: LayerCheck) -> None:
+    """Unused layers, pruning masks and adapter parameters, summed over the model."""
+    layer = check.layer
+    totals.unused_layers += layer.called is False
+    pruned, masked = reparam.pruning(layer) if check.analytic is not None else (0, 0)
+    totals.pruned, totals.masked = totals.pruned + pruned, totals.masked + masked
+    totals.adapters += layer.reported_params if layer.adapter else 0
+
+
+def _inactive(check: LayerCheck) -> int:
+    """Parameters of the layer one token does not use (experts it is not routed to)."""
+    if check.analytic_active is None or check.analytic is None:
+        return 0
+    return check.analytic - check.analytic_active
 
 
 def _activation_elements(check: LayerCheck, rules: Registry[str, Rule]) -> int:

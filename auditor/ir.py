@@ -36,6 +36,9 @@ DTYPE_BYTES: dict[str, int] = {
     "int8": 1,
     "uint8": 1,
     "bool": 1,
+    "qint8": 1,
+    "quint8": 1,
+    "qint32": 4,
     "complex64": 8,
     "complex128": 16,
 }
@@ -167,6 +170,15 @@ class Layer:
     inputs: list[TensorFact] = field(default_factory=list)
     """Per input (aligned with input_shapes) when the adapter recorded them; empty otherwise."""
     outputs: list[TensorFact] = field(default_factory=list)
+    called: bool | None = None
+    """False when a complete forward pass never called this layer (it is unused: no shapes, 0 MACs);
+    None when no pass said (no inputs given, or the pass stopped before reaching it)."""
+    adapter: str | None = None
+    """The parameter-efficient adapter this layer belongs to (a LoRA matrix of adapter "default");
+    None for the base model's own layers."""
+    ops_recorded: bool = False
+    """The layer has no rule but its multiply-accumulating operators are recorded as layers of their own
+    (a PyTorch module without a mapping): its own row adds 0 MACs once a pass called it."""
 
     @property
     def reported_params(self) -> int:
@@ -236,3 +248,5 @@ class ModelIR:
     caveats: list[str] = field(default_factory=list)
     """What the adapter could not check although the counts stand (an absent external data file):
     reported with the notes, and failures under --strict."""
+    shapes_missing: str | None = None
+    """Why some layers have no shapes (and so no MACs), in one line: a stopped forward pass, no inputs."""

@@ -12,7 +12,7 @@ from typing import Any
 
 from auditor.ir import Layer, Shape
 from auditor.registry import Registry
-from auditor.rules import RULES, RuleError, SymbolicShape
+from auditor.rules import RULES, RuleError, SymbolicShape, reparam
 from auditor.rules.base import ParamCount, Rule
 
 
@@ -50,6 +50,8 @@ class LayerCheck:
     analytic_trainable: int | None = None
     formula: str | None = None
     analytic_buffers: int | None = None
+    analytic_active: int | None = None
+    """Parameters one token uses, when the rule says that is fewer than all (mixture of experts)."""
     analytic_output_shape: Shape | None = None
     macs: int | None = None
     findings: list[Finding] = field(default_factory=list)
@@ -103,13 +105,27 @@ def check_layer(layer: Layer, batch: str | None = None, rules: Registry[str, Rul
     """
     rule = rules.get(layer.kind)
     if rule is None:
-        return LayerCheck(layer, Status.UNVERIFIED, note=f"no rule for kind {layer.kind!r} ({layer.source_type})")
+        return _unused(LayerCheck(layer, Status.UNVERIFIED, note=f"no rule for kind {layer.kind!r} ({layer.source_type})"))
     try:
-        return _check(layer, rule, batch)
+        return _unused(_check(layer, rule, batch))
     except RuleError as err:
-        return LayerCheck(layer, Status.UNVERIFIED, note=str(err))
+        return _unused(LayerCheck(layer, Status.UNVERIFIED, note=str(err)))
     except _RuleBug as bug:
-        return LayerCheck(layer, Status.UNVERIFIED, note=str(bug))
+        return _unused(LayerCheck(layer, Status.UNVERIFIED, note=str(bug)))
+
+
+UNUSED_NOTE = "unused: forward never called it (0 MACs)"
+
+
+def _unused(check: LayerCheck) -> LayerCheck:
+    """A layer a complete forward pass never called costs nothing: 0 MACs, which is exact, not unknown.
+    A called layer whose operators are rows of their own adds nothing beyond them."""
+    if check.macs is None and check.layer.called and check.layer.ops_recorded:
+        check.macs = 0
+    if check.layer.called is False:
+        check.macs = 0
+        check.note = f"{check.note}; {UNUSED_NOTE}" if check.note else UNUSED_NOTE
+    return check
 
 
 class _RuleBug(Exception):
@@ -126,7 +142,7 @@ def _call(rule: Rule, method: str, layer: Layer) -> Any:
 
 
 def _check(layer: Layer, rule: Rule, batch: str | None) -> LayerCheck:
-    counted = _call(rule, "count", layer)
+    counted = reparam.adjust(_call(rule, "count", layer), layer)
     check = LayerCheck(
         layer,
         Status.OK,
@@ -134,11 +150,15 @@ def _check(layer: Layer, rule: Rule, batch: str | None) -> LayerCheck:
         analytic_trainable=counted.trainable,
         formula=counted.formula,
         analytic_buffers=counted.buffers,
+        analytic_active=counted.active,
     )
     _check_counts(check, counted)
     _check_shape(check, rule)
     check.macs, check.macs_per_sample = _macs(check, rule, batch)
     check.description, check.metrics = _extras(layer, rule)
+    pruned, masked = reparam.pruning(layer)
+    if masked:
+        check.metrics = {**check.metrics, "pruned": pruned}
     if check.findings:
         check.status = Status.MISMATCH
     elif layer.inferred:

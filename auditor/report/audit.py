@@ -13,6 +13,7 @@ from auditor.report.common import (
     bytes_text,
     check_format,
     count_text,
+    macs_gap,
     macs_unknown,
     shape_json,
     shape_text,
@@ -67,6 +68,7 @@ def audit_to_dict(audit: Audit) -> dict[str, Any]:
             "non_trainable": totals.non_trainable,
             "buffers": totals.buffers,
             "shared": totals.shared,
+            "active": totals.active,
             "macs": known(totals.macs),
             "macs_complete": totals.macs_complete and totals.shapes_known,
             "macs_per_sample": totals.macs_per_sample,
@@ -81,10 +83,15 @@ def audit_to_dict(audit: Audit) -> dict[str, Any]:
             "unverified_layers": totals.unverified_layers,
             "unattributed": totals.unattributed,
             "quantization_metadata": totals.quantization,
+            "unused_layers": totals.unused_layers,
+            "adapters": totals.adapters,
+            "pruned": totals.pruned,
+            "masked": totals.masked,
         },
         "bytes_by_dtype": dict(sorted(totals.bytes_by_dtype.items())),
         "layers": [_layer_dict(c) for c in audit.checks],
         "findings": [{"code": f.code, "message": f.message} for f in audit.findings],
+        "macs_incomplete": None if totals.macs_complete else macs_gap(audit),
         "notes": list(audit.model.notes),
         **memory,
         "unattributed": [
@@ -121,6 +128,8 @@ def _layer_dict(check: LayerCheck) -> dict[str, Any]:
         "param_bytes": sum(p.nbytes for p in layer.params if p.shared_with is None),
         "packing": [p.packing.formula for p in layer.params if p.packing is not None],
         "inferred": layer.inferred or None,
+        "unused": layer.called is False,
+        "adapter": layer.adapter,
     }
 
 
@@ -237,6 +246,15 @@ def _summary(audit: Audit, markdown: bool) -> list[str]:
                      f"{_tensor_list(audit)}")
     if audit.model.framework_total is not None:
         lines.append(f"{bullet}{audit.model.framework} says: {audit.model.framework_total:,}")
+    if t.active != t.reported:
+        lines.append(f"{bullet}Active per token: {t.active:,} (mixture of experts: only the routed experts run)")
+    if t.adapters:
+        adapter_trainable = sum(c.layer.reported_trainable for c in audit.checks if c.layer.adapter)
+        lines.append(f"{bullet}Adapters: {t.adapters:,} ({adapter_trainable:,} trainable)   "
+                     f"Base model: {t.reported - t.adapters:,} ({t.trainable - adapter_trainable:,} trainable)")
+    if t.masked:
+        lines.append(f"{bullet}Pruned: {t.pruned:,} of {t.masked:,} masked weights are zero "
+                     f"({100 * t.pruned / t.masked:.1f}% sparsity)")
     lines += [
         f"{bullet}Verified by a rule: {100 * t.verified_fraction:.1f}% of parameters; "
         f"{t.mismatches} mismatched, {t.unverified_layers} unverified of {t.layers} layers",
@@ -273,7 +291,7 @@ def _macs_line(audit: Audit) -> str:
     if macs_unknown(audit):
         return f"MACs{per_sample}: {unknown_shapes(audit)}   FLOPs: unknown"
     return (f"MACs{per_sample}: {t.macs:,} ({si_text(t.macs)})"
-            + ("" if t.macs_complete else " (incomplete: some layers unknown)") + f"   FLOPs: {si_text(2 * t.macs)}")
+            + ("" if t.macs_complete else f" (incomplete: {macs_gap(audit)})") + f"   FLOPs: {si_text(2 * t.macs)}")
 
 
 def _activation_line(audit: Audit, element_bytes: int) -> str:

@@ -60,9 +60,18 @@ def check_format(fmt: str) -> str:
 
 def unknown_shapes(audit: Any) -> str:
     """Why no layer has a shape, and what to do about it."""
+    if audit.model.input_shapes and audit.model.shapes_missing:
+        return f"unknown ({audit.model.shapes_missing})"
     if audit.model.input_shapes:
         return "unknown (no layer got a shape: the forward pass did not run, see the notes)"
     return "unknown (no shapes are known: give --input-shape, e.g. 1x3x224x224)"
+
+
+def macs_gap(audit: Any) -> str:
+    """Why the MAC total is incomplete, in one line: how many layers, and the adapter's reason if it gave one."""
+    t = audit.totals
+    unknown = f"{t.unknown_macs_layers} of {t.layers} layers have unknown MACs"
+    return f"{unknown}: {audit.model.shapes_missing}" if audit.model.shapes_missing else unknown
 
 
 def macs_unknown(audit: Any) -> bool:

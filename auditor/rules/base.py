@@ -53,6 +53,8 @@ class ParamCount:
     buffers: int = 0
     """State the framework keeps outside its parameters (PyTorch BatchNorm running stats)."""
     terms: tuple[Term, ...] = ()
+    active: int | None = None
+    """Parameters one token uses, when that is fewer than `params` (a mixture of experts' top-k); None: all."""
 
     @classmethod
     def of(cls, *terms: Term) -> ParamCount:

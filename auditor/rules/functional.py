@@ -1,19 +1,28 @@
-"""Convolutions called as functions (F.conv2d inside a module's forward): MACs and shape, no parameters.
+"""Layers called as functions (F.conv2d, F.linear, F.layer_norm ... inside a module's forward).
 
-The weight belongs to whatever module holds it (and is counted there); this layer only stands for the
-operator.  Canonical attrs are the conv ones (see `auditor.rules.conv`); inputs are [x, weight].
+Each kind is its module form's rule with no parameters: the weights belong to whatever module holds
+them (and are counted there); the layer only stands for the operator, so its output shape and MACs
+follow exactly the module form's math.  Canonical attrs are the module form's: conv_op and
+conv_transpose_op as `auditor.rules.conv` (inputs [x, weight]); linear_op as `dense`; embedding_op
+as `embedding`; batch_norm_op, instance_norm_op, group_norm_op, layer_norm_op, rms_norm_op as
+`auditor.rules.norm` (a functional norm keeps no statistics of its own: stats "none").
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from auditor.ir import Layer
-from auditor.rules.base import NO_PARAMS, ParamCount
+from auditor.rules.base import NO_PARAMS, ParamCount, Rule
 from auditor.rules.conv import ConvRule, ConvTransposeRule
+from auditor.rules.dense import DenseRule
+from auditor.rules.embedding import EmbeddingRule
+from auditor.rules.norm import BatchNormRule, GroupNormRule, InstanceNormRule, LayerNormRule, RMSNormRule
 from auditor.rules.registry import register
 from auditor.rules.saved import INPUT, SaveContext, SavedTensor, fact, requires_grad, saved_input
 
 
-def _operands_saved(layer: Layer) -> list[SavedTensor]:
+def _operands_saved(self: Rule, layer: Layer, context: SaveContext) -> list[SavedTensor]:
     """conv(x, w): x when w needs a gradient, w (unless it is a parameter) when x needs one."""
     saved = [saved_input("input", 0)] if requires_grad(layer, 1) else []
     weight = fact(layer, INPUT, 1)
@@ -22,37 +31,34 @@ def _operands_saved(layer: Layer) -> list[SavedTensor]:
     return saved
 
 
-class ConvOpRule(ConvRule):
-    """A functional convolution: the conv rule's shape and MACs, parameters owned elsewhere."""
+def operator_rule(base: type[Rule], kind: str) -> Rule:
+    """`base`'s shape and MAC math under `kind`, owning no parameters.  The operator is no layer of a
+    table or a diff family of its own (a diff pairs the module forms)."""
 
-    kind = "conv_op"
-    family = ""
-    columns = {}
-    aliases = ()
-    table_prefixes = ()
-
-    def count(self, layer: Layer) -> ParamCount:
+    def count(self: Rule, layer: Layer) -> ParamCount:
         return NO_PARAMS
 
-    def saved_for_backward(self, layer: Layer, context: SaveContext) -> list[SavedTensor]:
-        return _operands_saved(layer)
+    body: dict[str, Any] = {
+        "kind": kind, "count": count, "family": "", "columns": {}, "aliases": (), "table_prefixes": (),
+        "__doc__": f"{base.__name__}'s shape and MACs for the functional form; parameters are owned elsewhere.",
+    }
+    if issubclass(base, ConvRule):  # its weight is an operand (inputs [x, weight])
+        body["saved_for_backward"] = _operands_saved
+    return type(f"{base.__name__.removesuffix('Rule')}OpRule", (base,), body)()
 
 
-class ConvTransposeOpRule(ConvTransposeRule):
-    """A functional transposed convolution: shape and MACs only."""
+OPERATOR_FORMS: dict[str, type[Rule]] = {
+    "conv_op": ConvRule,
+    "conv_transpose_op": ConvTransposeRule,
+    "linear_op": DenseRule,
+    "embedding_op": EmbeddingRule,
+    "batch_norm_op": BatchNormRule,
+    "instance_norm_op": InstanceNormRule,
+    "group_norm_op": GroupNormRule,
+    "layer_norm_op": LayerNormRule,
+    "rms_norm_op": RMSNormRule,
+}
+"""Functional kind -> the rule of its module form."""
 
-    kind = "conv_transpose_op"
-    family = ""
-    columns = {}
-    aliases = ()
-    table_prefixes = ()
-
-    def count(self, layer: Layer) -> ParamCount:
-        return NO_PARAMS
-
-    def saved_for_backward(self, layer: Layer, context: SaveContext) -> list[SavedTensor]:
-        return _operands_saved(layer)
-
-
-register(ConvOpRule())
-register(ConvTransposeOpRule())
+for _kind, _base in OPERATOR_FORMS.items():
+    register(operator_rule(_base, _kind))

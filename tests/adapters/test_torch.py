@@ -372,9 +372,10 @@ def test_a_shape_string_reads_as_on_the_command_line_and_several_inputs_get_thei
     assert [c.layer.output_shapes for c in audit.checks if c.kind in ("embedding", "dense")] == [[(1, 3, 4)], [(1, 3, 2)]]
 
 
-def test_uninitialised_lazy_module_is_refused():
+def test_uninitialised_lazy_module_is_refused_without_inputs():
+    """With inputs a lazy module is materialised on meta (tests/adapters/test_torch_structures.py)."""
     with pytest.raises(InputError, match="lazy"):
-        auditor.audit(nn.Sequential(nn.LazyLinear(4)), input_shape=(1, 3))
+        auditor.audit(nn.Sequential(nn.LazyLinear(4)))
 
 
 def test_factory_returning_module_and_inputs(tmp_path, monkeypatch):

@@ -1,0 +1,159 @@
+"""The shape pass of a PyTorch model, and what it tells the user: a plain pass, then a guarded one if needed.
+
+The first pass runs on a meta-device copy under FakeTensorMode (no weight is allocated, the user's
+model is never run or written to).  When it stops, a second pass runs with guards (`torch_fallback`).
+Every outcome is said in the notes: which modules ran for real or took their rule's output shape, and
+where and why a pass stopped (the op, the module, and how many layers it left without shapes).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from adapters.torch_fallback import REAL_RUN_LIMIT
+from adapters.torch_structures import packed_elements
+from adapters.torch_trace import Fallback, PassMode, Stop, Trace, error_text, fresh_copy, meta_copy, run_pass
+from auditor.ir import PassInfo
+
+OP_HINTS = {
+    "aten._local_scalar_dense": ".item() or a Python number read from a tensor",
+    "aten.nonzero": "nonzero or a boolean mask: the output size depends on the values",
+    "aten.masked_select": "a boolean mask: the output size depends on the values",
+    "aten._pack_padded_sequence": "pack_padded_sequence: the sizes depend on the lengths' values",
+    "aten.unique": "unique: the output size depends on the values",
+    "aten._unique2": "unique: the output size depends on the values",
+    "aten.repeat_interleave": "repeat_interleave with tensor repeats: the size depends on the values",
+    "aten._grouped_mm": "grouped_mm: its meta kernel needs bfloat16 inputs",
+}
+"""Aten ops a meta pass cannot run -> what the user wrote and why it needs values."""
+
+
+@dataclass
+class PassResult:
+    """The trace to build layers from, the notes for the user, and why shapes are missing (if they are)."""
+
+    trace: Trace
+    notes: list[str] = field(default_factory=list)
+    stopped: str | None = None
+
+
+def _fake_tensors() -> Any:
+    """Model code that asks `.item()` of a mask (transformers' packed-sequence and causal-mask checks)
+    sees a traced value instead of failing on meta.  No memory is allocated either way."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    return FakeTensorMode(allow_non_fake_inputs=True)
+
+
+def shape_pass(model: torch.nn.Module, mapped: set[str], args: tuple[Any, ...], kwargs: dict[str, Any]) -> PassResult:
+    """One pass on a meta copy of `model`, a guarded second one if the first stopped; never raises."""
+    with _fake_tensors():
+        try:
+            copy = meta_copy(model)
+        except Exception as err:  # deepcopy runs arbitrary __deepcopy__ code of user classes
+            copy, why = None, error_text(err)[:120]
+        if copy is not None:
+            trace = run_pass(copy, mapped, args, kwargs)
+            first = trace.stop
+            if first is not None:
+                trace = run_pass(copy, mapped, args, kwargs, guarded=True)
+    if copy is None:
+        return _real_pass(model, mapped, args, kwargs, why)
+    notes = ["shapes and MACs from one forward pass on a meta-device copy (no weights allocated)"]
+    if first is not None:
+        notes.append(f"the first pass stopped ({describe_stop(first)}); a second pass ran with fallbacks")
+    notes.extend(_fallback_notes(trace.fallbacks))
+    stopped = None
+    if trace.stop is not None:
+        stopped = "forward pass stopped early " + describe_stop(trace.stop)
+        notes.append(stopped + "; the layers after it have no shapes")
+    return PassResult(trace, notes, stopped)
+
+
+def memory_pass(
+    model: torch.nn.Module, mapped: set[str], args: tuple[Any, ...], kwargs: dict[str, Any], request: PassInfo
+) -> PassResult:
+    """The pass a memory budget needs (see `adapters.torch_memory`): fake CPU tensors, train or eval
+    mode, tensor facts; tensors made inside forward go to (fake) CPU.  A failure becomes a note."""
+    from adapters import torch_memory as memory
+
+    mode = _fake_tensors()
+    try:
+        copy = meta_copy(model, memory.fake_cpu(mode, memory.cast_dtype(request)))
+    except Exception as err:  # deepcopy runs arbitrary __deepcopy__ code of user classes
+        reason = f"the model cannot be copied for the memory pass ({error_text(err)[:120]})"
+        return PassResult(Trace(stop=Stop("", None, reason)), [f"shapes not captured: {reason}"], reason)
+    pass_mode = PassMode(memory.FactRecorder(copy), memory.MEMORY_MODES, request.training)
+    with mode, memory.running_as(copy, request):
+        trace = run_pass(copy, mapped, args, kwargs, device="cpu", mode=pass_mode)
+    how = "training" if request.training else "inference"
+    notes = [f"shapes, MACs and tensor facts from one {how} pass on fake CPU tensors (no weights allocated)"]
+    stopped = None
+    if trace.stop is not None:
+        stopped = "forward pass stopped early " + describe_stop(trace.stop)
+        notes.append(stopped + "; the layers after it have no shapes")
+    return PassResult(trace, notes, stopped)
+
+
+def _real_pass(
+    model: torch.nn.Module, mapped: set[str], args: tuple[Any, ...], kwargs: dict[str, Any], why: str
+) -> PassResult:
+    """The pass on a fresh CPU copy, for a small model that cannot be copied to meta (quantized packing)."""
+    size = sum(p.numel() for p in model.parameters()) + packed_elements(model)
+    reason = f"the model cannot be copied to the meta device ({why})"
+    if size > REAL_RUN_LIMIT:
+        return PassResult(Trace(stop=Stop("", None, reason)), [f"shapes not captured: {reason}"], reason)
+    try:
+        real = fresh_copy(model)
+    except Exception as err:  # deepcopy runs arbitrary __deepcopy__ code of user classes
+        reason = f"the model cannot be copied ({error_text(err)[:200]})"
+        return PassResult(Trace(stop=Stop("", None, reason)), [f"shapes not captured: {reason}"], reason)
+    trace = run_pass(real, mapped, args, kwargs, device="cpu")
+    notes = [f"{reason[0].upper()}{reason[1:]}: shapes and MACs from one pass on a CPU copy with fresh weights "
+             "and your inputs' values (random where none were given)"]
+    stopped = None
+    if trace.stop is not None:
+        stopped = "forward pass stopped early " + describe_stop(trace.stop)
+        notes.append(stopped + "; the layers after it have no shapes")
+    return PassResult(trace, notes, stopped)
+
+
+def materialise_lazy(model: torch.nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.nn.Module:
+    """A meta copy of `model` whose lazy modules took their sizes from one pass on these inputs.
+
+    The user's model stays uninitialised.  ValueError names a lazy parameter the pass left unset."""
+    copy = meta_copy(model)
+    trace = run_pass(copy, set(), args, kwargs)
+    for path, p in copy.named_parameters():
+        if isinstance(p, torch.nn.parameter.UninitializedParameter):
+            stop = f" (the pass stopped {describe_stop(trace.stop)})" if trace.stop else ""
+            raise ValueError(f"lazy parameter {path!r} was not materialised by a forward pass{stop}")
+    return copy
+
+
+def describe_stop(stop: Stop) -> str:
+    """'in `enc` at aten.nonzero (nonzero or a boolean mask: ...): DynamicOutputShapeException: ...'."""
+    where = f"in `{stop.module_path}`" if stop.module_path else "in the model's own forward"
+    at = f" at {stop.op} ({OP_HINTS[stop.op]})" if stop.op in OP_HINTS else f" at {stop.op}" if stop.op else ""
+    real = " (it fails on real tensors too)" if stop.confirmed else ""
+    return f"{where}{at}: {stop.error}{real}"
+
+
+def _fallback_notes(fallbacks: list[Fallback]) -> list[str]:
+    """One note per (class, what was done): the first module's path and how many more."""
+    groups: dict[tuple[str, str], list[Fallback]] = defaultdict(list)
+    for fallback in fallbacks:
+        groups[(fallback.class_name, fallback.how)].append(fallback)
+    notes = []
+    for (class_name, how), items in groups.items():
+        first = items[0]
+        more = f" and {len(items) - 1} more {class_name}" if len(items) > 1 else f" ({class_name})"
+        done = ("ran on CPU with fresh weights and your inputs' values (random where none were given); the "
+                "shapes after it hold for those values" if how == "real"
+                else "took its output shape from its rule")
+        notes.append(f"`{first.path or '(root)'}`{more} could not run on meta ({first.reason}): {done}")
+    return notes

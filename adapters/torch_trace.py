@@ -11,7 +11,6 @@ What still cannot run stops the pass with the op and the module named.
 from __future__ import annotations
 
 import contextlib
-import copy
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -20,13 +19,18 @@ from typing import Any
 import torch
 from torch.utils import _pytree as pytree
 
-from adapters.torch_ops import DispatchRecorder, FunctionRecorder, shape_of
+from adapters.torch_copies import copy_with, fresh_copy, meta_copy, real_tensor
+from adapters.torch_functions import shape_of
+from adapters.torch_ops import DispatchRecorder, FunctionRecorder
 from auditor.ir import Shape, TensorFact
 
 FactsFn = Callable[[Any], list[TensorFact]]
 """(nested value) -> one TensorFact per tensor leaf, in `tensor_shapes` order (memory passes only)."""
 
-__all__ = ["Call", "Op", "State", "Stop", "Trace", "meta_copy", "run_pass", "shape_of", "tensor_shapes"]
+__all__ = [
+    "Call", "Op", "State", "Stop", "Trace", "copy_with", "fresh_copy", "meta_copy", "real_tensor", "run_pass", "shape_of",
+    "tensor_shapes",
+]
 
 
 @dataclass
@@ -94,71 +98,6 @@ def tensor_shapes(value: Any) -> list[Shape]:
 def error_text(err: BaseException) -> str:
     first = str(err).strip().splitlines()
     return f"{type(err).__name__}: {first[0] if first else ''}".strip()
-
-
-def copy_with(module: torch.nn.Module, make: Callable[[torch.Tensor], torch.Tensor]) -> torch.nn.Module:
-    """A deep copy of `module` whose tensors are `make(tensor)`: no tensor data is copied."""
-    memo: dict[int, Any] = {}
-    for sub in module.modules():
-        for p in sub._parameters.values():
-            if p is not None and id(p) not in memo:
-                memo[id(p)] = _lazy(p) if _is_lazy(p) else torch.nn.Parameter(make(p), p.requires_grad)
-        for value in list(sub._buffers.values()) + list(vars(sub).values()):
-            if isinstance(value, torch.Tensor) and id(value) not in memo:
-                memo[id(value)] = _lazy(value) if _is_lazy(value) else make(value)
-    return copy.deepcopy(module, memo)
-
-
-def _is_lazy(t: torch.Tensor) -> bool:
-    return isinstance(t, (torch.nn.parameter.UninitializedParameter, torch.nn.parameter.UninitializedBuffer))
-
-
-def _lazy(t: Any) -> Any:
-    """A lazy module's uninitialised tensor, to be materialised on meta (its shape comes from the input)."""
-    return type(t)(requires_grad=t.requires_grad, device="meta", dtype=t.dtype)
-
-
-def meta_copy(module: torch.nn.Module, convert: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.nn.Module:
-    """A deep copy of `module` whose tensors are all on meta: no weight is copied or allocated.
-
-    `convert` turns each meta tensor into the copy's own (a memory pass makes fake CPU tensors)."""
-    make = convert or (lambda t: t)
-    return copy_with(module, lambda t: make(torch.empty_like(t, device="meta")))
-
-
-def _has_values(t: torch.Tensor) -> bool:
-    from torch._subclasses.fake_tensor import FakeTensor
-
-    return t.device.type != "meta" and not isinstance(t, FakeTensor)
-
-
-def fresh_copy(module: torch.nn.Module) -> torch.nn.Module:
-    """A CPU copy of `module` to run for real: parameters freshly initialised (the user's are never
-    used), buffers (running statistics, quantization scales, masks) copied where they have values."""
-    real = copy_with(module, lambda t: torch.zeros(t.shape, dtype=t.dtype))
-    for sub, own in zip(real.modules(), module.modules()):
-        for name, buffer in own._buffers.items():
-            if buffer is not None and _has_values(buffer):
-                sub._buffers[name] = buffer.detach().clone()
-        if getattr(sub.__dict__.get("forward"), "_audit_guard", False):
-            del sub.forward  # the copy runs its class's own forward, not the meta module's guard
-        reset = getattr(sub, "reset_parameters", None)
-        if callable(reset):
-            with contextlib.suppress(Exception):
-                reset()
-    return real
-
-
-def real_tensor(t: torch.Tensor, originals: dict[int, torch.Tensor]) -> torch.Tensor:
-    """The user's own tensor where `t` stands for a model input, else random values of its shape and dtype."""
-    if id(t) in originals:
-        return originals[id(t)].detach().to("cpu")
-    if _has_values(t):
-        return t
-    shape = [int(d) for d in t.shape]
-    if t.is_floating_point() or t.is_complex():
-        return torch.randn(shape, dtype=t.dtype)
-    return torch.ones(shape, dtype=t.dtype)  # valid as a length, an index and a mask
 
 
 @dataclass(frozen=True)

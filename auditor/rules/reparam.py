@@ -53,7 +53,8 @@ def adjust(counted: ParamCount, layer: Layer) -> ParamCount:
     if not extra:
         return counted
     base = counted.terms or (Term(counted.formula.rpartition(" = ")[0] or counted.formula, counted.params,
-                                  counted.trainable == counted.params),)
+                                  counted.trainable == counted.params),
+                             *([Term(fmt(counted.buffers), counted.buffers, buffer=True)] if counted.buffers else []))
     adjusted = ParamCount.of(*base, *extra)
     added = adjusted.params - counted.params
     return replace(adjusted, trainable=counted.trainable + added,

@@ -41,7 +41,7 @@ def test_pruned_layers_count_weight_orig_and_show_the_sparsity():
     assert_verified(audit)
     assert audit.totals.reported == numel(model.parameters()) and audit.totals.buffers == numel(model.buffers())
     conv, linear = audit.checks[0], audit.checks[3]
-    assert conv.formula == "(3*3*3+1)*8 = 224 + buffer 216 (weight pruning mask)"
+    assert conv.formula == "(3*3*3+1)*8 = 224  (+ buffers 216 (weight pruning mask) = 216)"
     assert conv.metrics["pruned"] == 108 and linear.metrics["pruned"] == round(0.3 * 2880)
     assert (audit.totals.pruned, audit.totals.masked) == (108 + 864, 216 + 2880)
     assert "Pruned: 972 of 3,096 masked weights are zero (31.4% sparsity)" in render_audit(audit)
@@ -55,12 +55,12 @@ def _parametrized():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # torch.nn.utils.weight_norm is deprecated
         return [
-            ("weight_norm", parametrizations.weight_norm(nn.Linear(6, 4)), "+ 4 (weight weight_norm magnitude) = 32"),
-            ("weight_norm dim=1", parametrizations.weight_norm(nn.Linear(6, 4), dim=1), "+ 6 (weight weight_norm"),
-            ("spectral_norm", parametrizations.spectral_norm(nn.Linear(6, 4)), "+ buffers 4+6 (weight spectral_norm"),
-            ("orthogonal", parametrizations.orthogonal(nn.Linear(6, 4)), "+ buffer 6*6 (weight orthogonal base)"),
-            ("old weight_norm", nn.utils.weight_norm(nn.Linear(6, 4)), "+ 4 (weight weight_norm magnitude)"),
-            ("old spectral_norm", nn.utils.spectral_norm(nn.Linear(6, 4)), "+ buffers 4+6 (weight spectral_norm"),
+            ("weight_norm", parametrizations.weight_norm(nn.Linear(6, 4)), "(6+1)*4 + 4 (weight weight_norm magnitude) = 32"),
+            ("weight_norm dim=1", parametrizations.weight_norm(nn.Linear(6, 4), dim=1), "+ 6 (weight weight_norm magnitude) = 34"),
+            ("spectral_norm", parametrizations.spectral_norm(nn.Linear(6, 4)), "(+ buffers 4+6 (weight spectral_norm u, v) = 10)"),
+            ("orthogonal", parametrizations.orthogonal(nn.Linear(6, 4)), "(+ buffers 6*6 (weight orthogonal base) = 36)"),
+            ("old weight_norm", nn.utils.weight_norm(nn.Linear(6, 4)), "+ 4 (weight weight_norm magnitude) = 32"),
+            ("old spectral_norm", nn.utils.spectral_norm(nn.Linear(6, 4)), "(+ buffers 4+6 (weight spectral_norm u, v) = 10)"),
         ]
 
 

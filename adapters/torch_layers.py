@@ -119,7 +119,8 @@ def _site_layer(
     )
 
 
-def _op_layer(op: Op) -> Layer:
+def op_layer(op: Op) -> Layer:
+    """The layer of one recorded operator (its MACs are its rule's; it owns no parameters)."""
     return Layer(op.path, op.kind, op.source_type, dict(op.attrs), list(op.input_shapes), list(op.output_shapes),
                  inputs=list(op.inputs), outputs=list(op.outputs), called=True)
 
@@ -137,7 +138,7 @@ def layers(model: torch.nn.Module, found: dict[str, Site], trace: Trace | None, 
 
     for event in trace.events if trace else []:
         if isinstance(event, Op):
-            result.append(_op_layer(event))
+            result.append(op_layer(event))
         elif event.module_path in found:
             called.add(event.module_path)
             site = found[event.module_path]

@@ -22,6 +22,7 @@ from torch.utils._device import _device_constructors
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from adapters.torch_functions import FUNCTIONS, OpRecord, sdpa_attrs, shape_of
+from auditor.ir import Shape
 
 if TYPE_CHECKING:
     from adapters.torch_trace import State
@@ -128,6 +129,12 @@ def _conv_op(args: tuple[Any, ...]) -> OpRecord:
     if transposed:
         attrs["output_padding"] = tuple(int(p) for p in output_padding)
     return ("conv_transpose_op" if transposed else "conv_op"), attrs, [x, w]
+
+
+def conv_record(args: tuple[Any, ...]) -> tuple[str, dict[str, Any], list[Shape]]:
+    """aten.convolution's arguments as (kind, canonical attrs, [input shape, weight shape])."""
+    kind, attrs, operands = _conv_op(args)
+    return kind, attrs, [shape_of(t) for t in operands]
 
 
 def _aten_record(name: str, args: tuple[Any, ...]) -> OpRecord | None:

@@ -89,6 +89,15 @@ class Trace:
     stop: Stop | None = None
     fallbacks: list[Fallback] = field(default_factory=list)
 
+    @property
+    def error(self) -> str | None:
+        """The stop's error line (a pass that knows no module or op, like TorchScript's, sets just this)."""
+        return self.stop.error if self.stop else None
+
+    @error.setter
+    def error(self, text: str | None) -> None:
+        self.stop = None if text is None else Stop("", None, text)
+
 
 def tensor_shapes(value: Any) -> list[Shape]:
     """Shapes of every tensor in a (nested) value, in order."""

@@ -179,14 +179,14 @@ def _site_layer(model: Any, site: _Site, call: Call | None, owners: dict[int, tu
 
 def _layers(model: Any, sites: dict[str, _Site], trace: Trace, notes: list[str]) -> list[Layer]:
     """Layers in execution order, then the sites the pass did not see run (in module-tree order)."""
-    from adapters.torch import _op_layer
+    from adapters.torch_layers import op_layer
 
     owners: dict[int, tuple[str, Any]] = {}
     layers: list[Layer] = []
     called: set[str] = set()
     for event in trace.events:
         if isinstance(event, Op):
-            layers.append(_op_layer(event))  # the operator row an nn.Module audit would have
+            layers.append(op_layer(event))  # the operator row an nn.Module audit would have
         elif event.module_path in sites:
             called.add(event.module_path)
             layers.append(_site_layer(model, sites[event.module_path], event, owners, notes))

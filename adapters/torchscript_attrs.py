@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from adapters.torch_trace import _conv_op
+from adapters.torch_ops import conv_record
 from adapters.torch_types import MODULE_KINDS, MODULE_TYPES, Mapping, qualified_name
 from adapters.torchscript_graph import UNKNOWN, constant_value
 from auditor.ir import Shape
@@ -195,7 +195,7 @@ def traced_conv_attrs(module: Any) -> dict[str, Any] | None:
         return None
     meta = torch.empty(weight.shape, device="meta")
     bias = dict(module.named_parameters()).get("bias")
-    return _conv_op((meta, meta, bias, *args[3:9]))[1]
+    return conv_record((meta, meta, bias, *args[3:9]))[1]
 
 
 def layer_attrs(module: Any, matched: str, mapping: Mapping, shape: Shape | None) -> tuple[dict[str, Any], str | None]:

@@ -17,7 +17,8 @@ from typing import Any
 
 import torch
 
-from adapters.torch_trace import Op, _conv_op
+from adapters.torch_ops import conv_record
+from adapters.torch_trace import Op
 from auditor.ir import Shape
 
 ALLOWED_NAMESPACES = ("aten::", "prim::", "quantized::", "nn_auditor::")
@@ -259,4 +260,4 @@ def _conv_args(node: Any, inputs: list[Shape]) -> tuple[str, dict[str, Any], lis
         return None
     x, w = (torch.empty([int(d) for d in s], device="meta") for s in inputs[:2])
     bias = None if node.inputsAt(2).type().kind() == "NoneType" else w
-    return _conv_op((x, w, bias, stride, padding, dilation, transposed, output_padding, groups))
+    return conv_record((x, w, bias, stride, padding, dilation, transposed, output_padding, groups))

@@ -44,7 +44,8 @@ def operator_rule(base: type[Rule], kind: str) -> Rule:
     }
     if issubclass(base, ConvRule):  # its weight is an operand (inputs [x, weight])
         body["saved_for_backward"] = _operands_saved
-    return type(f"{base.__name__.removesuffix('Rule')}OpRule", (base,), body)()
+    operator: Rule = type(f"{base.__name__.removesuffix('Rule')}OpRule", (base,), body)()
+    return operator
 
 
 OPERATOR_FORMS: dict[str, type[Rule]] = {

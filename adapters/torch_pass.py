@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from adapters.torch_fallback import REAL_RUN_LIMIT
+from adapters.torch_fallback import REAL_RUN_LIMIT, guards
 from adapters.torch_structures import packed_elements
 from adapters.torch_trace import Fallback, PassMode, Stop, Trace, error_text, fresh_copy, meta_copy, run_pass
 from auditor.ir import PassInfo
@@ -60,7 +60,7 @@ def shape_pass(model: torch.nn.Module, mapped: set[str], args: tuple[Any, ...], 
             trace = run_pass(copy, mapped, args, kwargs)
             first = trace.stop
             if first is not None:
-                trace = run_pass(copy, mapped, args, kwargs, guarded=True)
+                trace = run_pass(copy, mapped, args, kwargs, guard=guards)
     if copy is None:
         return _real_pass(model, mapped, args, kwargs, why)
     notes = ["shapes and MACs from one forward pass on a meta-device copy (no weights allocated)"]

@@ -269,17 +269,19 @@ class PassMode:
     """Autograd on, as training runs."""
 
 
+Guard = Callable[[torch.nn.Module, State], contextlib.AbstractContextManager[Any]]
+"""(the audit's own copy, the pass's state) -> a context that wraps its modules' forwards (`torch_fallback`)."""
+
+
 def run_pass(
     model: torch.nn.Module, mapped: set[str], args: tuple[Any, ...], kwargs: dict[str, Any], *,
-    guarded: bool = False, device: str = "meta", mode: PassMode | None = None,
+    guard: Guard | None = None, device: str = "meta", mode: PassMode | None = None,
 ) -> Trace:
     """Run `model(*args, **kwargs)` once under the hooks and modes; `mapped` are the paths of layer modules.
 
-    `guarded` wraps every layer-level module's forward (on `model`, which must be the audit's own copy)
-    with the fallbacks of `torch_fallback`; `device` "cpu" runs on CPU tensors (real ones, or fake ones
-    under a memory pass's FakeTensorMode); `mode` adds a memory pass's facts, recorders and autograd."""
-    from adapters.torch_fallback import guards
-
+    `guard` wraps every layer-level module's forward (on `model`, which must be the audit's own copy)
+    with fallbacks; `device` "cpu" runs on CPU tensors (real ones, or fake ones under a memory pass's
+    FakeTensorMode); `mode` adds a memory pass's facts, recorders and autograd."""
     mode = mode or PassMode()
     paths = {id(m): path for path, m in model.named_modules()}
     state = State(paths, mapped, mode.facts)
@@ -293,8 +295,8 @@ def run_pass(
             stack.enter_context(quiet_logs("torch._subclasses.fake_tensor"))
             stack.enter_context(torch.enable_grad() if mode.grad else torch.no_grad())
             pass_args, pass_kwargs = _on_pass_device(args, state), _on_pass_device(kwargs, state)
-            if guarded:
-                stack.enter_context(guards(model, state))
+            if guard is not None:
+                stack.enter_context(guard(model, state))
             stack.enter_context(FunctionRecorder(state))
             for make_mode in mode.extra_modes:
                 stack.enter_context(make_mode(state))

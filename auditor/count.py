@@ -59,7 +59,7 @@ class Totals:
     pruned: int = 0
     """Weights pruning masks zero out, of `masked` weights under a mask (where the masks' values are known)."""
     masked: int = 0
-    adapters: int = 0
+    adapter_params: int = 0
     """Parameters of parameter-efficient adapter layers (LoRA matrices): the rest is the base model."""
 
     @property
@@ -163,7 +163,7 @@ def _add_structures(totals: Totals, check: LayerCheck) -> None:
     totals.unused_layers += layer.called is False
     pruned, masked = reparam.pruning(layer) if check.analytic is not None else (0, 0)
     totals.pruned, totals.masked = totals.pruned + pruned, totals.masked + masked
-    totals.adapters += layer.reported_params if layer.adapter else 0
+    totals.adapter_params += layer.reported_params if layer.adapter else 0
 
 
 def _inactive(check: LayerCheck) -> int:

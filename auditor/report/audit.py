@@ -84,7 +84,7 @@ def audit_to_dict(audit: Audit) -> dict[str, Any]:
             "unattributed": totals.unattributed,
             "quantization_metadata": totals.quantization,
             "unused_layers": totals.unused_layers,
-            "adapters": totals.adapters,
+            "adapter_params": totals.adapter_params,
             "pruned": totals.pruned,
             "masked": totals.masked,
         },
@@ -248,10 +248,10 @@ def _summary(audit: Audit, markdown: bool) -> list[str]:
         lines.append(f"{bullet}{audit.model.framework} says: {audit.model.framework_total:,}")
     if t.active != t.reported:
         lines.append(f"{bullet}Active per token: {t.active:,} (mixture of experts: only the routed experts run)")
-    if t.adapters:
+    if t.adapter_params:
         adapter_trainable = sum(c.layer.reported_trainable for c in audit.checks if c.layer.adapter)
-        lines.append(f"{bullet}Adapters: {t.adapters:,} ({adapter_trainable:,} trainable)   "
-                     f"Base model: {t.reported - t.adapters:,} ({t.trainable - adapter_trainable:,} trainable)")
+        lines.append(f"{bullet}Adapters: {t.adapter_params:,} ({adapter_trainable:,} trainable)   "
+                     f"Base model: {t.reported - t.adapter_params:,} ({t.trainable - adapter_trainable:,} trainable)")
     if t.masked:
         lines.append(f"{bullet}Pruned: {t.pruned:,} of {t.masked:,} masked weights are zero "
                      f"({100 * t.pruned / t.masked:.1f}% sparsity)")

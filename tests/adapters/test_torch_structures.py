@@ -197,7 +197,7 @@ def test_lora_on_a_llama_2_7b_shaped_model_trains_4_194_304_parameters():
     model = peft.get_peft_model(base, peft.LoraConfig(r=8, target_modules=["q_proj", "v_proj"]))
     audit = auditor.audit(model, input_shape=(1, 16), input_dtype="int64")
     assert_verified(audit)
-    assert audit.totals.trainable == audit.totals.adapters == 4_194_304
+    assert audit.totals.trainable == audit.totals.adapter_params == 4_194_304
     assert audit.totals.reported == 6_738_415_616 + 4_194_304 == numel(model.parameters())
     lora = [c for c in audit.checks if c.layer.adapter == "default"]
     assert len(lora) == 32 * 2 * 2 and lora[0].path == "model.layers.0.self_attn.q_proj.lora_A.default"

@@ -260,8 +260,3 @@ def quantized_linear(m: Any, _shape: Shape | None) -> dict[str, Any]:
 
 def quantized_conv(m: Any, shape: Shape | None) -> dict[str, Any]:
     return {**conv(m, shape), "use_bias": m.bias() is not None}
-
-
-def quantize(m: Any, _shape: Shape | None) -> dict[str, Any]:
-    """QuantStub's converted form: a scale and a zero point per quantization group (buffers)."""
-    return {"groups": int(m.scale.numel())}

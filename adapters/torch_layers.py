@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from adapters.torch_structures import adapter_paths, packed_tensors, reparametrizations
+from adapters.torch_structures import adapter_paths, packed_tensors, quant_state, reparametrizations
 from adapters.torch_trace import Call, Op, Trace
 from adapters.torch_types import lookup
 from auditor.ir import Layer, ParamTensor
@@ -79,6 +79,7 @@ def _layer_params(site: Site, owners: dict[int, str], path: str) -> list[ParamTe
                 buffer=is_buffer,
                 shared_with=None if owner == path else owner,
                 dtype=_dtype_name(tensor),
+                quant_state=is_buffer and quant_state(site.module, name),
             )
         )
     return params

@@ -126,6 +126,15 @@ def packed_tensors(module: Any) -> list[tuple[str, torch.Tensor]] | None:
     return None
 
 
+_QUANTIZE = "torch.ao.nn.quantized.modules.Quantize"
+_QUANT_STATE = frozenset({"scale", "zero_point"})
+
+
+def quant_state(module: Any, name: str) -> bool:
+    """A quantizer's scale or zero point: quantization state (as an ONNX QuantizeLinear's), not a buffer."""
+    return name in _QUANT_STATE and _QUANTIZE in set(_qualified_names(module))
+
+
 def packed_elements(model: torch.nn.Module) -> int:
     """Logical elements of every quantized module's packed weights (outside `parameters()`)."""
     return sum(t.numel() for m in model.modules() for _, t in packed_tensors(m) or [])

@@ -153,7 +153,7 @@ BUILTIN.update({
     f"{_QUANTIZED}.modules.linear.Linear": Mapping("dense", translate.quantized_linear),
     f"{_QUANTIZED}.modules.conv._ConvNd": Mapping("conv", translate.quantized_conv),
     f"{_QUANTIZED}.dynamic.modules.rnn.RNNBase": Mapping("rnn", translate.rnn),
-    f"{_QUANTIZED}.modules.Quantize": Mapping("quantize", translate.quantize),
+    f"{_QUANTIZED}.modules.Quantize": Mapping("quantize", translate.plain),
 })
 
 MODULE_TYPES: Registry[str, Mapping] = Registry("PyTorch module mapping", BUILTIN)

@@ -25,7 +25,6 @@ from auditor.rules import (  # noqa: F401  (importing registers the built-in rul
     pointwise,
     pooling,
     preprocessing,
-    quant_stub,
     recurrent,
     reshape,
     rotary,

@@ -179,7 +179,9 @@ def test_static_quantized_conv_and_linear_count_their_packed_weights(quantizatio
     audit = auditor.audit(converted, input_shape=(1, 3, 8, 8))
     assert_verified(audit)
     assert audit.totals.reported == 112 + 725 == audit.model.framework_total
-    assert audit.checks[0].kind == "quantize" and audit.checks[0].layer.reported_buffers == 2
+    quantizer = audit.checks[0].layer
+    assert quantizer.kind == "quantize" and quantizer.reported_buffers == 0 and quantizer.reported_quantization == 2
+    assert audit.totals.quantization == 2
     assert [c.macs for c in audit.checks if c.kind in ("conv", "dense")] == [36 * 4 * 27, 144 * 5]
 
 

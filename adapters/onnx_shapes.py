@@ -119,12 +119,21 @@ def _contrib_outputs(node: Any, shapes: dict[str, Any]) -> list[Any]:
     elif node.op_type == "EmbedLayerNormalization" and len(node.input) > 2 and node.input[2] in shapes:
         table = shapes[node.input[2]].shape.dim
         dims = dims + [table[1].dim_value] if len(table) == 2 and table[1].dim_value else []
+    elif node.op_type == "QLinearGlobalAveragePool" and len(dims) > 2:
+        dims = _globally_pooled(dims, any(a.name == "channels_last" and a.i for a in node.attribute))
     elif node.op_type not in SAME_AS_FIRST_INPUT:
         return []
     if not dims:
         return []
     elem = first.elem_type if node.op_type != "EmbedLayerNormalization" else shapes[node.input[2]].elem_type
     return [helper.make_tensor_value_info(node.output[0], elem, dims)]
+
+
+def _globally_pooled(dims: list[Any], channels_last: bool) -> list[Any]:
+    """A global pool's output dims: every spatial dim 1, batch and channels kept."""
+    if channels_last:
+        return [dims[0], *[1] * (len(dims) - 2), dims[-1]]
+    return [dims[0], dims[1], *[1] * (len(dims) - 2)]
 
 
 def _strip_subgraph_weights(node: Any) -> None:

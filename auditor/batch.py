@@ -25,12 +25,11 @@ EXIT_OK, EXIT_MISMATCH, EXIT_BAD_INPUT = 0, 1, 2
 
 def exit_code(result: Any, strict: bool) -> int:
     """0 consistent, 1 a mismatch (under `strict` also an unverified layer, an unattributed tensor, a caveat
-    or an incomplete MAC total)."""
+    or MACs missing for concrete input shapes: `Audit.macs_missing`)."""
     if not result.consistent:
         return EXIT_MISMATCH
     totals = result.totals
-    if strict and (totals.unverified_layers or totals.unattributed or result.model.caveats
-                   or not totals.macs_complete):
+    if strict and (totals.unverified_layers or totals.unattributed or result.model.caveats or result.macs_missing):
         return EXIT_MISMATCH
     return EXIT_OK
 

@@ -49,8 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--depth", type=int, metavar="N",
                         help="fold layers under their first N path components (N >= 1; default: one row per layer)")
     parser.add_argument("--strict", action="store_true",
-                        help="unverified layers, unattributed tensors and an incomplete MAC total count as failures "
-                             "(exit 1)")
+                        help="unverified layers, unattributed tensors and MACs missing for concrete input shapes "
+                             "count as failures (exit 1)")
     parser.add_argument("--exact", action="store_true",
                         help="a diff fails on any difference, even counting conventions or an exporter's rewrites")
     parser.add_argument("--input-shape", metavar="1x3x224x224",

@@ -91,6 +91,18 @@ class Audit:
     def consistent(self) -> bool:
         return self.totals.mismatches == 0 and not self.findings
 
+    @property
+    def macs_missing(self) -> bool:
+        """The MAC total is incomplete although it should not be: a pass stopped, or every input dim is
+        concrete.  Symbolic dims (a batch included: a graph reshapes it into others), which --input-shape
+        fixes, are not this."""
+        if self.totals.macs_complete:
+            return False
+        if self.model.shapes_missing:
+            return True
+        shapes = self.model.input_shapes
+        return bool(shapes) and all(isinstance(d, int) for s in shapes for d in s)
+
 
 def batch_symbol(model: ModelIR) -> str | None:
     """The symbolic leading dim every model input shares ("batch", "N"), if there is one."""

@@ -110,3 +110,25 @@ def test_activation_memory_counts_one_sample_when_the_batch_is_symbolic():
     layer = conv(shape=("batch", 1, 28, 28), out=("batch", 32, 24, 24))
     result = audit_ir(ModelIR("m", "test", "x", [layer], input_shapes=[("batch", 1, 28, 28)]))
     assert result.totals.activation_elements == 32 * 24 * 24 + 28 * 28
+
+
+
+def test_macs_are_missing_only_when_the_inputs_are_concrete_or_a_pass_stopped():
+    """--strict fails a MAC total that should be complete, not one that waits for --input-shape."""
+    from auditor.batch import exit_code
+
+    def dense(path, shape):
+        attrs = {"in_features": 4, "out_features": 4, "use_bias": False}
+        shapes = [[shape], [(*shape[:-1], 4)]] if shape else [[], []]
+        return Layer(path, "dense", "test.Linear", attrs, *shapes, [ParamTensor("weight", (4, 4))])
+
+    def audited(shape, stopped=None):
+        layers = [dense("seen", shape), dense("not_reached", None)]
+        return audit_ir(ModelIR("m", "test", "x", layers, input_shapes=[shape], shapes_missing=stopped))
+
+    concrete, symbolic, batch_only = audited((2, 7, 4)), audited((2, "seq", 4)), audited(("batch", 7, 4))
+    stopped = audited((2, "seq", 4), stopped="the pass stopped at aten.nonzero in model.head")
+    assert all(r.consistent and not r.totals.macs_complete for r in (concrete, symbolic, batch_only, stopped))
+    assert [r.macs_missing for r in (concrete, symbolic, batch_only, stopped)] == [True, False, False, True]
+    assert [exit_code(r, strict=True) for r in (concrete, symbolic, stopped)] == [1, 0, 1]
+    assert exit_code(concrete, strict=False) == 0

@@ -14,6 +14,7 @@ from adapters.onnx_accounting import Ledger
 from adapters.onnx_constants import DATA_INPUTS, SHAPE_READERS, Constants, Part, Source, find_constants
 from adapters.onnx_fusion import Plan, fuse, plan
 from adapters.onnx_graph import Graph, subgraphs, text
+from adapters.onnx_names import scope_path
 from adapters.onnx_translation import CONSTANT, WEIGHT_INPUT, Known, Translation, op_kind, real_inputs
 from adapters.onnx_translators import translator_for
 from auditor.ir import DTYPE_BYTES, Layer, Packing, ParamTensor, Shape
@@ -72,7 +73,7 @@ def translate(node: Any, graph: Graph, constants: Constants, prefix: str, ledger
     translation = translator(node, graph, known) if translator else unknown(node, graph, known)
     outputs = fuse(node, translation, graph, fusions,
                    lambda name: name in constants or constants.weight_input(name) is not None)
-    path = ledger.unique_path(prefix + _path(node, translation, constants))
+    path = ledger.unique_path(prefix + _path(node, translation, constants, ledger))
     layer = Layer(
         path=path,
         kind=translation.kind,
@@ -190,14 +191,15 @@ def unknown(node: Any, graph: Graph, known: Known) -> Translation:
     return Translation(op_kind(node), {"op": text(node.op_type)}, real_inputs(node))
 
 
-def _path(node: Any, translation: Translation, constants: Constants) -> str:
+def _path(node: Any, translation: Translation, constants: Constants, ledger: Ledger) -> str:
     """The PyTorch module path an exporter recorded, else the weight's prefix, else the node name."""
     first = translation.weights[0][1] if translation.weights else None
     value = constants.get(first) if first else None
     if first and (value is None or (value.parts and value.parts[0].view is None)):
         source = value.parts[0].source.name if value is not None else text(first)
-        if "." in source and not source.startswith("onnx::"):
-            return _strip_leaf(source)
+        owned = value is not None and ledger.owner(value.parts[0]) is not None
+        if "." in source and not source.startswith("onnx::") and not owned:
+            return _strip_leaf(source)  # a weight another layer uses already names that layer (merged tensors)
     scopes = next((p.value for p in node.metadata_props if p.key == "pkg.torch.onnx.name_scopes"), None)
     if scopes:
         parts = [s.strip(" '\"") for s in scopes.strip("[]").split(",")]
@@ -208,7 +210,7 @@ def _path(node: Any, translation: Translation, constants: Constants) -> str:
             return parts[0]
     if not node.name and translation.weights:
         return text(translation.weights[0][1])
-    return text(node.name or node.op_type)
+    return scope_path(text(node.name)) or text(node.name or node.op_type)
 
 
 def _strip_leaf(name: str) -> str:

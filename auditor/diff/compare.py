@@ -5,8 +5,9 @@ from __future__ import annotations
 from auditor.count import Audit, Finding
 from auditor.diff.conventions import duplicated_ties, folded, moved_note
 from auditor.diff.entries import audit_side, model_entries, table_entries, table_side
+from auditor.diff.exports import export_passes
 from auditor.diff.match import match
-from auditor.diff.model import Diff, DiffRow, side_labels
+from auditor.diff.model import Diff, DiffRow, export_pair, side_labels
 from auditor.diff.rows import extra_in_table, missing_from_table, only_row, pair_row, table_row
 from auditor.expect import Expectation
 from auditor.rules import fmt
@@ -48,7 +49,7 @@ def diff_audits(left: Audit, right: Audit) -> Diff:
     labels = side_labels(*sides)
     a, b = model_entries(left), model_entries(right)
     rows = []
-    for m in match(a, b):
+    for m in match(a, b, by_name=export_pair(*sides)):
         if m.left is not None and m.right is not None:
             rows.append(pair_row(a[m.left], b[m.right], labels, m.moved))
         elif m.left is not None:
@@ -57,6 +58,7 @@ def diff_audits(left: Audit, right: Audit) -> Diff:
             rows.append(only_row(b[m.right], labels, False))
     rows = [row for row in rows if _owns_something(row)]
     rows = duplicated_ties(folded(rows, sides, labels), (left, right), labels)
+    rows = export_passes(rows, sides, labels, (left, right))
     return Diff(sides[0], sides[1], tuple(rows), left.totals.reported, right.totals.reported,
                 notes=tuple(moved_note(rows)))
 

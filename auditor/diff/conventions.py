@@ -74,14 +74,22 @@ def _before(rows: list[DiffRow], index: int, left_side: bool) -> int | None:
 
 
 def duplicated_ties(rows: list[DiffRow], audits: tuple[Audit, Audit], labels: Labels) -> list[DiffRow]:
-    """Rows with tied_weights findings where one side holds a separate copy of what the other side ties."""
+    """Rows with tied_weights findings where one side holds a separate copy of what the other side ties.
+
+    Of a model and its export only the export can hold an exporter's copy; a row another pass explained
+    (a folded BatchNorm) keeps its findings.
+    """
     shared = (_shared_tensors(audits[0]), _shared_tensors(audits[1]))
+    exported = (audits[0].model.exporter is not None, audits[1].model.exporter is not None)
     out = []
     for row in rows:
         left_side = row.left is not None
         entry = row.left if left_side else row.right
         other_shared = shared[1] if left_side else shared[0]
-        if not row.one_sided or entry is None or entry.params not in other_shared:
+        mine, theirs = (exported[0], exported[1]) if left_side else (exported[1], exported[0])
+        model_side = theirs and not mine
+        explained = any(f.equivalent for f in row.findings)
+        if not row.one_sided or entry is None or entry.params not in other_shared or model_side or explained:
             out.append(row)
             continue
         this, other = labels if left_side else labels[::-1]

@@ -37,9 +37,10 @@ def align(left: Sequence[Entry], right: Sequence[Entry]) -> list[Pair]:
     return global_alignment(len(left), len(right), lambda i, j: score(left[i], right[j]), GAP)
 
 
-def match(left: Sequence[Entry], right: Sequence[Entry]) -> list[Match]:
+def match(left: Sequence[Entry], right: Sequence[Entry], by_name: bool = False) -> list[Match]:
     """Align; pair reordered branches and realign the rest; pair layers one attribute apart; mark the
-    pairs listed out of order.
+    pairs listed out of order.  With `by_name` (one side is an export of the other, whose names are the
+    module paths the exporter recorded), layers of the same name are paired first (`same_names`).
 
     1. `align`: one missing or extra layer leaves the rows after it in place.
     2. `reordered_branches`: a branched model has many valid topological orders (Keras lists a Functional
@@ -50,8 +51,9 @@ def match(left: Sequence[Entry], right: Sequence[Entry]) -> list[Match]:
     4. `put_back`: the taken pairs return at their left entry's place; those outside the heaviest in-order
        chain are `moved`.
     """
-    taken: dict[int, int] = {}
-    rest = align(left, right)
+    named = same_names(left, right) if by_name else {}
+    taken = dict(named)
+    rest = realign(left, right, taken) if taken else align(left, right)
     for _ in range(MAX_PASSES):
         found = reordered_branches(left, right, rest)
         if not found:
@@ -62,7 +64,31 @@ def match(left: Sequence[Entry], right: Sequence[Entry]) -> list[Match]:
     if changed:
         taken.update(changed)
         rest = realign(left, right, taken)
-    return put_back(rest, taken, len(right))
+    return put_back(rest, taken, len(right), named)
+
+
+def base_name(name: str) -> str:
+    """A layer's path without the "#N" an adapter adds to keep paths unique ("m.embeddings#2")."""
+    return name.split("#", 1)[0]
+
+
+def same_names(left: Sequence[Entry], right: Sequence[Entry]) -> dict[int, int]:
+    """Entries of one path on both sides (each used once), of one kind family or of a kind no rule knows."""
+    rights: dict[str, list[int]] = {}
+    for j, entry in enumerate(right):
+        rights.setdefault(base_name(entry.name), []).append(j)
+    found: dict[int, int] = {}
+    for i, entry in enumerate(left):
+        free = [j for j in rights.get(base_name(entry.name), []) if j not in found.values()]
+        fits = [j for j in free if right[j].group == entry.group] or [j for j in free if _unruled(entry, right[j])]
+        if fits:
+            found[i] = fits[0]
+    return found
+
+
+def _unruled(a: Entry, b: Entry) -> bool:
+    """One side's kind has no rule (an unmapped module, an exporter's loose constant): any kind may pair with it."""
+    return any(isinstance(e, LayerEntry) and e.rules.get(e.layer.kind) is None for e in (a, b))
 
 
 def realign(left: Sequence[Entry], right: Sequence[Entry], taken: dict[int, int]) -> list[Pair]:
@@ -150,16 +176,18 @@ def _one_change(a: Entry, b: Entry) -> bool:
     return changed is not None and theirs is not None and changed.params == theirs.params == b.params
 
 
-def put_back(rest: list[Pair], taken: dict[int, int], width: int) -> list[Match]:
+def put_back(rest: list[Pair], taken: dict[int, int], width: int, anchored: dict[int, int] | None = None) -> list[Match]:
     """The realigned rows with each taken pair put back before the first row of a later left entry; the
-    pairs outside the heaviest in-order chain (every aligned pair outweighs all taken ones) are moved."""
+    pairs outside the heaviest in-order chain (every aligned or `anchored` pair, paired by name, outweighs
+    all other taken ones) are moved."""
+    anchored = anchored or {}
     out = [Match(i, j) for i, j in rest]
     for i, j in sorted(taken.items()):
         at = next((k for k, row in enumerate(out) if row.left is not None and row.left > i), len(out))
         out.insert(at, Match(i, j))
     paired = [(k, row.left, row.right) for k, row in enumerate(out) if row.left is not None and row.right is not None]
     heavy = len(taken) + 1
-    weights = [1 if taken.get(i) == j else heavy for _, i, j in paired]
+    weights = [1 if taken.get(i) == j and anchored.get(i) != j else heavy for _, i, j in paired]
     in_order = heaviest_chain([j for _, _, j in paired], weights, width)
     for n, (k, i, j) in enumerate(paired):
         if n not in in_order:
@@ -167,5 +195,5 @@ def put_back(rest: list[Pair], taken: dict[int, int], width: int) -> list[Match]
     return out
 
 
-__all__ = ["MAX_PASSES", "WINDOW", "Match", "align", "match", "one_change_apart", "put_back", "realign",
+__all__ = ["MAX_PASSES", "WINDOW", "Match", "align", "base_name", "match", "same_names", "one_change_apart", "put_back", "realign",
            "reordered_branches"]

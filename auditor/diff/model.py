@@ -37,6 +37,11 @@ class Side:
     """The model's MACs when every layer's are known (each side read with its own input shape); None otherwise."""
 
 
+def export_pair(left: Side, right: Side) -> bool:
+    """One side is an exporter's graph and the other is not: the export of a model, compared with it."""
+    return (left.exporter is None) != (right.exporter is None) and "table" not in (left.framework, right.framework)
+
+
 def side_labels(left: Side, right: Side) -> tuple[str, str]:
     """How findings name the two sides: "the model" / "your table"; the frameworks when they differ
     ("keras", "torch"); else "left" / "right"."""
@@ -183,4 +188,4 @@ class Diff:
         return {s.value: sum(row.status == s for row in self.rows) for s in RowStatus}
 
 
-__all__ = ["SCHEMA", "Diff", "DiffRow", "Entry", "LayerEntry", "RowStatus", "Side", "TableEntry", "side_labels"]
+__all__ = ["SCHEMA", "Diff", "DiffRow", "Entry", "LayerEntry", "RowStatus", "Side", "TableEntry", "export_pair", "side_labels"]

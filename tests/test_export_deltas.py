@@ -24,10 +24,10 @@ EXPORTERS = {"dynamo": True, "legacy": False}
 FAMILIES = ["bert", "gpt2", "resnet", "convnext", "vit"]
 
 EXPECTED = {
-    ("bert", "dynamo"): {"buffers_as_constants", "sliced_constant", "constant_initializer"},
-    ("bert", "legacy"): {"buffers_as_constants"},
+    ("bert", "dynamo"): {"sliced_constant", "constant_initializer", "constant_reused"},
+    ("bert", "legacy"): {"sliced_constant"},
     ("gpt2", "dynamo"): {"sliced_constant", "constant_initializer", "tied_weights"},
-    ("gpt2", "legacy"): {"tied_weights"},
+    ("gpt2", "legacy"): {"sliced_constant", "tied_weights"},
     ("resnet", "dynamo"): {"bn_folded"},
     ("resnet", "legacy"): {"bn_folded"},
     ("convnext", "dynamo"): set(),
@@ -35,7 +35,9 @@ EXPECTED = {
     ("vit", "dynamo"): {"regrouped", "pruned", "constant_initializer"},
     ("vit", "legacy"): {"regrouped", "pruned"},
 }
-"""What each exporter did to each family (measured with torch 2.13; see DESIGN.md)."""
+"""What each exporter did to each family (measured with torch 2.13; see DESIGN.md).  The ONNX reader counts
+the rows a Gather at constant indices reads (the traced positions, token type 0), so both exporters'
+position tables are `sliced_constant`."""
 
 
 class Pairs:
@@ -107,7 +109,7 @@ def test_the_unused_pooler_is_pruned_and_the_tied_head_written_twice(pairs: Pair
     (pruned,) = [row for row in vit.rows if any(f.code == "pruned" for f in row.findings)]
     assert pruned.where == "model.pooler.dense" and pruned.delta == -(32 * 32 + 32)
     gpt2 = pairs.diff("gpt2", "legacy")
-    (tied,) = [row for row in gpt2.rows if row.findings]
+    (tied,) = [row for row in gpt2.rows if any(f.code == "tied_weights" for f in row.findings)]
     assert tied.where.startswith("model.lm_head") and tied.delta == 99 * 32
 
 
@@ -128,11 +130,11 @@ def test_rotary_caches_and_a_never_called_module(pairs: Pairs, exporter: str) ->
     assert {"constant_initializer", "tied_weights", "buffers_as_constants"} <= codes(llama)
     sidecar = pairs.diff("sidecar", exporter)
     check_accounted(sidecar)
-    by_code = {f.code: (row.where, f.amount) for row in sidecar.rows for f in counted(row.findings)}
-    assert by_code["pruned"] == ("unused", -(8 * 8 + 8))
-    assert by_code["buffer_initializer"] == ("scale", 4)
-    if exporter == "legacy":  # the two zero states, merged, as one initializer
-        assert by_code["constant_initializer"][1] == 16
+    by_code = {f.code: (row.where, f.amount, f.message) for row in sidecar.rows for f in counted(row.findings)}
+    assert by_code["pruned"][:2] == ("unused", -(8 * 8 + 8))
+    assert by_code["buffer_initializer"][1] == 4 and by_code["buffer_initializer"][2].startswith("scale: ")
+    (lstm,) = [row for row in sidecar.rows if row.where.startswith("lstm")]
+    assert lstm.status.value == "same", "the zero initial states are constant inputs, no parameters, on both sides"
 
 
 def test_audit_model_export_from_the_command_line(pairs: Pairs, tmp_path, capsys) -> None:

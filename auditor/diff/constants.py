@@ -91,7 +91,11 @@ def _tensors(rows: list[DiffRow], view: Export, which: int) -> list[_Tensor]:
 
 
 def _by_name(item: _Tensor, free: list[_Tensor]) -> _Tensor | None:
-    return next((m for m in free if m.name == item.name and m.tensor.numel == item.tensor.numel), None)
+    """The model's tensor of the same name and size, else the one the export took a part of ("w[gather(...)]",
+    the rows a Gather at constant indices reads)."""
+    same = next((m for m in free if m.name == item.name and m.tensor.numel == item.tensor.numel), None)
+    source = item.name.split("[", 1)[0]
+    return same or next((m for m in free if source != item.name and m.name == source), None)
 
 
 def _by_shape(item: _Tensor, free: list[_Tensor]) -> _Tensor | None:
@@ -112,9 +116,10 @@ def _matched(view: Export, item: _Tensor, match: _Tensor, shares: dict[int, list
     """The export's tensor and the model's: a share on each row (nothing when both are the same row)."""
     mine, theirs = match.tensor.numel, item.tensor.numel
     if mine != theirs:
-        cause = "embedding rows the traced input uses, folded into a constant"
-        why = (f"{match.name} ({_dims(match.tensor.shape)}) is read at the {item.tensor.shape[-2]} positions of the "
-               f"traced input; the exporter folded those rows into {item.name} ({_dims(item.tensor.shape)})")
+        cause = "embedding rows the traced input uses, read at fixed positions"
+        why = (f"{match.name} ({_dims(match.tensor.shape)}) is read at fixed indices for the traced input (its "
+               f"positions, or token type 0 at each): {view.names[1]} holds the rows it reads as "
+               f"{item.name} ({_dims(item.tensor.shape)})")
         shares[match.row].append(_share(view, "sliced_constant", match, -mine, cause, why))
         shares[item.row].append(_share(view, "sliced_constant", item, theirs, cause, why))
         return

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from auditor.count import Audit, Finding
 from auditor.diff.constants import export_constants, settled
 from auditor.diff.match import base_name
-from auditor.diff.model import DiffRow, Entry, LayerEntry, Side
+from auditor.diff.model import DiffRow, Entry, LayerEntry, RowStatus, Side
 from auditor.diff.rows import Labels, only_row
 from auditor.explain import count_with
 from auditor.ir import Layer
@@ -71,7 +71,7 @@ def export_passes(rows: list[DiffRow], sides: tuple[Side, Side], labels: Labels,
     rows = [part for row in rows for part in _split(row, view)]
     rows = [_paired(row, view) if _tie_or_open(row) and row.left and row.right else row for row in rows]
     rows = export_constants(rows, view)
-    return [_model_only(row, view) if not settled(row) else row for row in rows]
+    return [_one_sided(row, view) if not settled(row) else row for row in rows]
 
 
 def _tie_or_open(row: DiffRow) -> bool:
@@ -88,8 +88,11 @@ def finding(view: Export, code: str, message: str, export_minus_model: int, caus
 
 def _split(row: DiffRow, view: Export) -> list[DiffRow]:
     """A pair of layers of two kind families and two names is no pair in an export (the alignment paired
-    a pruned dense layer with a mask constant for want of better): two one-sided rows."""
-    if not row.left or not row.right or row.left.group == row.right.group or settled(row):
+    a pruned dense layer with a mask constant, or a 64-element token-type table with a 64-element mask,
+    for want of better): two one-sided rows.  Pairs an equivalence already explains stay."""
+    if not row.left or not row.right or row.left.group == row.right.group:
+        return [row]
+    if settled(row) and row.status != RowStatus.SAME:
         return [row]
     if base_name(row.left.name) == base_name(row.right.name):
         return [row]
@@ -138,7 +141,20 @@ def _dropped(model: Layer, graph: Layer, entry: LayerEntry) -> tuple[str, int] |
     return None
 
 
-# ---- a layer only the model has -----------------------------------------------------------------
+# ---- a layer on one side only -------------------------------------------------------------------
+
+
+def _one_sided(row: DiffRow, view: Export) -> DiffRow:
+    """A layer only the model has (`_model_only`), or only the export has and that counts nothing of
+    its own: it uses again a constant another layer owns (one attention mask added in every layer)."""
+    mine, theirs = view.entries(row)
+    if mine is None and isinstance(theirs, LayerEntry) and theirs.params == 0 and theirs.layer.shared_params:
+        owners = ", ".join(sorted({p.shared_with for p in theirs.layer.params if p.shared_with}))
+        return dataclasses.replace(row, findings=(finding(
+            view, "constant_reused", f"{theirs.name}: {view.names[1]}'s {theirs.kind} layer uses a constant that "
+            f"{owners} already holds (counted once there), so it adds nothing", 0,
+            "a constant the export uses again (counted once)"),))
+    return _model_only(row, view)
 
 
 def _model_only(row: DiffRow, view: Export) -> DiffRow:

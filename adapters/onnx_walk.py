@@ -192,14 +192,26 @@ def unknown(node: Any, graph: Graph, known: Known) -> Translation:
 
 
 def _path(node: Any, translation: Translation, constants: Constants, ledger: Ledger) -> str:
-    """The PyTorch module path an exporter recorded, else the weight's prefix, else the node name."""
+    """The weight's prefix, else the PyTorch module path an exporter recorded, else the node name.  A
+    weight another layer already uses (tensors an exporter merged) names this layer only when the
+    exporter recorded no module path for it."""
+    recorded = _recorded_path(node)
     first = translation.weights[0][1] if translation.weights else None
     value = constants.get(first) if first else None
     if first and (value is None or (value.parts and value.parts[0].view is None)):
         source = value.parts[0].source.name if value is not None else text(first)
         owned = value is not None and ledger.owner(value.parts[0]) is not None
-        if "." in source and not source.startswith("onnx::") and not owned:
-            return _strip_leaf(source)  # a weight another layer uses already names that layer (merged tensors)
+        if "." in source and not source.startswith("onnx::") and not (owned and recorded):
+            return _strip_leaf(source)
+    if recorded:
+        return recorded
+    if not node.name and translation.weights:
+        return text(translation.weights[0][1])
+    return text(node.name or node.op_type)
+
+
+def _recorded_path(node: Any) -> str | None:
+    """The module path a torch exporter recorded: the dynamo exporter's name scopes, TorchScript's node name."""
     scopes = next((p.value for p in node.metadata_props if p.key == "pkg.torch.onnx.name_scopes"), None)
     if scopes:
         parts = [s.strip(" '\"") for s in scopes.strip("[]").split(",")]
@@ -208,9 +220,7 @@ def _path(node: Any, translation: Translation, constants: Constants, ledger: Led
             return parts[-2]
         if parts:  # a function called in the top-level forward: the exporter's name for the call ("relu_1")
             return parts[0]
-    if not node.name and translation.weights:
-        return text(translation.weights[0][1])
-    return scope_path(text(node.name)) or text(node.name or node.op_type)
+    return scope_path(text(node.name))
 
 
 def _strip_leaf(name: str) -> str:

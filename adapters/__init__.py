@@ -30,7 +30,7 @@ FILE_READERS: dict[str, tuple[str, str]] = {
     ".keras": ("adapters.keras_files", "read_keras_file"),
     ".h5": ("adapters.keras_files", "read_keras_file"),
     ".hdf5": ("adapters.keras_files", "read_keras_file"),
-    ".pt2": ("adapters.torch", "read_exported_program"),
+    ".pt2": ("adapters.torch_export", "read_exported_program"),
     ".pt": ("adapters.torch_files", "read_torch_file"),
     ".pth": ("adapters.torch_files", "read_torch_file"),
     ".ts": ("adapters.torch_files", "read_torch_file"),

@@ -55,9 +55,9 @@ def build_model(document: dict[str, Any], path: str) -> tuple[Any, str]:
         remote = " and needs its own code (auto_map), which nn-auditor never runs" if "auto_map" in document else ""
         raise InputError(f"{path}: transformers {transformers.__version__} does not know model_type "
                          f"{model_type!r}{remote}")
-    from adapters.torch import quiet_logger
+    from adapters.quiet import quiet_loggers
 
-    with quiet_logger("transformers", logging.ERROR):
+    with quiet_loggers("transformers", level=logging.ERROR):
         try:
             config = CONFIG_MAPPING[model_type].from_dict(dict(document))
         except Exception as err:  # a config with wrong value types fails inside transformers

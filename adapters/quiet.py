@@ -1,6 +1,8 @@
-"""Keep frameworks' start-up chatter off the user's stderr.
+"""Keep frameworks' chatter off the user's stderr: their start-up lines and their loggers.
 
-TensorFlow's C++ runtime writes "All log messages before absl::InitializeLog() ...", its CPU-feature
+Library loggers (`quiet_loggers`): torch.export logs a traceback before raising on a bad archive, fake
+tensors one per operator they cannot run, transformers advice while building; the audit's one-line
+error or note says what matters.  TensorFlow's C++ runtime writes "All log messages before absl::InitializeLog() ...", its CPU-feature
 notice and (on some builds) a cudart_stub line straight to file descriptor 2 when it is imported,
 whatever TF_CPP_MIN_LOG_LEVEL says, so only redirecting the descriptor itself silences it.
 """
@@ -8,6 +10,7 @@ whatever TF_CPP_MIN_LOG_LEVEL says, so only redirecting the descriptor itself si
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 from collections.abc import Iterator
@@ -44,3 +47,17 @@ def silenced_stderr(enabled: bool = True) -> Iterator[None]:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(sink)
+
+
+@contextlib.contextmanager
+def quiet_loggers(*names: str, level: int = logging.CRITICAL) -> Iterator[None]:
+    """Raise the named loggers to `level` inside the block, and put each back after."""
+    loggers = [logging.getLogger(name) for name in names]
+    previous = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(level)
+    try:
+        yield
+    finally:
+        for logger, before in zip(loggers, previous):
+            logger.setLevel(before)

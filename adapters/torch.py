@@ -1,4 +1,4 @@
-"""PyTorch adapter: translate an nn.Module (or a .pt2 file) into the IR, allocating no weights.
+"""PyTorch adapter: translate an nn.Module into the IR, allocating no weights (.pt2 files: `torch_export`).
 
 Layers are the modules with a mapping in `torch_types` (their descendants belong to them), plus every
 other module that owns parameters or buffers directly (kind ``torch:<Class>``, which no rule knows, so
@@ -9,10 +9,6 @@ Tied parameters are listed at every layer that uses them and counted at the firs
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import os
-from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -29,7 +25,6 @@ from auditor.options import AuditOptions, resolve
 __all__ = [
     "DuplicateModuleError",
     "from_module",
-    "read_exported_program",
     "register_module",
     "unregister_module",
 ]
@@ -148,54 +143,3 @@ def _inputs(
     default = _default_dtype(model)
     dtypes = [default if options.dtype_of(i) is None else _as_dtype(str(options.dtype_of(i))) for i in range(len(shapes))]
     return tuple(torch.empty(s, dtype=d, device="meta") for s, d in zip(shapes, dtypes)), {}, list(shapes)
-
-
-# ---- files ----------------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def quiet_logger(name: str, level: int = logging.CRITICAL) -> Iterator[None]:
-    """Raise a library's logger to `level` inside the block: torch.export logs a full traceback before
-    raising on a bad archive, transformers logs advice while building; our one-line output says what matters."""
-    logger = logging.getLogger(name)
-    previous = logger.level
-    logger.setLevel(level)
-    try:
-        yield
-    finally:
-        logger.setLevel(previous)
-
-
-@contextlib.contextmanager
-def _weights_only_loads() -> Iterator[None]:
-    """Make every torch.load inside the block refuse pickled Python objects (weights_only=True)."""
-    original = torch.load
-
-    def safe_load(*args: Any, **kwargs: Any) -> Any:
-        kwargs["weights_only"] = True
-        return original(*args, **kwargs)
-
-    torch.load = safe_load  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        torch.load = original  # type: ignore[assignment]
-
-
-def read_exported_program(path: str, options: AuditOptions | None = None, **values: Any) -> ModelIR:
-    """A `torch.export.save` archive, read with every embedded pickle restricted to plain tensors.
-
-    torch.export.load falls back to full unpickling for custom objects; that fallback is disabled
-    here, so a .pt2 that needs it is refused instead of executing code.
-    """
-    options = resolve(options, values)
-    if not os.path.exists(path):
-        raise InputError(f"{path}: no such file")
-    try:
-        with _weights_only_loads(), quiet_logger("torch.export"):
-            program = torch.export.load(path)
-    except Exception as err:  # unpickling refused, wrong format, damaged archive
-        raise InputError(f"{path}: not a loadable torch.export archive ({type(err).__name__}: {err})"[:300]) from None
-    from adapters.torch_export import from_exported_program
-
-    return from_exported_program(program, path, options)

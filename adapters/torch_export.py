@@ -1,4 +1,7 @@
-"""A loaded `torch.export` program into the IR: one layer per module the graph recorded.
+"""A `torch.export` archive (.pt2) into the IR: one layer per module the graph recorded.
+
+`read_exported_program` loads the archive with every embedded pickle restricted to plain tensors;
+`from_exported_program` translates the loaded program.
 
 Each graph node carries the stack of modules it ran in (`nn_module_stack`: path and class name), so
 nodes are grouped at their innermost module with a mapping; attrs come from the aten op arguments
@@ -8,16 +11,20 @@ listed by their fully qualified names at the layer whose path prefixes them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
+from adapters.quiet import quiet_loggers
 from adapters.torch_ops import ATEN_MAC_OPS
 from adapters.torch_types import BUILTIN, Mapping
+from auditor.errors import InputError
 from auditor.ir import Layer, ModelIR, ParamTensor, Shape
-from auditor.options import AuditOptions
+from auditor.options import AuditOptions, resolve
 
 
 @dataclass
@@ -233,3 +240,39 @@ def _shape_note(options: AuditOptions, user_inputs: list[Any]) -> list[str]:
     shown = ";".join("x".join(map(str, s)) for s in exported) or "none recorded"
     return [f"--input-shape not used: a torch.export archive keeps the input shapes it was exported with ({shown}); "
             "export again with the shape you want (or dynamic_shapes=...)"]
+
+
+# ---- reading a .pt2 file -------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _weights_only_loads() -> Iterator[None]:
+    """Make every torch.load inside the block refuse pickled Python objects (weights_only=True)."""
+    original = torch.load
+
+    def safe_load(*args: Any, **kwargs: Any) -> Any:
+        kwargs["weights_only"] = True
+        return original(*args, **kwargs)
+
+    torch.load = safe_load  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        torch.load = original  # type: ignore[assignment]
+
+
+def read_exported_program(path: str, options: AuditOptions | None = None, **values: Any) -> ModelIR:
+    """A `torch.export.save` archive, read with every embedded pickle restricted to plain tensors.
+
+    torch.export.load falls back to full unpickling for custom objects; that fallback is disabled
+    here, so a .pt2 that needs it is refused instead of executing code.
+    """
+    options = resolve(options, values)
+    if not os.path.exists(path):
+        raise InputError(f"{path}: no such file")
+    try:
+        with _weights_only_loads(), quiet_loggers("torch.export"):
+            program = torch.export.load(path)
+    except Exception as err:  # unpickling refused, wrong format, damaged archive
+        raise InputError(f"{path}: not a loadable torch.export archive ({type(err).__name__}: {err})"[:300]) from None
+    return from_exported_program(program, path, options)

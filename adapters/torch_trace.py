@@ -11,14 +11,14 @@ What still cannot run stops the pass with the op and the module named.
 from __future__ import annotations
 
 import contextlib
-import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch.utils import _pytree as pytree
 
+from adapters.quiet import quiet_loggers
 from adapters.torch_copies import copy_with, fresh_copy, meta_copy, real_tensor
 from adapters.torch_functions import shape_of
 from adapters.torch_ops import DispatchRecorder, FunctionRecorder
@@ -243,20 +243,6 @@ def _on_pass_device(value: Any, state: State) -> Any:
     return pytree.tree_map(move, value)
 
 
-@contextlib.contextmanager
-def quiet_logs(*names: str) -> Iterator[None]:
-    """Torch logs a traceback for every op a fake tensor cannot run; the audit reports it once, as a note."""
-    loggers = [logging.getLogger(name) for name in names]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        for logger, level in zip(loggers, levels):
-            logger.setLevel(level)
-
-
 @dataclass(frozen=True)
 class PassMode:
     """How a memory pass differs from the plain one (see `adapters.torch_memory`)."""
@@ -292,7 +278,7 @@ def run_pass(
     ]
     try:
         with contextlib.ExitStack() as stack:
-            stack.enter_context(quiet_logs("torch._subclasses.fake_tensor"))
+            stack.enter_context(quiet_loggers("torch._subclasses.fake_tensor"))
             stack.enter_context(torch.enable_grad() if mode.grad else torch.no_grad())
             pass_args, pass_kwargs = _on_pass_device(args, state), _on_pass_device(kwargs, state)
             if guard is not None:

@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from support.hub_configs import CONFIGS, PUBLISHED, write_config  # noqa: E402
+from support.hub_configs import ACTIVE, CONFIGS, PUBLISHED, write_config  # noqa: E402
 
 import auditor  # noqa: E402
 from auditor.cli import main  # noqa: E402
@@ -38,6 +38,15 @@ def test_dense_configs_are_verified_by_rules(config_audits: dict[str, auditor.Au
     for name in ("llama-2-7b", "llama-3.1-8b", "gpt2"):
         assert config_audits[name].totals.verified_fraction == 1.0, name
         assert config_audits[name].consistent, name
+
+
+@pytest.mark.slow
+def test_mixtral_from_its_config_uses_its_published_active_parameters_per_token(
+        config_audits: dict[str, auditor.Audit]) -> None:
+    report = config_audits["mixtral-8x7b"]
+    assert report.totals.active == ACTIVE["mixtral-8x7b"]
+    assert report.totals.reported - report.totals.active == 32 * 6 * 3 * 4096 * 14336, "6 idle experts a layer"
+    assert report.totals.verified_fraction == 1.0 and report.consistent
 
 
 @pytest.mark.slow

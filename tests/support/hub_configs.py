@@ -44,6 +44,9 @@ PUBLISHED: dict[str, int] = {
 }
 """Parameters of each architecture (tied weights once): the papers' and transformers' own counts."""
 
+ACTIVE: dict[str, int] = {"mixtral-8x7b": 12_879_925_248}
+"""Parameters one token uses (the router sends it to 2 of 8 experts): Mistral AI's "12.9B active"."""
+
 
 def write_config(folder: Path, name: str, **changes: Any) -> Path:
     """`folder/config.json` for a published model (with `changes` applied)."""

@@ -6,8 +6,9 @@ input and output terms, or at their end, stands for dims the kernel does not tou
 dim comes from the input), bias_axes (the output labels that carry a bias; "" for no bias).
 Kernel: one dim per kernel label, the input's size for a label the input has, else the output's.
 Bias: the output from its first biased label on, 1 on unbiased labels (Keras's broadcast shape).
-Parameters numel(kernel) + numel(bias).  MACs: one per combination of every label (output, summed
-and "..." dims), i.e. numel(output) * the summed dims; bias excluded.
+Parameters numel(kernel) + numel(bias).  MACs: the einsum rule's `einsum_macs` of the input and the
+kernel: one per combination of every label (output, summed and "..." dims), i.e. numel(output) * the
+summed dims; bias excluded.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from auditor.rules.base import (
     product_text,
     static_numel,
 )
+from auditor.rules.einsum import einsum_macs
 from auditor.rules.registry import register
 from auditor.rules.saved import SaveContext, SavedTensor, weighted_inputs
 
@@ -39,8 +41,6 @@ class EinsumDenseShapes:
     kernel: Shape
     bias: Shape | None
     output: Shape
-    macs_dims: Shape
-    """Every label's size once, plus the "..." dims: their product is the MACs."""
 
 
 @dataclass(frozen=True)
@@ -97,9 +97,7 @@ def einsum_dense_shapes(equation: str, output_shape: tuple[Dim | None, ...], bia
     kernel = tuple(sizes[label] for label in terms.kernel)
     labels = tuple(sizes[label] for label in terms.output)
     output = (*elided, *labels) if terms.elided == "left" else (*labels, *elided)
-    everything = dict.fromkeys(terms.inputs + terms.kernel + terms.output)
-    return EinsumDenseShapes(kernel, _bias(terms, sizes, bias_axes, len(elided)), output,
-                             (*elided, *(sizes[label] for label in everything)))
+    return EinsumDenseShapes(kernel, _bias(terms, sizes, bias_axes, len(elided)), output)
 
 
 def _bias(terms: _Terms, sizes: dict[str, Dim], bias_axes: str, elided: int) -> Shape | None:
@@ -136,7 +134,8 @@ class EinsumDenseRule(Rule):
         return [self.shapes(layer).output]
 
     def macs(self, layer: Layer) -> int:
-        return static_numel(self.shapes(layer).macs_dims, "einsum dim")
+        """The einsum rule's count for the input and the kernel (one home for the contraction's math)."""
+        return einsum_macs(str(attr(layer, "equation")), [first_input(layer), self.shapes(layer).kernel])
 
     def describe(self, layer: Layer) -> str:
         return str(layer.attrs.get("equation", ""))

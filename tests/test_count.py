@@ -132,3 +132,13 @@ def test_macs_are_missing_only_when_the_inputs_are_concrete_or_a_pass_stopped():
     assert [r.macs_missing for r in (concrete, symbolic, batch_only, stopped)] == [True, False, False, True]
     assert [exit_code(r, strict=True) for r in (concrete, symbolic, stopped)] == [1, 0, 1]
     assert exit_code(concrete, strict=False) == 0
+
+
+def test_activations_are_priced_by_the_first_floating_tensor_not_an_integer_buffer():
+    from auditor.count import bytes_per_element
+
+    ids = Layer("emb", "torch:Embeddings", "x", {}, [], [], [ParamTensor("position_ids", (1, 16), buffer=True,
+                                                                      trainable=False, dtype="int64")])
+    half = conv(params=[ParamTensor("weight", (32, 1, 5, 5), dtype="float16"), ParamTensor("bias", (32,), dtype="float16")])
+    assert bytes_per_element(model(ids, half)) == 2
+    assert bytes_per_element(model(ids)) == 4, "no floating tensor at all: float32"

@@ -14,8 +14,10 @@ nn = torch.nn
 import auditor  # noqa: E402
 from adapters.torch import register_module, unregister_module  # noqa: E402
 from adapters.torch_types import DuplicateModuleError  # noqa: E402
-from auditor.count import Status  # noqa: E402
+from auditor.count import Status, bytes_per_element  # noqa: E402
 from auditor.errors import InputError  # noqa: E402
+from auditor.report import render_audit  # noqa: E402
+from auditor.report.common import bytes_text  # noqa: E402
 
 # ---- seed models ----------------------------------------------------------------------------------
 
@@ -207,6 +209,21 @@ def test_vit_macs_include_attention_products():
     sdpa = [c for c in audit.checks if c.kind == "sdpa"]
     assert len(sdpa) == 12 and sdpa[0].path == "layers.0.attention/sdpa#1"
     assert sdpa[0].macs == 12 * 197 * 197 * 128
+
+
+def test_bert_activations_are_priced_by_its_weights_not_its_int64_position_ids():
+    """BertEmbeddings holds its int64 position_ids and token_type_ids before any weight: a float16 BERT's
+    activations are 2 bytes each, not 8."""
+    config = transformers.BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                     intermediate_size=64, max_position_embeddings=16)
+    with torch.device("meta"):
+        model = transformers.BertModel(config).half()
+    audit = auditor.audit(model, input_shape="1x16:int64")
+    assert [p.dtype for p in audit.model.layers[0].params] == ["int64", "int64"]
+    assert bytes_per_element(audit.model) == 2
+    text = render_audit(audit, "table")
+    assert f"{audit.totals.activation_elements:,} values ({bytes_text(2 * audit.totals.activation_elements)} " \
+           "at 2 bytes each)" in text
 
 
 def test_llama_7b_sized_model_on_meta():

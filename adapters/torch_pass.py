@@ -67,11 +67,7 @@ def shape_pass(model: torch.nn.Module, mapped: set[str], args: tuple[Any, ...], 
     if first is not None:
         notes.append(f"the first pass stopped ({describe_stop(first)}); a second pass ran with fallbacks")
     notes.extend(_fallback_notes(trace.fallbacks))
-    stopped = None
-    if trace.stop is not None:
-        stopped = "forward pass stopped early " + describe_stop(trace.stop)
-        notes.append(stopped + "; the layers after it have no shapes")
-    return PassResult(trace, notes, stopped)
+    return _finished(trace, notes)
 
 
 def memory_pass(
@@ -86,17 +82,13 @@ def memory_pass(
         copy = meta_copy(model, memory.fake_cpu(mode, memory.cast_dtype(request)))
     except Exception as err:  # deepcopy runs arbitrary __deepcopy__ code of user classes
         reason = f"the model cannot be copied for the memory pass ({error_text(err)[:120]})"
-        return PassResult(Trace(stop=Stop("", None, reason)), [f"shapes not captured: {reason}"], reason)
+        return _not_run(reason)
     pass_mode = PassMode(memory.FactRecorder(copy), memory.MEMORY_MODES, request.training)
     with mode, memory.running_as(copy, request):
         trace = run_pass(copy, mapped, args, kwargs, device="cpu", mode=pass_mode)
     how = "training" if request.training else "inference"
     notes = [f"shapes, MACs and tensor facts from one {how} pass on fake CPU tensors (no weights allocated)"]
-    stopped = None
-    if trace.stop is not None:
-        stopped = "forward pass stopped early " + describe_stop(trace.stop)
-        notes.append(stopped + "; the layers after it have no shapes")
-    return PassResult(trace, notes, stopped)
+    return _finished(trace, notes)
 
 
 def _real_pass(
@@ -106,20 +98,16 @@ def _real_pass(
     size = sum(p.numel() for p in model.parameters()) + packed_elements(model)
     reason = f"the model cannot be copied to the meta device ({why})"
     if size > REAL_RUN_LIMIT:
-        return PassResult(Trace(stop=Stop("", None, reason)), [f"shapes not captured: {reason}"], reason)
+        return _not_run(reason)
     try:
         real = fresh_copy(model)
     except Exception as err:  # deepcopy runs arbitrary __deepcopy__ code of user classes
         reason = f"the model cannot be copied ({error_text(err)[:200]})"
-        return PassResult(Trace(stop=Stop("", None, reason)), [f"shapes not captured: {reason}"], reason)
+        return _not_run(reason)
     trace = run_pass(real, mapped, args, kwargs, device="cpu")
     notes = [f"{reason[0].upper()}{reason[1:]}: shapes and MACs from one pass on a CPU copy with fresh weights "
              "and your inputs' values (random where none were given)"]
-    stopped = None
-    if trace.stop is not None:
-        stopped = "forward pass stopped early " + describe_stop(trace.stop)
-        notes.append(stopped + "; the layers after it have no shapes")
-    return PassResult(trace, notes, stopped)
+    return _finished(trace, notes)
 
 
 def materialise_lazy(model: torch.nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.nn.Module:
@@ -157,3 +145,17 @@ def _fallback_notes(fallbacks: list[Fallback]) -> list[str]:
                 else "took its output shape from its rule")
         notes.append(f"`{first.path or '(root)'}`{more} could not run on meta ({first.reason}): {done}")
     return notes
+
+
+def _finished(trace: Trace, notes: list[str]) -> PassResult:
+    """A pass's result: where it stopped (if it did) is a note and the reason later layers have no shapes."""
+    stopped = None
+    if trace.stop is not None:
+        stopped = "forward pass stopped early " + describe_stop(trace.stop)
+        notes.append(stopped + "; the layers after it have no shapes")
+    return PassResult(trace, notes, stopped)
+
+
+def _not_run(reason: str) -> PassResult:
+    """A pass that could not start (the model cannot be copied): every layer lacks shapes for `reason`."""
+    return PassResult(Trace(stop=Stop("", None, reason)), [f"shapes not captured: {reason}"], reason)

@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--strict", action="store_true",
                         help="unverified layers, unattributed tensors and MACs missing for concrete input shapes "
                              "count as failures (exit 1)")
+    parser.add_argument("--claim", metavar="COUNT", help="explain a headline figure: 138M, 25.6M, 6.7B, 138,344,128 or "
+                        "trainable=60000 (exit 0 when some way of counting reproduces it)")
     parser.add_argument("--exact", action="store_true",
                         help="a diff fails on any difference, even counting conventions or an exporter's rewrites")
     parser.add_argument("--input-shape", metavar="1x3x224x224",
@@ -144,6 +146,8 @@ def _run(args: argparse.Namespace) -> int:
     specs = _expand(args.models)
     if not specs:
         raise UsageError("name a MODEL (or use --list-references)")
+    if args.claim and (len(specs) != 1 or args.expect or args.each):
+        raise UsageError("--claim explains one model's figure; give one MODEL (no --expect, no --each)")
     if args.each or len(specs) > 2 or (len(args.models) == 1 and os.path.isdir(args.models[0]) and specs != args.models):
         return _audit_each(specs, args, options)
     if len(specs) == 2:
@@ -212,15 +216,36 @@ def _audit(spec: str, options: AuditOptions) -> Any:
 def _audit_one(spec: str, args: argparse.Namespace, options: AuditOptions) -> int:
     from auditor.report import render_audit
 
+    claim = _claim(args.claim)
     if os.path.isdir(spec):
         from adapters.hf_json import folder_files
 
         config, weights = folder_files(spec)
         if config is not None and weights is not None:
-            return _compare_checkpoint(_audit(config, options), _audit(weights, AuditOptions()), args)
+            if claim is None:
+                return _compare_checkpoint(_audit(config, options), _audit(weights, AuditOptions()), args)
+            spec = config  # a claim is about the architecture the folder's config describes
     result = _audit(spec, options)
+    if claim is not None:
+        from auditor.claim import check_claim
+
+        checked = check_claim(result, claim)
+        sys.stdout.write(render_audit(result, args.format, depth=options.depth, claim=checked))
+        return exit_code(result, options.strict) if checked.reproduced else EXIT_MISMATCH
     sys.stdout.write(render_audit(result, args.format, depth=options.depth))
     return exit_code(result, options.strict)
+
+
+def _claim(text: str | None) -> Any:
+    """The --claim figure, read once (a usage error, exit 2, when it is not a count)."""
+    if text is None:
+        return None
+    from auditor.claim import parse_claim
+
+    try:
+        return parse_claim(text)
+    except ValueError as err:
+        raise UsageError(f"--claim {text!r} {err}") from None
 
 
 def _audit_each(specs: list[str], args: argparse.Namespace, options: AuditOptions) -> int:

@@ -7,7 +7,9 @@ import io
 import json
 from typing import Any
 
+from auditor.claim import ClaimCheck
 from auditor.count import Audit, FoldedRow, LayerCheck, bytes_per_element, fold_checks
+from auditor.report.claim import claim_lines, claim_to_dict
 from auditor.report.common import (
     activation_unknown,
     bytes_text,
@@ -25,12 +27,14 @@ from auditor.report.memory import memory_csv, memory_text, memory_to_dict
 SCHEMA = "nn-auditor/report@1"
 
 
-def render_audit(audit: Audit, fmt: str = "table", depth: int = 0, model_column: bool = False) -> str:
+def render_audit(audit: Audit, fmt: str = "table", depth: int = 0, model_column: bool = False,
+                 claim: ClaimCheck | None = None) -> str:
     """The whole report in `fmt`; `depth` folds layers under their first N path components;
-    `model_column` starts every CSV row with the model's source (CSV blocks of a batch)."""
+    `model_column` starts every CSV row with the model's source (CSV blocks of a batch); `claim` adds
+    what a headline figure's check found (text, markdown, JSON)."""
     check_format(fmt)
     if fmt == "json":
-        return json.dumps(audit_to_dict(audit), indent=2) + "\n"
+        return json.dumps(audit_to_dict(audit, claim), indent=2) + "\n"
     if fmt == "csv":
         return _csv(audit, model_column) + ("\n" + memory_csv(audit.memory) if audit.memory else "")
     if fmt == "html":
@@ -40,14 +44,17 @@ def render_audit(audit: Audit, fmt: str = "table", depth: int = 0, model_column:
     text = _text(audit, markdown=fmt == "markdown", depth=depth)
     if audit.memory is not None:
         text += "\n".join(memory_text(audit.memory, markdown=fmt == "markdown")).rstrip() + "\n"
+    if claim is not None:
+        text += "\n".join(claim_lines(claim, audit, markdown=fmt == "markdown")) + "\n"
     return text
 
 
-def audit_to_dict(audit: Audit) -> dict[str, Any]:
-    """The JSON document: exact integers, full shapes (batch included), every finding."""
+def audit_to_dict(audit: Audit, claim: ClaimCheck | None = None) -> dict[str, Any]:
+    """The JSON document: exact integers, full shapes (batch included), every finding (and the claim's check)."""
     totals = audit.totals
     element_bytes = bytes_per_element(audit.model)
     memory = {"memory": memory_to_dict(audit.memory)} if audit.memory is not None else {}
+    memory.update({"claim": claim_to_dict(claim, audit)} if claim is not None else {})
 
     def known(value: int) -> int | None:
         return value if totals.shapes_known else None

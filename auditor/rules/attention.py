@@ -111,6 +111,7 @@ class AttentionRule(Rule):
     """Q, K, V and output projections (+ biases); see the module docstring for the convention."""
 
     kind = "attention"
+    biases = {"use_bias": False, "out_bias": False}
     perturbable = ("use_bias", "out_bias", "add_bias_kv", "gate", "num_heads", "kv_heads", "head_dim")
     codes = {"use_bias": "bias", "out_bias": "bias"}
     aliases = ("multiheadattention",)

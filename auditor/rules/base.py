@@ -172,6 +172,16 @@ class Rule:
     """Weight-free and shape-keeping: looked through when finding what feeds a layer."""
     folding: ClassVar[Folding | None] = None
     """How an exporter folds this layer into the one before it, if exporters do."""
+    biases: ClassVar[Mapping[str, Any]] = {}
+    """Attribute values that drop the layer's bias terms: its count under "weights only, no biases"."""
+    statistics: ClassVar[Mapping[str, Any]] = {}
+    """Attribute values under which its running statistics count as parameters (Keras's BatchNorm 4*C)."""
+    embedding: ClassVar[str] = ""
+    """A table of learned vectors looked up by index: "token", "position" ("" for other layers).  An
+    "embedding" layer that is not the model's token table (not tied to the head, not the largest) reads
+    positions or types.  Kaplan's non-embedding counts leave all of them out."""
+    head: ClassVar[bool] = False
+    """Can be the model's output head (a classifier, an LM head) when it is the last layer with parameters."""
     allocates_output: ClassVar[bool] = True
     """False for views and in-place ops, which add no activation memory."""
 
@@ -188,6 +198,15 @@ class Rule:
     def describe(self, layer: Layer) -> str:
         """A short hyper-parameter summary for reports ("3x3, 32->32, s1")."""
         return ""
+
+    def merged_towers(self, layer: Layer) -> dict[str, Any]:
+        """Attribute changes that count a layer split into towers (a grouped conv) as one; {} for other layers."""
+        return {}
+
+    def position_table(self, layer: Layer) -> int:
+        """Elements of one position table among its buffers (rotary inverse frequencies), which some
+        published totals count as parameters; 0 for a layer without one."""
+        return 0
 
     def metrics(self, layer: Layer) -> dict[str, int]:
         """Extra named per-layer figures the report shows as columns (e.g. LeNet's "connections")."""

@@ -14,7 +14,7 @@ a transposed conv is measured on its input: every input element feeds prod(kerne
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from auditor.ir import Layer, Shape
 from auditor.rules.base import (
@@ -95,6 +95,7 @@ class ConvRule(Rule):
     """Convolution: (prod(k)*in/groups + 1)*out parameters; MACs per output element prod(k)*in/groups."""
 
     kind = "conv"
+    biases = {"use_bias": False}
     family = "conv"
     perturbable: ClassVar[tuple[str, ...]] = ("kernel_size", "use_bias", "in_channels", "out_channels", "groups")
     columns = CONV_COLUMNS
@@ -123,6 +124,11 @@ class ConvRule(Rule):
         return f"{k}, {layer.attrs.get('in_channels')}->{layer.attrs.get('out_channels')}" + (
             f", groups={g}" if g != 1 else ""
         )
+
+    def merged_towers(self, layer: Layer) -> dict[str, Any]:
+        """groups=1 for a grouped conv split into towers (AlexNet's two GPUs); a depthwise conv is no split."""
+        cin, _, groups = _channels(layer)
+        return {"groups": 1} if 1 < groups < cin else {}
 
     def reason(self, change: Change) -> str | None:
         if change.attr != "groups":
@@ -237,6 +243,7 @@ class SeparableConvRule(Rule):
     """Keras separable conv: depthwise prod(k)*in*m, pointwise in*m*out, bias out."""
 
     kind = "separable_conv"
+    biases = {"use_bias": False}
     family = "conv"
     perturbable = ("kernel_size", "use_bias", "in_channels", "out_channels", "depth_multiplier")
     columns = {k: v for k, v in CONV_COLUMNS.items() if k != "groups"}

@@ -48,6 +48,8 @@ class DenseRule(Rule):
     """Dense / Linear / Gemm with a weight: (in+1)*out parameters; positions*in*out MACs."""
 
     kind = "dense"
+    biases = {"use_bias": False}
+    head = True
     family = "dense"
     perturbable = ("in_features", "out_features", "use_bias")
     columns = {"in_channels": "in_features", "out_channels": "out_features", "use_bias": "use_bias"}

@@ -116,6 +116,7 @@ class EinsumDenseRule(Rule):
 
     kind = "einsum_dense"
     perturbable = ("bias_axes",)
+    biases = {"bias_axes": ""}
 
     def shapes(self, layer: Layer) -> EinsumDenseShapes:
         partial = attr(layer, "output_shape")

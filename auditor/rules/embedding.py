@@ -25,6 +25,7 @@ class EmbeddingRule(Rule):
     """num_embeddings*embedding_dim parameters (twice when an untied reverse projection is owned)."""
 
     kind = "embedding"
+    embedding = "token"
     perturbable: ClassVar[tuple[str, ...]] = ("num_embeddings", "embedding_dim", "reverse_projection")
     columns = {"out_channels": "embedding_dim"}
 
@@ -50,6 +51,7 @@ class PositionEmbeddingRule(EmbeddingRule):
     """num_embeddings (positions) * embedding_dim parameters; the output has the input's shape."""
 
     kind = "position_embedding"
+    embedding = "position"
     perturbable = ("num_embeddings", "embedding_dim")
 
     def output_shapes(self, layer: Layer) -> list[Shape]:

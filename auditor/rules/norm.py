@@ -127,6 +127,7 @@ class BatchNormRule(NormRule):
     """BatchNorm: gamma, beta per channel; running mean/variance as buffers or parameters."""
 
     kind = "batch_norm"
+    statistics = {"stats": "params"}
     columns = FEATURE_COLUMNS
     aliases = ("bn", "batchnorm", "batchnorm2d", "batchnormalization")
     table_prefixes = ("bn",)
@@ -147,6 +148,7 @@ class InstanceNormRule(NormRule):
     """InstanceNorm: like BatchNorm, but PyTorch defaults to no affine and no running stats."""
 
     kind = "instance_norm"
+    statistics = {"stats": "params"}
     columns = FEATURE_COLUMNS
 
     def statistics_shape(self, layer: Layer, context: SaveContext) -> Shape | None:

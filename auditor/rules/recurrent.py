@@ -52,6 +52,7 @@ class RecurrentRule(Rule):
     """gates*H*(in + rec + bias_vectors) (+ H*proj) per layer and direction."""
 
     kind = "rnn"
+    biases = {"bias_vectors": 0}
     perturbable = ("bias_vectors", "hidden_size", "input_size", "num_layers", "bidirectional")
     choices = {"bias_vectors": (0, 1, 2), "num_layers": tuple(range(1, 9))}
     conventions = {"bias_vectors": 0}

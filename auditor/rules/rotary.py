@@ -56,6 +56,10 @@ class RotaryEmbeddingRule(Rule):
     def describe(self, layer: Layer) -> str:
         return f"rotary {layer.attrs.get('rotary_dim')}"
 
+    def position_table(self, layer: Layer) -> int:
+        """One inverse-frequency buffer, rotary_dim/2 (transformers also keeps a copy, original_inv_freq)."""
+        return _half(layer)
+
     def saved_for_backward(self, layer: Layer, context: SaveContext) -> list[SavedTensor]:
         """Nothing: the table needs no gradient (the rotation's products keep cos and sin)."""
         return []

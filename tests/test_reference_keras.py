@@ -106,6 +106,18 @@ def test_seed001_scenario_the_hand_table_is_wrong_at_the_four_up_convs(audits):
         [2_097_664 - 4_719_104, 524_544 - 1_179_904, 131_200 - 295_040, 32_832 - 73_792],
     )
     assert all([f.code for f in row.findings] == ["kernel_size"] for row in flagged)
+    rec = diff.reconciliation  # issue 14: the whole delta, four kernel sizes, nothing left over
+    assert rec.delta == rec.explained == 3_481_600 and rec.unexplained == 0
+    assert [(c.code, c.count, c.amounts) for c in rec.causes] == [
+        ("kernel_size", 4, (2_621_440, 655_360, 163_840, 40_960))]
+
+
+def test_alexnet_one_tower_vs_two_towers_reconciles_exactly_by_groups(audits):
+    """The single-tower and the two-GPU AlexNet: -1,413,120 = groups 2 in conv2, conv4 and conv5."""
+    rec = diff_audits(audits["alexnet"], audits["alexnet-2gpu"]).reconciliation
+    assert rec.delta == rec.explained == 60_965_224 - 62_378_344 and rec.unexplained == 0
+    (cause,) = rec.causes
+    assert cause.code == "groups" and cause.count == 3
 
 
 def test_lenet1998_custom_layers_are_verified_with_their_connections(audits):

@@ -200,7 +200,7 @@ def _leaf(walk: _Walk, layer: Any, path: str, layer_type: LayerType, weights: li
     except Exception as err:  # noqa: BLE001 - user attrs functions may fail on odd layers
         walk.notes.append(f"{path}: could not read its hyper-parameters ({type(err).__name__}: {err})")
         attrs = {}
-    if layer_type.kind == "dense":
+    if getattr(RULES.get(layer_type.kind), "reads_flattened", False):  # a dense layer: the rules say which kinds
         attrs.update(_flattened_from(layer))
     calls = sum(1 for node in getattr(layer, "_inbound_nodes", []) or [] if node.input_tensors)
     if calls > 1:

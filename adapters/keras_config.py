@@ -233,7 +233,7 @@ def _layer(walk: _Walk, scope: _Scope, op: Op, path: str, entry: KerasClass | No
             attrs = {k: v for k, v in entry.attrs(config).items() if v is not None}
         except Exception as err:  # noqa: BLE001 - an old or odd config: Keras reads it instead
             raise NeedsKeras(f"{path}: its config could not be read ({type(err).__name__}: {err})") from None
-    if kind == "dense":
+    if getattr(RULES.get(kind), "reads_flattened", False):  # a dense layer: the rules say which kinds
         attrs.update(_flattened_from(scope, op))
     params = _params(scope, op, path, entry, config) if entry is not None else []
     return Layer(path=path, kind=kind, source_type=source_type(op.module, op.class_name), attrs=attrs,

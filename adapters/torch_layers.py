@@ -18,6 +18,7 @@ from adapters.torch_structures import adapter_paths, packed_tensors, quant_state
 from adapters.torch_trace import Call, Op, Trace
 from adapters.torch_types import lookup
 from auditor.ir import Layer, ParamTensor
+from auditor.rules import RULES
 
 
 @dataclass
@@ -99,7 +100,7 @@ def _site_layer(
     mapping = lookup(site.module) if site.mapped else None
     kind = mapping.kind if mapping else f"torch:{type(site.module).__name__}"
     attrs = mapping.attrs(site.module, inputs[0] if inputs else None) if mapping else {}
-    if call is not None and call.flattened_from is not None and kind == "dense":
+    if call is not None and call.flattened_from is not None and getattr(RULES.get(kind), "reads_flattened", False):
         attrs["flattened_from"] = call.flattened_from
     reparametrized = reparametrizations(site.module) if mapping else ()
     if reparametrized:

@@ -168,6 +168,8 @@ class Rule:
     """Layer-type cells that are a prefix and a number in tables ("conv3", "fc6")."""
     flattens: ClassVar[bool] = False
     """Turns a feature map into a feature vector (a dense layer after it reads a flattened map)."""
+    reads_flattened: ClassVar[bool] = False
+    """Reads a feature vector that may be a flattened map: adapters record the map's shape (`flattened_from`)."""
     transparent: ClassVar[bool] = False
     """Weight-free and shape-keeping: looked through when finding what feeds a layer."""
     folding: ClassVar[Folding | None] = None

@@ -55,6 +55,7 @@ class DenseRule(Rule):
     columns = {"in_channels": "in_features", "out_channels": "out_features", "use_bias": "use_bias"}
     codes = {"use_bias": "bias", "in_features": "in_channels", "out_features": "out_channels"}
     aliases = ("linear", "fc", "fully_connected", "gemm", "innerproduct", "denselayer")
+    reads_flattened = True
     table_prefixes = ("fc", "dense")
 
     def _features(self, layer: Layer) -> tuple[int, int]:

@@ -10,7 +10,8 @@ import sys
 import pytest
 from support.onnx_graphs import conv_dense_graph, save
 
-from auditor.cli import main, parse_shape
+from auditor.cli import main
+from auditor.cli_args import parse_shape
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

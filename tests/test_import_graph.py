@@ -16,7 +16,7 @@ import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGES = ("auditor", "adapters", "reference_models")
-FRONT = {"auditor", "auditor.loader", "auditor.cli", "auditor.__main__", "auditor.pytest_plugin", "auditor.batch"}
+FRONT = {"auditor", "auditor.loader", "auditor.cli", "auditor.cli_args", "auditor.__main__", "auditor.pytest_plugin", "auditor.batch"}
 """The entry points above everything: the API (`auditor.audit`), the spec loader, the CLI, the plugin, and
 the batch runner (`--jobs`: each worker process calls the API)."""
 NAMED = re.compile(r"^((?:auditor|adapters|reference_models)(?:\.\w+)*)(?::\w+)?$")

@@ -42,6 +42,9 @@ class Totals:
     activation memory are then unknown (reported as unknown / null, never as 0)."""
     param_bytes: int = 0
     activation_elements: int = 0
+    activation_unknown_layers: int = 0
+    """Layers (and inputs) whose output has a symbolic dim past the batch: their activations are not in
+    `activation_elements`, which is then a lower bound."""
     layers: int = 0
     mismatches: int = 0
     unverified_layers: int = 0
@@ -156,14 +159,18 @@ def _totals(model: ModelIR, checks: list[LayerCheck], rules: Registry[str, Rule]
         else:
             totals.macs += check.macs
             totals.macs_per_sample = totals.macs_per_sample or check.macs_per_sample
-        totals.activation_elements += _activation_elements(check, rules)
+        activation = _activation_elements(check, rules)
+        totals.activation_elements += activation or 0
+        totals.activation_unknown_layers += activation is None
         totals.mismatches += check.status == Status.MISMATCH
         totals.unverified_layers += check.status == Status.UNVERIFIED
         totals.quantization += layer.reported_quantization
         _add_structures(totals, check)
     totals.non_trainable = totals.reported - totals.trainable
     totals.unattributed = sum(t.numel for t in model.unattributed)
-    totals.activation_elements += sum(sample_numel(s) for s in model.input_shapes)
+    inputs = [known_sample_numel(s) for s in model.input_shapes]
+    totals.activation_elements += sum(n or 0 for n in inputs)
+    totals.activation_unknown_layers += sum(n is None for n in inputs)
     totals.shapes_known = any(c.layer.input_shapes or c.layer.output_shapes for c in checks) or (
         bool(model.input_shapes) and not checks)
     return totals
@@ -185,19 +192,18 @@ def _inactive(check: LayerCheck) -> int:
     return check.analytic - check.analytic_active
 
 
-def _activation_elements(check: LayerCheck, rules: Registry[str, Rule]) -> int:
+def _activation_elements(check: LayerCheck, rules: Registry[str, Rule]) -> int | None:
+    """Elements one sample's output allocates (0 without a shape); None when a dim past the batch is symbolic."""
     rule = rules.get(check.kind)
     if rule is not None and not rule.allocates_output:
         return 0
     shape = check.output_shape
-    return sample_numel(shape) if shape is not None else 0
+    return known_sample_numel(shape) if shape is not None else 0
 
 
-def sample_numel(shape: Shape) -> int:
-    """Elements of `shape`; a symbolic leading (batch) dim counts as one sample, other symbolic dims as 0."""
-    if shape and not isinstance(shape[0], int):
-        shape = shape[1:]
-    return numel(shape) or 0
+def known_sample_numel(shape: Shape) -> int | None:
+    """Elements of one sample of `shape` (a symbolic leading dim is the batch); None if another dim is symbolic."""
+    return numel(shape[1:] if shape and not isinstance(shape[0], int) else shape)
 
 
 def bytes_per_element(model: ModelIR) -> int:
@@ -262,5 +268,5 @@ def fold_checks(audit: Audit, depth: int) -> list[FoldedRow]:
 
 __all__ = [
     "MAC_CONVENTION", "Audit", "Finding", "FoldedRow", "LayerCheck", "Status", "Totals", "audit_ir", "batch_symbol",
-    "bytes_per_element", "check_layer", "fold_checks", "rule_failure", "sample_numel", "used_params",
+    "bytes_per_element", "check_layer", "fold_checks", "known_sample_numel", "rule_failure", "used_params",
 ]

@@ -126,3 +126,35 @@ def test_dims_no_one_named_print_as_a_question_mark():
 
     assert shape_text((1, 8, "unk__0", "unk__1"), drop_batch=True) == "8x?x?"
     assert shape_text(("batch", 3, "H", "W")) == "batchx3xHxW"
+
+
+def _symbolic_model() -> ModelIR:
+    """A conv over an input whose H and W are symbolic, then a global pool and a dense layer of known size."""
+    conv = _conv("conv", 3, 8, 3, ("N", 3, "H", "W"), ("N", 8, "H-2", "W-2"))
+    gap = Layer("gap", "pool", "test", dict(op="avg", global_pool=True, layout="channels_first"),
+                [("N", 8, "H-2", "W-2")], [("N", 8)])
+    dense = _dense("fc", 8, 4, ("N", 8), ("N", 4))
+    return ModelIR("sym", "onnx", "sym.onnx", [conv, gap, dense], input_shapes=[("N", 3, "H", "W")])
+
+
+def test_symbolic_input_dims_make_sizes_unknown_and_say_which_dims():
+    """An ONNX graph with symbolic H and W: MACs unknown naming H and W, activations a marked lower bound."""
+    audit = audit_ir(_symbolic_model())
+    totals = json.loads(render_audit(audit, "json"))["totals"]
+    assert totals["macs_complete"] is False and totals["activation_complete"] is False
+    assert totals["activation_elements"] == 8 + 4      # the pooled and dense outputs; conv and input unknown
+    text = render_audit(audit, "table")
+    assert "Activation memory (one forward pass): 12 values" in text
+    assert "(incomplete: 2 outputs with symbolic dims not counted)" in text
+    assert "(incomplete: 2 outputs with symbolic dims not counted)" in render_audit(audit, "html")
+
+
+def test_no_concrete_size_anywhere_is_unknown_with_the_symbolic_dims_named():
+    conv = _conv("conv", 3, 8, 3, ("N", 3, "H", "W"), ("N", 8, "H-2", "W-2"))
+    audit = audit_ir(ModelIR("sym", "onnx", "sym.onnx", [conv], input_shapes=[("N", 3, "H", "W")]))
+    totals = json.loads(render_audit(audit, "json"))["totals"]
+    assert totals["macs"] is None and totals["activation_elements"] is None and totals["flops"] is None
+    text = render_audit(audit, "table")
+    assert "MACs: unknown (the input dims H, W are symbolic: give --input-shape with numbers)" in text
+    assert "Activation memory (one forward pass): unknown (the input dims H, W" in text
+    assert "0 values" not in text

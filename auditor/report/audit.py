@@ -13,8 +13,10 @@ from auditor.count import Audit, LayerCheck, bytes_per_element
 from auditor.report.audit_text import audit_text, metric_columns
 from auditor.report.claim import claim_lines, claim_to_dict
 from auditor.report.common import (
+    activation_unknown,
     check_format,
     macs_gap,
+    macs_unknown,
     shape_json,
     shape_text,
 )
@@ -52,8 +54,8 @@ def audit_to_dict(audit: Audit, claim: ClaimCheck | None = None) -> dict[str, An
     memory = {"memory": memory_to_dict(audit.memory)} if audit.memory is not None else {}
     memory.update({"claim": claim_to_dict(claim, audit)} if claim is not None else {})
 
-    def known(value: int) -> int | None:
-        return value if totals.shapes_known else None
+    macs = None if macs_unknown(audit) else totals.macs
+    activations = None if activation_unknown(audit) else totals.activation_elements
 
     return {
         "schema": SCHEMA,
@@ -72,15 +74,16 @@ def audit_to_dict(audit: Audit, claim: ClaimCheck | None = None) -> dict[str, An
             "buffers": totals.buffers,
             "shared": totals.shared,
             "active": totals.active,
-            "macs": known(totals.macs),
+            "macs": macs,
             "macs_complete": totals.macs_complete and totals.shapes_known,
             "macs_per_sample": totals.macs_per_sample,
-            "flops": known(2 * totals.macs),
+            "flops": None if macs is None else 2 * macs,
             "shapes_known": totals.shapes_known,
             "param_bytes": totals.param_bytes,
             "stored_elements": totals.stored_elements,
-            "activation_elements": known(totals.activation_elements),
-            "activation_bytes": known(totals.activation_elements * element_bytes),
+            "activation_elements": activations,
+            "activation_bytes": None if activations is None else activations * element_bytes,
+            "activation_complete": activations is not None and totals.activation_unknown_layers == 0,
             "layers": totals.layers,
             "mismatches": totals.mismatches,
             "unverified_layers": totals.unverified_layers,

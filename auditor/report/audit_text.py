@@ -7,6 +7,7 @@ from typing import Any
 
 from auditor.count import Audit, FoldedRow, LayerCheck, bytes_per_element, fold_checks
 from auditor.report.common import (
+    activation_gap,
     activation_unknown,
     bytes_text,
     count_text,
@@ -143,7 +144,7 @@ def _activation_line(audit: Audit, element_bytes: int) -> str:
     if activation_unknown(audit):
         return f"Activation memory (one forward pass): {unknown_shapes(audit)}"
     return (f"Activation memory (one forward pass): {t.activation_elements:,} values "
-            f"({bytes_text(t.activation_elements * element_bytes)} at {element_bytes} bytes each)")
+            f"({bytes_text(t.activation_elements * element_bytes)} at {element_bytes} bytes each){activation_gap(audit)}")
 
 
 def _by_dtype(t: Any) -> str:

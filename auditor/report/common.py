@@ -58,10 +58,23 @@ def check_format(fmt: str) -> str:
     return fmt
 
 
+def symbolic_input_dims(audit: Any) -> list[str]:
+    """The names of the inputs' symbolic dims past the batch (an ONNX file's `H`, `W`), in order, once each."""
+    names: list[str] = []
+    for shape in audit.model.input_shapes:
+        for d in shape[1:]:
+            if not isinstance(d, int) and str(d) not in names:
+                names.append(str(d))
+    return names
+
+
 def unknown_shapes(audit: Any) -> str:
     """Why no layer has a shape, and what to do about it."""
     if audit.model.input_shapes and audit.model.shapes_missing:
         return f"unknown ({audit.model.shapes_missing})"
+    symbolic = symbolic_input_dims(audit)
+    if symbolic:
+        return f"unknown (the input dims {', '.join(symbolic)} are symbolic: give --input-shape with numbers)"
     if audit.model.input_shapes:
         return "unknown (no layer got a shape: the forward pass did not run, see the notes)"
     return "unknown (no shapes are known: give --input-shape, e.g. 1x3x224x224)"
@@ -81,6 +94,13 @@ def macs_unknown(audit: Any) -> bool:
 
 
 def activation_unknown(audit: Any) -> bool:
-    """No activation was counted because no shape is known."""
+    """No activation was counted because no shape (or no concrete size) is known."""
     t = audit.totals
-    return not t.shapes_known or (t.activation_elements == 0 and not audit.model.input_shapes)
+    return not t.shapes_known or (t.activation_elements == 0 and (
+        not audit.model.input_shapes or t.activation_unknown_layers > 0))
+
+
+def activation_gap(audit: Any) -> str:
+    """" (incomplete: ...)" when some outputs' sizes are symbolic, so the activation total is a lower bound."""
+    n = audit.totals.activation_unknown_layers
+    return f" (incomplete: {n} output{'s' if n != 1 else ''} with symbolic dims not counted)" if n else ""

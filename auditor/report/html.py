@@ -12,6 +12,7 @@ from html import escape
 
 from auditor.count import Audit, LayerCheck, bytes_per_element, fold_checks
 from auditor.report.common import (
+    activation_gap,
     activation_unknown,
     bytes_text,
     macs_unknown,
@@ -136,7 +137,7 @@ def _totals(audit: Audit) -> str:
         ("MACs", macs_text(audit)),
         ("Parameter memory", f"{t.param_bytes:,} bytes ({bytes_text(t.param_bytes)})"),
         ("Activation memory", unknown_shapes(audit) if activation_unknown(audit)
-         else f"{t.activation_elements:,} values ({bytes_text(t.activation_elements * element)})"),
+         else f"{t.activation_elements:,} values ({bytes_text(t.activation_elements * element)}){activation_gap(audit)}"),
     ]
     if t.shared:
         items.insert(3, ("Shared (tied, counted once)", f"{t.shared:,}"))

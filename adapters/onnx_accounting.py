@@ -14,6 +14,7 @@ from typing import Any
 
 from adapters.onnx_constants import Constants, Part, Source
 from adapters.onnx_graph import Graph, text
+from adapters.onnx_reads import Index, partitioned
 from auditor.ir import LooseTensor
 
 
@@ -30,10 +31,21 @@ class Ledger:
     """Source -> the ops that consumed it as data (for naming unattributed tensors)."""
     weight_inputs: dict[str, Source] = field(default_factory=dict)
     counted_paths: dict[str, int] = field(default_factory=dict)
+    reads: dict[str, dict[str, Index | None]] = field(default_factory=lambda: defaultdict(dict))
+    """Source -> the Slice/Gather views taken of it so far (region -> positions read)."""
+    fixed_lookups: dict[str, str] = field(default_factory=dict)
+    """Table -> the rows an embedding lookup at constant indices reads ("8 of 64 rows")."""
 
     def add_sources(self, constants: Constants) -> None:
         self.sources.update(constants.sources)
         self.shape_uses |= constants.shape_uses
+        for name, regions in constants.reads.items():
+            self.reads[name].update(regions)
+
+    def counted_whole(self, part: Part) -> bool:
+        """A Slice/Gather view whose source the graph's reads do not partition exactly (repeated or
+        unread elements): the source is counted whole, once, and the view is a tied use of it."""
+        return part.read and not partitioned(part.source.shape, list(self.reads.get(part.source.name, {}).values()))
 
     def weight_input(self, name: str, graph: Graph) -> Source:
         """A graph input used as a weight: its declared shape is all the file says about it."""
@@ -104,6 +116,10 @@ class Ledger:
             notes.append(f"quantization metadata (scales, zero points), counted in its own total: "
                          f"{len(self.quantization)} tensors; quantized weights count their logical elements")
         fills = [s for s in self.sources.values() if s.origin == "constant_of_shape" and s.name in owned]
+        if self.fixed_lookups:
+            read = ", ".join(f"{name} reads {rows}" for name, rows in list(self.fixed_lookups.items())[:4])
+            notes.append(f"embedding tables read at constant indices (traced positions, token types), counted "
+                         f"whole as the file stores them: {read}")
         if fills:
             notes.append(f"weights stored as ConstantOfShape fills of a constant shape (no values in the file), "
                          f"counted as parameters: {_summary(fills)}")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from adapters.onnx_graph import FLOAT_TYPES, ONNX_DTYPES, QUANTIZED_TYPES, Graph, constant_tensor, numel, text
+from adapters.onnx_reads import GATHER_LIMIT, Index, read_index
 from auditor.ir import DTYPE_BYTES
 
 FOUR_BIT = {21, 22, 23}
@@ -73,6 +74,8 @@ class Part:
     """The part's shape (None: the source's)."""
     quantization: bool = False
     """A scale or zero point that a DequantizeLinear applied to the weight."""
+    read: bool = False
+    """A Slice or Gather view: counted where it is used only when the graph's reads partition the source."""
 
     @property
     def key(self) -> tuple[str, str | None]:
@@ -108,6 +111,8 @@ class Constants:
     """Sources read only as shapes, axes or indices somewhere."""
     folded: set[int] = field(default_factory=set)
     """ids of the nodes folded into constants (not layers)."""
+    reads: dict[str, dict[str, Index | None]] = field(default_factory=dict)
+    """Source -> region -> the positions a Slice/Gather view takes of it (None: not known)."""
     from_inputs: dict[str, str] = field(default_factory=dict)
     """Value -> the graph input (without initializer) it re-presents through Transpose/Reshape/...: such a
     value is a weight wherever a weight slot takes it (tf2onnx turns captured constants into inputs)."""
@@ -200,7 +205,7 @@ def _propagate(found: Constants, node: Any) -> None:
     real = [i for i in node.input if i]
     if not real or not node.output or node.op_type in NOT_FOLDED or not all(i in found for i in real):
         return
-    if node.domain and node.domain not in ("ai.onnx",):
+    if (node.domain and node.domain not in ("ai.onnx",)) or _is_lookup(found, node):
         return
     found.folded.add(id(node))
     data = DATA_INPUTS.get(node.op_type)
@@ -219,6 +224,19 @@ def _propagate(found: Constants, node: Any) -> None:
     for output in node.output:
         if output:
             found.values[output] = ConstValue(tuple(_view(found, node, output, parts)))
+
+
+def _is_lookup(found: Constants, node: Any) -> bool:
+    """Rows of a whole 2-D float table at constant indices (traced positions, token type 0): an embedding
+    lookup, left as a layer so the table is counted whole, once, by the embedding rule."""
+    if node.op_type != "Gather" or int(found.graph.attrs(node).get("axis", 0)) != 0:
+        return False
+    value = found.get(node.input[0])
+    shape = found.graph.shape(node.input[0])
+    if value is None or len(value.parts) != 1 or shape is None or len(shape) != 2:
+        return False
+    part = value.parts[0]
+    return part.view is None and not part.quantization and part.source.is_weight_type
 
 
 def _quant_parts(found: Constants, names: list[str]) -> list[Part]:
@@ -241,7 +259,18 @@ def _view(found: Constants, node: Any, output: str, parts: list[Part]) -> list[P
     if shape is None or not all(isinstance(d, int) for d in shape):
         return parts
     region = _region(found, node, output) or text(output)
-    return [Part(parts[0].source, region, tuple(int(d) for d in shape), parts[0].quantization)]  # type: ignore[arg-type]
+    source, read = parts[0].source, node.op_type != "Split"
+    if read:
+        found.reads.setdefault(source.name, {})[region] = _read_index(found, node, source)
+    return [Part(source, region, tuple(int(d) for d in shape), parts[0].quantization, read)]  # type: ignore[arg-type]
+
+
+def _read_index(found: Constants, node: Any, source: Source) -> Index | None:
+    """The positions a Slice/Gather taken of the source itself reads (None after a Reshape/Transpose...)."""
+    if node.input[0] != source.name:
+        return None
+    values = [found.graph.int_values(i, GATHER_LIMIT) if i else None for i in node.input[1:]]
+    return read_index(node.op_type, values, found.graph.attrs(node), source.shape)
 
 
 def _region(found: Constants, node: Any, output: str) -> str | None:

@@ -159,12 +159,13 @@ def group_norm(node: Any, graph: Any, known: Known) -> Translation:
 
 
 def gather(node: Any, graph: Any, known: Known) -> Translation:
-    """Gather rows of a constant 2-D float (or quantized) table by run-time indices: an embedding."""
+    """Gather rows of a constant 2-D float (or quantized) table: an embedding (by run-time indices, or at
+    constant ones: the traced positions or token type 0, whose lookup `onnx_constants` leaves unfolded)."""
     data, indices = node.input[0], node.input[1]
     shape = dims(graph, data)
     axis = int(graph.attrs(node).get("axis", 0))
     weight_type = graph.dtype(data) in FLOAT_TYPES or graph.dtype(data) in QUANTIZED_TYPES  # int8 tables too
-    if is_weight(known, data) and not is_constant(known, indices) and weight_type and len(shape) == 2 and axis == 0:
+    if is_weight(known, data) and weight_type and len(shape) == 2 and axis == 0:
         return Translation("embedding", {"num_embeddings": shape[0], "embedding_dim": shape[1]}, [indices],
                            [("weight", data)])
     return Translation("tensor_op", {"op": "Gather"}, real_inputs(node))

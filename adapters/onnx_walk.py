@@ -15,6 +15,7 @@ from adapters.onnx_constants import DATA_INPUTS, SHAPE_READERS, Constants, Part,
 from adapters.onnx_fusion import Plan, fuse, plan
 from adapters.onnx_graph import Graph, subgraphs, text
 from adapters.onnx_names import scope_path
+from adapters.onnx_reads import GATHER_LIMIT
 from adapters.onnx_translation import CONSTANT, WEIGHT_INPUT, Known, Translation, op_kind, real_inputs
 from adapters.onnx_translators import translator_for
 from auditor.ir import DTYPE_BYTES, Layer, Packing, ParamTensor, Shape
@@ -84,6 +85,7 @@ def translate(node: Any, graph: Graph, constants: Constants, prefix: str, ledger
         params=[],
     )
     helpers: list[Part] = []
+    whole = _whole_sources(node, translation, constants, prefix, path, ledger, fusions)
     for slot, name in translation.weights:
         layer.params.extend(_slot_params(slot, name, path, translation, graph, constants, ledger, helpers))
     for name in translation.quantization:
@@ -104,8 +106,40 @@ def translate(node: Any, graph: Graph, constants: Constants, prefix: str, ledger
         loose.extend(_loose(name, node, prefix, constants, ledger))
     loose += [parameter_row(p, prefix, f"used to compute the weight of {path}", ledger) for p in helpers
               if ledger.owner(p) is None]
-    layers.extend([*loose, layer])
+    layers.extend([*whole, *loose, layer])
+    _note_fixed_lookup(node, translation, graph, constants, ledger)
     return layer
+
+
+def _whole_sources(node: Any, translation: Translation, constants: Constants, prefix: str, path: str, ledger: Ledger,
+                   fusions: Plan) -> list[Layer]:
+    """A row of its own for each source this node reads a Slice/Gather view of that is not one part of an
+    exact partition: the file's tensor counted whole, once; the node's view becomes a tied use of it."""
+    if node.op_type in SHAPE_READERS:
+        return []
+    skipped = set(translation.constants) | set(translation.quantization) | set(fusions.states)
+    rows = []
+    for name in dict.fromkeys(real_inputs(node)):
+        value = constants.get(name) if name not in skipped else None
+        for part in value.parts if value is not None else ():
+            if part.quantization or not ledger.counted_whole(part) or ledger.owner(part) is not None:
+                continue
+            rows.append(parameter_row(Part(part.source), prefix, f"read in part by {path} (Slice/Gather at constant "
+                                      "indices)", ledger))
+    return rows
+
+
+def _note_fixed_lookup(node: Any, translation: Translation, graph: Graph, constants: Constants,
+                       ledger: Ledger) -> None:
+    """An embedding read at constant indices: the rows it reads, for the notes (the whole table is counted)."""
+    if translation.kind != "embedding" or node.op_type != "Gather" or node.input[1] not in constants:
+        return
+    table = constants.get(node.input[0])
+    indices = graph.int_values(node.input[1], GATHER_LIMIT)
+    rows = int(translation.attrs["num_embeddings"])
+    read = f"{len(set(indices))} of {rows:,} rows" if indices is not None else f"rows at constant indices of {rows:,}"
+    for part in table.parts if table is not None else ():
+        ledger.fixed_lookups.setdefault(part.source.name, read)
 
 
 def known_shapes(graph: Graph, names: list[str]) -> list[Shape]:

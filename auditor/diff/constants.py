@@ -91,8 +91,8 @@ def _tensors(rows: list[DiffRow], view: Export, which: int) -> list[_Tensor]:
 
 
 def _by_name(item: _Tensor, free: list[_Tensor]) -> _Tensor | None:
-    """The model's tensor of the same name and size, else the one the export took a part of ("w[gather(...)]",
-    the rows a Gather at constant indices reads)."""
+    """The model's tensor of the same name and size, else the one the export took a part of ("w[slice(...)]",
+    one of the parts a Split or Slice cuts a fused weight into)."""
     same = next((m for m in free if m.name == item.name and m.tensor.numel == item.tensor.numel), None)
     source = item.name.split("[", 1)[0]
     return same or next((m for m in free if source != item.name and m.name == source), None)

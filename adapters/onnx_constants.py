@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from adapters.onnx_graph import FLOAT_TYPES, ONNX_DTYPES, QUANTIZED_TYPES, Graph, constant_tensor, numel, text
-from adapters.onnx_reads import GATHER_LIMIT, Index, read_index
+from adapters.onnx_reads import GATHER_LIMIT, Index, describe_region, read_index
 from auditor.ir import DTYPE_BYTES
 
 FOUR_BIT = {21, 22, 23}
@@ -258,7 +258,7 @@ def _view(found: Constants, node: Any, output: str, parts: list[Part]) -> list[P
     shape = found.graph.shape(output)
     if shape is None or not all(isinstance(d, int) for d in shape):
         return parts
-    region = _region(found, node, output) or text(output)
+    region = describe_region(found.graph, node, output) or text(output)
     source, read = parts[0].source, node.op_type != "Split"
     if read:
         found.reads.setdefault(source.name, {})[region] = _read_index(found, node, source)
@@ -271,33 +271,6 @@ def _read_index(found: Constants, node: Any, source: Source) -> Index | None:
         return None
     values = [found.graph.int_values(i, GATHER_LIMIT) if i else None for i in node.input[1:]]
     return read_index(node.op_type, values, found.graph.attrs(node), source.shape)
-
-
-def _region(found: Constants, node: Any, output: str) -> str | None:
-    """"slice(axes=..., starts=...)"-style description of the part `output` takes, when it is constant."""
-    graph = found.graph
-    attrs = graph.attrs(node)
-
-    def values(index: int, name: str) -> Any:
-        if len(node.input) > index and node.input[index]:
-            return graph.int_values(node.input[index])
-        return attrs.get(name)
-
-    if node.op_type == "Slice":
-        described = [values(i, n) for i, n in ((1, "starts"), (2, "ends"), (3, "axes"), (4, "steps"))]
-        return None if described[0] is None or described[1] is None else f"slice{tuple(map(_tuple, described))}"
-    if node.op_type == "Gather":
-        indices = values(1, "")
-        return None if indices is None else f"gather(axis={attrs.get('axis', 0)}, {tuple(indices)})"
-    sizes = values(1, "split")
-    index = list(node.output).index(output)
-    if sizes is None:
-        return f"split(axis={attrs.get('axis', 0)}, {index} of {len(node.output)})"
-    return f"split(axis={attrs.get('axis', 0)}, from {sum(sizes[:index])}, {sizes[index]})"
-
-
-def _tuple(value: Any) -> Any:
-    return tuple(value) if isinstance(value, list) else value
 
 
 def _mark_shape_use(found: Constants, name: str) -> None:

@@ -1,4 +1,4 @@
-"""Which elements of a stored tensor the Slice and Gather ops at constant indices read.
+"""Which elements of a stored tensor the Slice and Gather ops at constant indices read, and the name of each part.
 
 Such reads may repeat elements (a Gather at indices [0, 0, 1]) or leave some unread (rows 0..7 of a
 64-row table), so counting each read part would miscount what the file holds.  Only when the reads
@@ -63,6 +63,32 @@ def _slice(starts: Any, ends: Any, axes: Any, steps: Any, shape: tuple[int, ...]
 
 def _from_end(position: int, dim: int) -> int:
     return position + dim if position < 0 else position
+
+
+def describe_region(graph: Any, node: Any, output: str) -> str | None:
+    """"slice(axes=..., starts=...)"-style description of the part `output` takes, when it is constant."""
+    attrs = graph.attrs(node)
+
+    def values(index: int, name: str) -> Any:
+        if len(node.input) > index and node.input[index]:
+            return graph.int_values(node.input[index])
+        return attrs.get(name)
+
+    if node.op_type == "Slice":
+        described = [values(i, n) for i, n in ((1, "starts"), (2, "ends"), (3, "axes"), (4, "steps"))]
+        return None if described[0] is None or described[1] is None else f"slice{tuple(map(_tuple, described))}"
+    if node.op_type == "Gather":
+        indices = values(1, "")
+        return None if indices is None else f"gather(axis={attrs.get('axis', 0)}, {tuple(indices)})"
+    sizes = values(1, "split")
+    index = list(node.output).index(output)
+    if sizes is None:
+        return f"split(axis={attrs.get('axis', 0)}, {index} of {len(node.output)})"
+    return f"split(axis={attrs.get('axis', 0)}, from {sum(sizes[:index])}, {sizes[index]})"
+
+
+def _tuple(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
 
 
 def partitioned(shape: tuple[int, ...], reads: list[Index | None]) -> bool:

@@ -31,8 +31,11 @@ def read_onnx(path: str, options: AuditOptions | None = None, **values: Any) -> 
     """Read the ONNX model at `path`; `input_shapes` (e.g. (1, 3, 224, 224)) fix the inputs' dims, in order."""
     options = resolve(options, values)
     model = _load(path)
-    missing = _check_external_data(model, path)
-    _check_dims(model, path)
+    from onnx.external_data_helper import _get_all_tensors
+
+    tensors = list(_get_all_tensors(model))
+    missing = _check_external_data(tensors, path)
+    _check_dims(model, tensors, path)
     try:
         model = _inline_functions(model)
         nodes = ordered_nodes(model)
@@ -121,27 +124,34 @@ def _first_line(err: BaseException) -> str:
     return text[0][:200] if text else type(err).__name__
 
 
-def _check_external_data(model: Any, path: str) -> dict[str, int]:
+def _check_external_data(tensors: list[Any], path: str) -> dict[str, int]:
     """Every external-data location must be a relative path inside the model's folder; returns the files
     that are absent -> how many tensors they hold (counts come from dims, so the audit goes on)."""
-    from onnx.external_data_helper import _get_all_tensors
-
     missing: dict[str, int] = {}
+    present: dict[str, bool] = {}
+    """Each location checked once (exporters put every tensor in one or a few files)."""
     folder = os.path.realpath(os.path.dirname(os.path.abspath(path)))
-    for tensor in _get_all_tensors(model):
+    for tensor in tensors:
         if tensor.data_location != 1:  # onnx.TensorProto.EXTERNAL
             continue
         location = next((e.value for e in tensor.external_data if e.key == "location"), "")
-        if not isinstance(location, str) or "\0" in location:
-            raise InputError(f"{path}: tensor {tensor.name!r} names its external data file with an invalid path; refused")
-        target = os.path.realpath(os.path.join(folder, location))
-        if not location or os.path.isabs(location) or os.path.commonpath([folder, target]) != folder:
-            raise InputError(
-                f"{path}: tensor {tensor.name!r} points at external data {location!r} outside the model's folder; refused"
-            )
-        if not os.path.isfile(target):
+        if location not in present:
+            present[location] = _inside(folder, location, tensor.name, path)
+        if not present[location]:
             missing[location] = missing.get(location, 0) + 1
     return missing
+
+
+def _inside(folder: str, location: Any, tensor: str, path: str) -> bool:
+    """Whether the external data file `location` exists; InputError when it is not a relative path inside `folder`."""
+    if not isinstance(location, str) or "\0" in location:
+        raise InputError(f"{path}: tensor {tensor!r} names its external data file with an invalid path; refused")
+    target = os.path.realpath(os.path.join(folder, location))
+    if not location or os.path.isabs(location) or os.path.commonpath([folder, target]) != folder:
+        raise InputError(
+            f"{path}: tensor {tensor!r} points at external data {location!r} outside the model's folder; refused"
+        )
+    return os.path.isfile(target)
 
 
 def _missing_data_caveats(missing: dict[str, int]) -> list[str]:
@@ -149,12 +159,10 @@ def _missing_data_caveats(missing: dict[str, int]) -> list[str]:
             "the graph's dims, the weights themselves were not checked" for location, count in missing.items()]
 
 
-def _check_dims(model: Any, path: str) -> None:
+def _check_dims(model: Any, tensors: list[Any], path: str) -> None:
     """No tensor or declared value may have a negative dim (sizes come from dims, so they must be sane)."""
-    from onnx.external_data_helper import _get_all_tensors
-
-    for tensor in _get_all_tensors(model):
-        if any(int(d) < 0 for d in tensor.dims):
+    for tensor in tensors:
+        if tensor.dims and min(tensor.dims) < 0:
             raise InputError(f"{path}: tensor {tensor.name!r} has a negative dim {list(tensor.dims)}; not a valid model")
     graph = model.graph
     for value in [*graph.input, *graph.output, *graph.value_info]:

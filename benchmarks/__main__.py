@@ -9,7 +9,7 @@ import sys
 from benchmarks import report
 from benchmarks.cases import select
 from benchmarks.measure import Row
-from benchmarks.runner import Limits, run_case
+from benchmarks.runner import Limits, compile_sources, run_case
 from benchmarks.targets import evaluate
 
 DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
     cases = select(args.case, args.quick)
     limits = Limits(timeout_s=args.timeout, tools=tuple(args.tool))
+    compile_sources()
     load_before = report.load_average()
     rows: list[Row] = []
     for case in cases:

@@ -128,8 +128,11 @@ def first_line(err: BaseException) -> str:
 
 
 def quiet_env() -> dict[str, str]:
-    """Environment for children: no TensorFlow/absl chatter, one wide terminal for Keras summary()."""
+    """Environment for children: no TensorFlow/absl chatter, one wide terminal for Keras summary(), and
+    bytecode cached as an installed package has it (a shell may set PYTHONDONTWRITEBYTECODE, which would
+    make nn-auditor's modules compile on every run while the peers' installed ones load their .pyc)."""
     env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.update({"TF_CPP_MIN_LOG_LEVEL": "3", "COLUMNS": "200", "PYTHONWARNINGS": "ignore",
                 "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
     return env

@@ -27,6 +27,17 @@ class Limits:
     """Only these tools (empty: all of the case's family)."""
 
 
+PACKAGES = ("auditor", "adapters", "benchmarks", "reference_models")
+
+
+def compile_sources() -> None:
+    """Byte-compile this checkout's packages once before measuring, as `pip install` does for the peers'."""
+    import compileall
+
+    for package in PACKAGES:
+        compileall.compile_dir(os.path.join(REPO, package), quiet=1)
+
+
 def run_child(case: str, tool: str, folder: str, timeout_s: float) -> Row:
     """Run `benchmarks.run_case` in a fresh interpreter; a crash or timeout becomes a failed row."""
     result = os.path.join(folder, f".result-{tool}.json")

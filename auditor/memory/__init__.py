@@ -8,9 +8,20 @@ May import: `auditor.ir`, `auditor.rules`, `auditor.registry`, `auditor.options`
     budget = auditor.audit(model, input_shape=(1, 3, 224, 224), memory="train", optimizer="adam").memory
 """
 
-from auditor.memory.budget import memory_budget
+from typing import Any
+
 from auditor.memory.items import NOT_INCLUDED, LayerMemory, MemoryBudget, MemoryItem
 from auditor.memory.options import CHECKPOINTING, MODES, OPTIMIZERS, PRECISIONS, MemoryOptions
+
+
+def __getattr__(name: str) -> Any:
+    """`memory_budget` imported on first use: a plain audit (the options import this package) never needs
+    the budget's modules."""
+    if name == "memory_budget":
+        from auditor.memory.budget import memory_budget
+
+        return memory_budget
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "CHECKPOINTING",

@@ -226,11 +226,17 @@ def subgraphs(node: Any) -> list[tuple[str, Any]]:
     """(attribute name, GraphProto) of every graph nested directly in `node` (If branches, Loop/Scan bodies)."""
     found = []
     for attribute in node.attribute:
+        if attribute.type not in _MAY_HOLD_GRAPHS:
+            continue
         if attribute.HasField("g"):
             found.append((_text(attribute.name), attribute.g))
         found.extend((f"{_text(attribute.name)}.{i}", g) for i, g in enumerate(attribute.graphs))
     return sorted(found, key=lambda item: BRANCH_ORDER.get(item[0], len(BRANCH_ORDER)))
 
+
+_MAY_HOLD_GRAPHS = frozenset({0, 5, 10})
+"""AttributeProto types whose attribute may carry a graph: GRAPH, GRAPHS, and UNDEFINED (an old or careless
+writer that left the type unset); a typed INT or FLOATS attribute cannot."""
 
 BRANCH_ORDER = {"then_branch": 0, "else_branch": 1}
 """An If's branches in the order people read them, whatever order the file stores its attributes in."""

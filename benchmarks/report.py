@@ -130,7 +130,7 @@ def write_results(path: str, rows: list[Row], targets: list[Target], machine_lin
         "## Machine", "", *machine_lines, "",
         "## Results", "", render_table(rows, "github"), "",
         "Files generated for the file cases (deleted after the run):", "", *(prepared or ["- none"]), "",
-        "## Targets (issue 8)", "", render_targets(targets, "github"), "",
+        "## Targets (issues 8 and 19)", "", render_targets(targets, "github"), "",
         _kept_notes(path),
     ]
     with open(path, "w") as out:

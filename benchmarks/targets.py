@@ -9,7 +9,7 @@ from benchmarks.tools import AUDITOR
 
 BIG_TORCH, BIG_ONNX, BIG_KERAS, ZOO = "llama-70b-meta", "mlp-3gb.onnx", "resnet50.keras", "zoo-20"
 KERAS_PROCESS_S, KERAS_PEAK_MB = 1.0, 150
-TORCH_PEAK_MB, TORCH_SECONDS, FORWARD_RATIO = 2048, 60.0, 1.5
+TORCH_PEAK_MB, FORWARD_RATIO, PROCESS_RATIO = 500, 2.0, 1.10
 ONNX_PEAK_MB, FLOOR_RATIO, CLI_FIRST_OUTPUT_S = 500, 1.5, 1.0
 
 
@@ -37,7 +37,8 @@ def _ratio(a: Row | None, b: Row | None) -> float | None:
 
 
 def torch_targets(rows: list[Row]) -> list[Target]:
-    """The Llama-70B targets, for nn-auditor as shipped and for its FakeTensorMode run."""
+    """The Llama-70B targets (issue 19), for nn-auditor as shipped and for its FakeTensorMode run, against
+    one plain meta forward: in-process time, and the whole process against building the model plus that pass."""
     forward = _find(rows, BIG_TORCH, "forward")
     targets = []
     for tool in (AUDITOR, AUDITOR + " (fake mode)"):
@@ -46,16 +47,20 @@ def torch_targets(rows: list[Row]) -> list[Target]:
             targets.append(Target(label, None, f"no {tool} row"))
             continue
         ratio = _ratio(audit, forward)
+        whole = None if forward is None or not forward.process_s or audit.process_s is None \
+            else audit.process_s / forward.process_s
         done = "MACs incomplete" not in audit.note
         why = "" if done else " but the forward pass stopped early (MACs incomplete), so the audit did not do the work"
         targets += [
-            Target(f"{label}: peak < 2 GB", audit.peak_mb is not None and audit.peak_mb < TORCH_PEAK_MB,
+            Target(f"{label}: peak < 500 MB", audit.peak_mb is not None and audit.peak_mb < TORCH_PEAK_MB,
                    f"peak {audit.peak_mb:,.0f} MB"),
-            Target(f"{label}: < 60 s", done and audit.tool_s is not None and audit.tool_s < TORCH_SECONDS,
-                   f"{audit.tool_s:.1f} s{why}"),
-            Target(f"{label}: <= 1.5x one meta forward", None if ratio is None else done and ratio <= FORWARD_RATIO,
-                   "no forward row" if ratio is None or forward is None
-                   else f"{ratio:.2f}x ({audit.tool_s:.1f} s vs {forward.tool_s:.1f} s){why}"),
+            Target(f"{label}: <= {FORWARD_RATIO:g}x one plain meta forward", None if ratio is None else
+                   done and ratio <= FORWARD_RATIO, "no forward row" if ratio is None or forward is None
+                   else f"{ratio:.2f}x ({audit.tool_s:.2f} s vs {forward.tool_s:.2f} s){why}"),
+            Target(f"{label}: whole process <= {PROCESS_RATIO:g}x build + one plain meta forward",
+                   None if whole is None else done and whole <= PROCESS_RATIO,
+                   "no forward row" if whole is None or forward is None
+                   else f"{whole:.2f}x ({audit.process_s:.1f} s vs {forward.process_s:.1f} s){why}"),
         ]
     return targets
 

@@ -147,20 +147,30 @@ def _folder(jobs: int) -> Callable[[str], Numbers]:
 
 
 def forward_pass(model: Any) -> Numbers:
-    """One plain forward pass under no_grad on the model's device (the baseline).
+    """One plain forward pass under no_grad on the model's device: the floor an audit is measured against.
 
-    On meta the pass runs under FakeTensorMode: transformers >= 5 calls `.item()` on mask tensors
-    unless it sees fake tensors (its `is_tracing`), and a bare meta pass stops there.
-    """
-    import contextlib
+    On meta, transformers >= 5 calls `.item()` while it builds the causal mask from a 2-D one (meta tensors
+    have no values), so the pass is given the 4-D mask it would have built (its values do not matter on meta)."""
+    import torch
 
+    with torch.no_grad():
+        if model.device == "meta":
+            tokens = model.inputs.shape[-1]
+            mask = torch.zeros((model.inputs.shape[0], 1, tokens, tokens), device="meta")
+            model.module(model.inputs, attention_mask=mask)
+            return Numbers(note="plain forward on meta (prepared 4-D mask)")
+        model.module(model.inputs)
+    return Numbers(note=f"plain forward on {model.device}")
+
+
+def fake_forward_pass(model: Any) -> Numbers:
+    """One forward pass under FakeTensorMode (the shape pass the audit's fake mode runs), for comparison."""
     import torch
     from torch._subclasses.fake_tensor import FakeTensorMode
 
-    fake = model.device == "meta"
-    with torch.no_grad(), FakeTensorMode(allow_non_fake_inputs=True) if fake else contextlib.nullcontext():
+    with torch.no_grad(), FakeTensorMode(allow_non_fake_inputs=True):
         model.module(model.inputs)
-    return Numbers(note="forward on meta under FakeTensorMode" if fake else f"plain forward on {model.device}")
+    return Numbers(note="forward under FakeTensorMode")
 
 
 def torchinfo_summary(model: Any) -> Numbers:
@@ -240,6 +250,7 @@ TOOLS: dict[str, dict[str, Tool]] = {
         Tool(AUDITOR, auditor_torch, "auditor.audit(module, example_inputs=...)"),
         Tool(AUDITOR + " (fake mode)", auditor_torch_fake, "auditor.audit(...) inside FakeTensorMode"),
         Tool("forward", forward_pass, "one plain forward pass under torch.no_grad()"),
+        Tool("forward (fake mode)", fake_forward_pass, "one forward pass under FakeTensorMode"),
         Tool("torchinfo", torchinfo_summary, "torchinfo.summary(model, input_data=...)"),
         Tool("fvcore", fvcore_flops, "fvcore FlopCountAnalysis + parameter_count"),
     )},

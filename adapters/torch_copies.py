@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -43,6 +43,36 @@ def meta_copy(module: torch.nn.Module, convert: Callable[[torch.Tensor], torch.T
     `convert` turns each meta tensor into the copy's own (a memory pass makes fake CPU tensors)."""
     make = convert or (lambda t: t)
     return copy_with(module, lambda t: make(torch.empty_like(t, device="meta")))
+
+
+def on_meta(module: torch.nn.Module) -> bool:
+    """Every parameter, buffer and tensor attribute of `module` is a plain meta tensor (none lazy): the shape
+    pass can run on the module itself, with nothing to copy."""
+    for sub in module.modules():
+        for value in [*sub._parameters.values(), *sub._buffers.values(), *vars(sub).values()]:
+            if isinstance(value, torch.Tensor) and (value.device.type != "meta" or _is_lazy(value)):
+                return False
+    return True
+
+
+@contextlib.contextmanager
+def kept_as_is(module: torch.nn.Module) -> Iterator[None]:
+    """Put every submodule's attributes, parameters, buffers and children back as they were on exit: a
+    forward that caches a tensor on `self` must not leave a fake one in the user's model."""
+    saved = [(sub, dict(vars(sub)), dict(sub._parameters), dict(sub._buffers), dict(sub._modules))
+             for sub in module.modules()]
+    try:
+        yield
+    finally:
+        for sub, attributes, parameters, buffers, children in saved:
+            for name in [n for n in vars(sub) if n not in attributes]:
+                del vars(sub)[name]
+            vars(sub).update(attributes)
+            tables: list[tuple[dict[str, Any], dict[str, Any]]] = [
+                (sub._parameters, parameters), (sub._buffers, buffers), (sub._modules, children)]
+            for table, before in tables:
+                table.clear()
+                table.update(before)
 
 
 def _has_values(t: torch.Tensor) -> bool:

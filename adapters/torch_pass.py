@@ -1,19 +1,22 @@
 """The shape pass of a PyTorch model, and what it tells the user: a plain pass, then a guarded one if needed.
 
-The first pass runs on a meta-device copy under FakeTensorMode (no weight is allocated, the user's
-model is never run or written to).  When it stops, a second pass runs with guards (`torch_fallback`).
+The first pass runs under FakeTensorMode on the model itself when every tensor it holds is on the meta
+device (nothing to copy; each module's attributes are put back as they were afterwards), else on a
+meta-device copy (no weight is allocated, the user's model is never run or written to).  When it stops, a second pass runs with guards (`torch_fallback`).
 Every outcome is said in the notes: which modules ran for real or took their rule's output shape, and
 where and why a pass stopped (the op, the module, and how many layers it left without shapes).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
+from adapters.torch_copies import kept_as_is, on_meta
 from adapters.torch_fallback import REAL_RUN_LIMIT, guards
 from adapters.torch_structures import packed_elements
 from adapters.torch_trace import Fallback, PassMode, Stop, Trace, error_text, fresh_copy, meta_copy, run_pass
@@ -50,24 +53,35 @@ def _fake_tensors() -> Any:
 
 
 def shape_pass(model: torch.nn.Module, mapped: set[str], args: tuple[Any, ...], kwargs: dict[str, Any]) -> PassResult:
-    """One pass on a meta copy of `model`, a guarded second one if the first stopped; never raises."""
+    """One pass on `model` itself when it is on the meta device (else on a meta copy), a guarded second one
+    on a copy if the first stopped; never raises."""
+    own = on_meta(model)
     with _fake_tensors():
-        try:
-            copy = meta_copy(model)
-        except Exception as err:  # deepcopy runs arbitrary __deepcopy__ code of user classes
-            copy, why = None, error_text(err)[:120]
+        copy, why = _copy(model) if not own else (model, "")
         if copy is not None:
-            trace = run_pass(copy, mapped, args, kwargs)
+            with kept_as_is(model) if own else contextlib.nullcontext():
+                trace = run_pass(copy, mapped, args, kwargs)
             first = trace.stop
             if first is not None:
-                trace = run_pass(copy, mapped, args, kwargs, guard=guards)
-    if copy is None:
+                copy, why = _copy(model) if own else (copy, why)
+                if copy is not None:  # the guards wrap forwards: they need the audit's own copy
+                    trace = run_pass(copy, mapped, args, kwargs, guard=guards)
+    if copy is None and not own:
         return _real_pass(model, mapped, args, kwargs, why)
-    notes = ["shapes and MACs from one forward pass on a meta-device copy (no weights allocated)"]
+    notes = ["shapes and MACs from one forward pass on the model's own meta tensors (nothing copied or allocated)"
+             if own else "shapes and MACs from one forward pass on a meta-device copy (no weights allocated)"]
     if first is not None:
         notes.append(f"the first pass stopped ({describe_stop(first)}); a second pass ran with fallbacks")
     notes.extend(_fallback_notes(trace.fallbacks))
     return _finished(trace, notes)
+
+
+def _copy(model: torch.nn.Module) -> tuple[torch.nn.Module | None, str]:
+    """(a meta copy of `model`, "") or (None, why it cannot be copied)."""
+    try:
+        return meta_copy(model), ""
+    except Exception as err:  # deepcopy runs arbitrary __deepcopy__ code of user classes
+        return None, error_text(err)[:120]
 
 
 def memory_pass(

@@ -432,3 +432,38 @@ def test_exported_program_is_read(tmp_path):
     assert audit.totals.reported == sum(p.numel() for p in model.parameters())
     assert audit.consistent and all(c.status in (Status.OK, Status.NO_PARAMS) for c in audit.checks)
     assert audit.checks[0].layer.output_shapes == [(1, 4, 6, 6)]
+
+
+# ---- a model on the meta device -------------------------------------------------------------------
+
+
+class _Caching(nn.Module):
+    """A block that keeps its last output on `self` (as some rotary embeddings keep cos/sin tables)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = nn.Linear(8, 8)
+
+    def forward(self, x):  # type: ignore[no-untyped-def]
+        self.last = self.proj(x)
+        return self.last
+
+
+def test_a_model_on_meta_is_audited_in_place_and_left_as_it_was(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No copy of the module tree (meta_copy refuses here), and nothing the forward wrote stays on the model."""
+    import adapters.torch_pass
+
+    def refuse(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("a model on meta must not be copied")
+
+    monkeypatch.setattr(adapters.torch_pass, "meta_copy", refuse)
+    with torch.device("meta"):
+        model = nn.Sequential(_Caching(), nn.ReLU(), nn.Linear(8, 3))
+    before = {name: id(p) for name, p in model.named_parameters()}
+    result = auditor.audit(model, input_shape=(2, 8))
+    assert result.totals.reported == result.totals.analytic == 8 * 8 + 8 + 8 * 3 + 3
+    assert result.totals.macs == 2 * (8 * 8 + 8 * 3)
+    assert any("model's own meta tensors" in n for n in result.model.notes)
+    assert not hasattr(model[0], "last")
+    assert {name: id(p) for name, p in model.named_parameters()} == before
+    assert all(p.device.type == "meta" and type(p) is nn.Parameter for p in model.parameters())

@@ -46,13 +46,17 @@ def meta_copy(module: torch.nn.Module, convert: Callable[[torch.Tensor], torch.T
 
 
 def on_meta(module: torch.nn.Module) -> bool:
-    """Every parameter, buffer and tensor attribute of `module` is a plain meta tensor (none lazy): the shape
-    pass can run on the module itself, with nothing to copy."""
+    """`module` holds tensors and every parameter, buffer and tensor attribute is a plain meta tensor (none
+    lazy; a quantized module's packed weights are no tensor attribute, so it holds none): the shape pass
+    can run on the module itself, with nothing to copy."""
+    found = False
     for sub in module.modules():
         for value in [*sub._parameters.values(), *sub._buffers.values(), *vars(sub).values()]:
-            if isinstance(value, torch.Tensor) and (value.device.type != "meta" or _is_lazy(value)):
-                return False
-    return True
+            if isinstance(value, torch.Tensor):
+                if value.device.type != "meta" or _is_lazy(value):
+                    return False
+                found = True
+    return found
 
 
 @contextlib.contextmanager

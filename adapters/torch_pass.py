@@ -9,7 +9,6 @@ where and why a pass stopped (the op, the module, and how many layers it left wi
 
 from __future__ import annotations
 
-import contextlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,19 +56,21 @@ def shape_pass(model: torch.nn.Module, mapped: set[str], args: tuple[Any, ...], 
     on a copy if the first stopped; never raises."""
     own = on_meta(model)
     with _fake_tensors():
-        copy, why = _copy(model) if not own else (model, "")
-        if copy is not None:
-            with kept_as_is(model) if own else contextlib.nullcontext():
-                trace = run_pass(copy, mapped, args, kwargs)
+        first: Stop | None = None
+        if own:
+            with kept_as_is(model):
+                trace = run_pass(model, mapped, args, kwargs)
             first = trace.stop
-            if first is not None:
-                copy, why = _copy(model) if own else (copy, why)
-                if copy is not None:  # the guards wrap forwards: they need the audit's own copy
-                    trace = run_pass(copy, mapped, args, kwargs, guard=guards)
-    if copy is None and not own:
+        copy, why = (None, "") if own and first is None else _copy(model)
+        if copy is not None and not own:
+            trace = run_pass(copy, mapped, args, kwargs)
+            first = trace.stop
+        if copy is not None and first is not None:  # the guards wrap forwards: they need the audit's own copy
+            trace = run_pass(copy, mapped, args, kwargs, guard=guards)
+    if copy is None and (why or not own):
         return _real_pass(model, mapped, args, kwargs, why)
     notes = ["shapes and MACs from one forward pass on the model's own meta tensors (nothing copied or allocated)"
-             if own else "shapes and MACs from one forward pass on a meta-device copy (no weights allocated)"]
+             if own and copy is None else "shapes and MACs from one forward pass on a meta-device copy (no weights allocated)"]
     if first is not None:
         notes.append(f"the first pass stopped ({describe_stop(first)}); a second pass ran with fallbacks")
     notes.extend(_fallback_notes(trace.fallbacks))

@@ -25,6 +25,9 @@ MODEL_SUFFIXES = (".onnx", ".keras", ".h5", ".hdf5", ".pt2", ".pt", ".pth", ".sa
 TABLE_SUFFIXES = (".csv", ".tsv", ".yaml", ".yml")
 """Files that are expectation tables, never models (a second one given without --expect gets a hint)."""
 
+EXIT_BROKEN_PIPE = 141
+"""128 + SIGPIPE: what a shell reports for a writer whose reader closed the pipe (`audit ... | head`)."""
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns the exit code (0 consistent, 1 mismatch, 2 bad usage or input)."""
@@ -47,11 +50,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `audit ... | head`: the reader has what it wanted; no error line for that
+        _discard_stdout()
+        return EXIT_BROKEN_PIPE
     except Exception as err:  # the promise: one line, never a traceback (unless asked)
         if args is not None and args.debug:
             traceback.print_exc()
         print(f"audit: error: {error_line(err)}", file=sys.stderr)
         return EXIT_BAD_INPUT
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail on the closed pipe again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a file descriptor (replaced in-process): nothing to flush
+        pass
+    finally:
+        os.close(devnull)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -196,3 +196,16 @@ def test_a_keras_nhwc_model_against_its_pytorch_nchw_port_with_macs_on_both_side
     document = json.loads(capsys.readouterr().out)
     assert document["left"]["macs"] == document["right"]["macs"] == 26 * 26 * 8 * 9 + 26 * 26 * 8 * 10
     sys.modules.pop("port", None)
+
+
+def test_a_reader_that_closes_the_pipe_gets_no_error_line(onnx_file):
+    """`audit m.onnx --format csv | head -1`: the closed pipe is the reader's choice, not an error to report."""
+    script = ("import os, sys\n"
+              "read, write = os.pipe()\n"
+              "os.close(read)\n"                      # the reader is gone before anything is written
+              "os.dup2(write, 1)\n"
+              "from auditor.cli import main\n"
+              f"sys.exit(main([{str(onnx_file)!r}, '--format', 'csv']))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 141
+    assert done.stderr == ""

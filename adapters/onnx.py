@@ -42,7 +42,7 @@ def read_onnx(path: str, options: AuditOptions | None = None, **values: Any) -> 
         inferred = infer_shapes(model, nodes, options.input_shapes, path)
         schemas = Schemas({_text(o.domain): int(o.version) for o in model.opset_import})
         initializers = {t.name: t for t in model.graph.initializer}
-        graph = Graph.build(inferred.graph, initializers, schemas)
+        graph = Graph.build(inferred.graph, initializers, schemas, ordered=True)
         layers, ledger = build_layers(graph)
     except InputError as err:
         message = str(err)

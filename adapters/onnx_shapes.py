@@ -83,6 +83,8 @@ def _with_contrib_shapes(inferred: Any) -> Any:
     """Give the outputs of onnxruntime's fused ops their shapes and infer again, until nothing changes."""
     from onnx import shape_inference
 
+    if not any(node.domain == "com.microsoft" for node in inferred.graph.node):
+        return inferred  # nothing to add: no need to index every value's shape
     for _ in range(MAX_PASSES):
         shapes = _known_shapes(inferred)
         added = [value for node in inferred.graph.node if node.domain == "com.microsoft"

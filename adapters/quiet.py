@@ -10,10 +10,12 @@ whatever TF_CPP_MIN_LOG_LEVEL says, so only redirecting the descriptor itself si
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import sys
 from collections.abc import Iterator
+
+CRITICAL = 50
+"""`logging.CRITICAL`, spelled out so that importing this module does not import `logging`."""
 
 
 def _flush_stderr() -> None:
@@ -50,8 +52,10 @@ def silenced_stderr(enabled: bool = True) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def quiet_loggers(*names: str, level: int = logging.CRITICAL) -> Iterator[None]:
+def quiet_loggers(*names: str, level: int = CRITICAL) -> Iterator[None]:
     """Raise the named loggers to `level` inside the block, and put each back after."""
+    import logging  # here, not at the top: a file read that needs no logger (ONNX) never imports logging
+
     loggers = [logging.getLogger(name) for name in names]
     previous = [logger.level for logger in loggers]
     for logger in loggers:

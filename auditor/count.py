@@ -6,14 +6,17 @@ Aggregation only: the math lives in the rules, the wording of the output in `rep
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from auditor.ir import DTYPE_BYTES, ModelIR, Shape, numel
 from auditor.layer_check import Finding, LayerCheck, Status, check_layer, rule_failure, used_params
-from auditor.memory.items import MemoryBudget
 from auditor.options import AuditOptions
 from auditor.registry import Registry
 from auditor.rules import RULES, reparam
 from auditor.rules.base import Rule
+
+if TYPE_CHECKING:  # the budget's modules load only when a budget is asked for
+    from auditor.memory.items import MemoryBudget
 
 MAC_CONVENTION = (
     "MACs = multiply-accumulates of one forward pass (bias adds, activations, pooling, resizing and softmax "

@@ -13,7 +13,6 @@ change for the option to be accepted.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -216,6 +215,8 @@ def _names() -> dict[str, dataclasses.Field[Any]]:
 
 
 def _unknown(given: str, names: Mapping[str, Any]) -> str:
+    import difflib  # only a misspelt option needs it
+
     close = difflib.get_close_matches(given, list(names), n=1)
     hint = f" (did you mean {close[0]}?)" if close else ""
     return f"is not an option{hint}; options: {', '.join(sorted(names))}"

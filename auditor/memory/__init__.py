@@ -8,19 +8,26 @@ May import: `auditor.ir`, `auditor.rules`, `auditor.registry`, `auditor.options`
     budget = auditor.audit(model, input_shape=(1, 3, 224, 224), memory="train", optimizer="adam").memory
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from auditor.memory.items import NOT_INCLUDED, LayerMemory, MemoryBudget, MemoryItem
 from auditor.memory.options import CHECKPOINTING, MODES, OPTIMIZERS, PRECISIONS, MemoryOptions
+
+if TYPE_CHECKING:
+    from auditor.memory.budget import memory_budget
+    from auditor.memory.items import NOT_INCLUDED, LayerMemory, MemoryBudget, MemoryItem
+
+_LAZY = {"memory_budget": "auditor.memory.budget", "NOT_INCLUDED": "auditor.memory.items",
+         "LayerMemory": "auditor.memory.items", "MemoryBudget": "auditor.memory.items",
+         "MemoryItem": "auditor.memory.items"}
+"""Names imported on first use: a plain audit (the options import this package) never needs the budget's
+modules."""
 
 
 def __getattr__(name: str) -> Any:
-    """`memory_budget` imported on first use: a plain audit (the options import this package) never needs
-    the budget's modules."""
-    if name == "memory_budget":
-        from auditor.memory.budget import memory_budget
+    if name in _LAZY:
+        import importlib
 
-        return memory_budget
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [

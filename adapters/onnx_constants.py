@@ -133,9 +133,6 @@ class Constants:
             return self.parent.weight_input(name)
         return name if self.graph.is_free_input(name) else None
 
-    def all_sources(self) -> list[Source]:
-        return list(self.sources.values())
-
 
 def find_constants(graph: Graph, parent: Constants | None = None) -> Constants:
     """Every constant value of `graph`, following each node in topological order."""

@@ -114,15 +114,6 @@ def fake_cpu(mode: Any, dtype: torch.dtype | None) -> Any:
     return convert
 
 
-def fake_inputs(value: Any, mode: Any) -> Any:
-    """The (meta) example inputs as fake CPU tensors."""
-    def convert(x: Any) -> Any:
-        if not isinstance(x, torch.Tensor):
-            return x
-        return mode.fake_tensor_converter.from_meta_and_device(mode, x.detach().to("meta"), CPU)
-    return pytree.tree_map(convert, value)
-
-
 @contextlib.contextmanager
 def running_as(model: torch.nn.Module, request: PassInfo) -> Iterator[None]:
     """train()/eval() for the pass, and autocast when the recipe is mixed precision."""

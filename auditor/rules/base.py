@@ -135,13 +135,6 @@ def first_input(layer: Layer) -> Shape:
     return layer.input_shapes[0]
 
 
-def first_output(layer: Layer) -> Shape:
-    """The framework's output shape, else the rule's own; RuleError when neither is known."""
-    if layer.output_shapes:
-        return layer.output_shapes[0]
-    raise RuleError(f"{layer.kind} layer {layer.path!r} has no output shape")
-
-
 class Rule:
     """Base rule: no parameters, shape unknown, zero MACs.  Subclasses override what they know.
 

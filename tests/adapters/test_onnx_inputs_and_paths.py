@@ -47,3 +47,28 @@ def test_a_dynamo_export_names_rows_by_module_path_and_call(tmp_path):
     assert not [p for p in paths if p.startswith("node_")], paths
     assert paths[:3] == ["features.0", "features.1", "features.2"] and paths[-1] == "fc"
     assert "relu_1" in paths  # F.relu in Net.forward, as the exporter names that call
+
+
+def test_an_export_with_dynamic_height_and_width_prints_unknown_not_zero(tmp_path):
+    """torch's exporter with dynamic H and W: MACs and activations are unknown (named dims), never 0."""
+    import json
+
+    torch = pytest.importorskip("torch")
+    from torch import nn
+
+    from auditor.report import render_audit
+
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 2))
+    path = str(tmp_path / "dynamic_hw.onnx")
+    torch.onnx.export(model.eval(), (torch.randn(1, 3, 32, 32),), path, dynamo=False, input_names=["image"],
+                      dynamic_axes={"image": {0: "batch", 2: "height", 3: "width"}})
+    audit = auditor.audit(path)
+    assert audit.totals.reported == sum(p.numel() for p in model.parameters())
+    totals = json.loads(render_audit(audit, "json"))["totals"]
+    assert totals["macs_complete"] is False and totals["activation_complete"] is False
+    assert totals["activation_elements"] != 0
+    text = render_audit(audit, "table")
+    assert "(one forward pass): 0 values" not in text and "MACs: 0 " not in text
+    assert "(incomplete: 2 outputs with symbolic dims not counted)" in text
+    given = auditor.audit(path, input_shape=(1, 3, 32, 32))
+    assert given.totals.macs_complete and given.totals.activation_unknown_layers == 0

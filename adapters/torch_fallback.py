@@ -41,9 +41,15 @@ class _Confirmed(Exception):
 
 def _guard_sites(model: torch.nn.Module, mapped: set[str]) -> Iterator[tuple[str, torch.nn.Module]]:
     """Every module that is not inside a layer with a mapping (whose internals no rule needs)."""
+    covered: set[str] = set()
+    """Mapped paths and everything below them (named_modules lists a parent before its children)."""
     for path, module in model.named_modules():
-        if not any(path.startswith(prefix + ".") or (prefix == "" and path) for prefix in mapped):
-            yield path, module
+        if path and (path.rpartition(".")[0] in covered or "" in covered):
+            covered.add(path)
+            continue
+        if path in mapped:
+            covered.add(path)
+        yield path, module
 
 
 @contextlib.contextmanager

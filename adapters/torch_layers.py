@@ -37,13 +37,15 @@ def _owns_directly(module: torch.nn.Module) -> bool:
 def sites(model: torch.nn.Module) -> dict[str, Site]:
     """Path -> layer site, in module-tree order; descendants of a mapped module are absorbed."""
     found: dict[str, Site] = {}
-    absorbed: list[str] = []
+    inside: set[str] = set()
+    """Paths of mapped modules and of everything below them (named_modules lists a parent before its children)."""
     for path, module in model.named_modules():
-        if any(path.startswith(prefix + ".") or prefix == "" for prefix in absorbed):
+        if path and path.rpartition(".")[0] in inside or "" in inside:
+            inside.add(path)
             continue
         if lookup(module) is not None:
             found[path] = Site(path, module, True)
-            absorbed.append(path)
+            inside.add(path)
         elif _owns_directly(module):
             found[path] = Site(path, module, False)
     return found

@@ -137,6 +137,9 @@ def conv_record(args: tuple[Any, ...]) -> tuple[str, dict[str, Any], list[Shape]
     return kind, attrs, [shape_of(t) for t in operands]
 
 
+_ATEN_RECORDED = frozenset((*_ATEN_MATMUL, *_ATEN_SDPA, "convolution"))
+
+
 def _aten_record(name: str, args: tuple[Any, ...]) -> OpRecord | None:
     if name in _ATEN_MATMUL:
         return "matmul", {"op": name}, [args[i] for i in _ATEN_MATMUL[name]]
@@ -160,7 +163,7 @@ class DispatchRecorder(TorchDispatchMode):
         except Exception:
             self.state.op_failed(f"aten.{func.overloadpacket.__name__}")
             raise
-        if self.state.should_record():
+        if self.state.should_record() and func.overloadpacket.__name__ in _ATEN_RECORDED:
             record = _aten_record(func.overloadpacket.__name__, args)
             if record is not None:
                 kind, attrs, operands = record

@@ -1,15 +1,21 @@
-"""The shape pass of a PyTorch model, and what it tells the user: a plain pass, then a guarded one if needed.
+"""The shape pass of a PyTorch model, and what it tells the user: a plain pass, then fake and guarded ones if needed.
 
-The first pass runs under FakeTensorMode on the model itself when every tensor it holds is on the meta
+The first pass runs on plain meta tensors, on the model itself when every tensor it holds is on the meta
 device (nothing to copy; each module's attributes are put back as they were afterwards), else on a
-meta-device copy (no weight is allocated, the user's model is never run or written to).  When it stops, a second pass runs with guards (`torch_fallback`).
+meta-device copy (no weight is allocated, the user's model is never run or written to).  It runs the way
+torch.export's non-strict tracing runs model code (`torch.compiler.is_compiling()` is true), so code that
+reads values only outside tracing (transformers' mask checks) skips that read.  When it stops (a `.item()`
+that meta tensors cannot answer), the pass runs again under FakeTensorMode, about three times slower per
+op; when that stops too, a last pass runs with guards (`torch_fallback`).
 Every outcome is said in the notes: which modules ran for real or took their rule's output shape, and
 where and why a pass stopped (the op, the module, and how many layers it left without shapes).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,8 +58,28 @@ def _fake_tensors() -> Any:
 
 
 def shape_pass(model: torch.nn.Module, mapped: set[str], args: tuple[Any, ...], kwargs: dict[str, Any]) -> PassResult:
-    """One pass on `model` itself when it is on the meta device (else on a meta copy), a guarded second one
-    on a copy if the first stopped; never raises."""
+    """A plain meta pass on `model` itself when it is on the meta device (else on a meta copy); the fake-tensor
+    passes if that stops; never raises."""
+    own = on_meta(model)
+    copy, why = (None, "") if own else _copy(model)
+    if copy is None and not own:
+        return _fake_pass(model, mapped, args, kwargs, f"the model could not be copied to plain meta tensors ({why})")
+    with kept_as_is(model) if own else contextlib.nullcontext(), tracing():
+        trace = run_pass(model if own else copy, mapped, args, kwargs)  # type: ignore[arg-type]
+    if trace.stop is None:
+        return _finished(trace, [f"shapes and MACs from one forward pass on {_where(own)}"])
+    return _fake_pass(model, mapped, args, kwargs, f"the pass on plain meta tensors stopped ({describe_stop(trace.stop)})")
+
+
+def _where(own: bool) -> str:
+    return "the model's own meta tensors (nothing copied or allocated)" if own else \
+        "a meta-device copy (no weights allocated)"
+
+
+def _fake_pass(model: torch.nn.Module, mapped: set[str], args: tuple[Any, ...], kwargs: dict[str, Any],
+               plain: str) -> PassResult:
+    """The passes after the plain one stopped or could not start (`plain` says which): FakeTensorMode on the
+    model's own meta tensors or a copy made under it, then guards on a copy; a CPU copy when none can be made."""
     own = on_meta(model)
     with _fake_tensors():
         first: Stop | None = None
@@ -69,12 +95,25 @@ def shape_pass(model: torch.nn.Module, mapped: set[str], args: tuple[Any, ...], 
             trace = run_pass(copy, mapped, args, kwargs, guard=guards)
     if copy is None and (why or not own):
         return _real_pass(model, mapped, args, kwargs, why)
-    notes = ["shapes and MACs from one forward pass on the model's own meta tensors (nothing copied or allocated)"
-             if own and copy is None else "shapes and MACs from one forward pass on a meta-device copy (no weights allocated)"]
+    notes = [f"shapes and MACs from one forward pass on {_where(own and copy is None)}, under FakeTensorMode: {plain}"]
     if first is not None:
-        notes.append(f"the first pass stopped ({describe_stop(first)}); a second pass ran with fallbacks")
+        notes.append(f"the fake-tensor pass stopped ({describe_stop(first)}); a last pass ran with fallbacks")
     notes.extend(_fallback_notes(trace.fallbacks))
     return _finished(trace, notes)
+
+
+@contextlib.contextmanager
+def tracing() -> Iterator[None]:
+    """`torch.compiler.is_compiling()` is true inside: model code takes the path it takes under torch.export's
+    non-strict tracing, which sets the same flag (value checks such as `if mask.all():` are skipped)."""
+    import torch.compiler
+
+    before = torch.compiler._is_compiling_flag
+    torch.compiler._is_compiling_flag = True
+    try:
+        yield
+    finally:
+        torch.compiler._is_compiling_flag = before
 
 
 def _copy(model: torch.nn.Module) -> tuple[torch.nn.Module | None, str]:

@@ -101,7 +101,26 @@ class Trace:
 
 def tensor_shapes(value: Any) -> list[Shape]:
     """Shapes of every tensor in a (nested) value, in order."""
-    return [shape_of(x) for x in pytree.tree_leaves(value) if isinstance(x, torch.Tensor)]
+    return [shape_of(x) for x in tensor_leaves(value)]
+
+
+_PLAIN = (type(None), bool, int, float, str, torch.dtype, torch.device)
+
+
+def tensor_leaves(value: Any) -> list[torch.Tensor]:
+    """The tensors of a (nested) value in pytree's order; tuples, lists and dicts are walked here (a hook
+    sees thousands of them), anything else by pytree."""
+    if isinstance(value, torch.Tensor):
+        return [value]
+    kind = type(value)
+    if kind is tuple or kind is list or kind is dict:
+        found: list[torch.Tensor] = []
+        for item in (value.values() if kind is dict else value):
+            found.extend(tensor_leaves(item))
+        return found
+    if isinstance(value, _PLAIN):
+        return []
+    return [x for x in pytree.tree_leaves(value) if isinstance(x, torch.Tensor)]
 
 
 def error_text(err: BaseException) -> str:
@@ -145,7 +164,8 @@ class State:
         self.trace = Trace()
 
     def inside_layer(self) -> bool:
-        return any(mapped for _, mapped in self.stack)
+        """A mapped module is running (every entry pushed inside one is marked too, so the top one tells)."""
+        return bool(self.stack) and self.stack[-1][1]
 
     def owner(self) -> str:
         """The call path of the innermost recorded module running now ("" at the root)."""

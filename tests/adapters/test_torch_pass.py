@@ -217,3 +217,76 @@ def test_cli_says_macs_are_incomplete_and_strict_fails(factories, monkeypatch, c
     report = json.loads(capsys.readouterr().out)
     assert report["totals"]["macs_complete"] is False and report["macs_incomplete"].startswith("1 of 2 layers")
     assert [row["macs"] for row in report["layers"]] == [12 * 4, None]
+
+
+# ---- plain meta first, FakeTensorMode only when it stops ----------------------------------------------
+
+
+def _tiny_transformers():
+    transformers = pytest.importorskip("transformers")
+    small = dict(hidden_size=32, num_attention_heads=4, intermediate_size=48, vocab_size=100)
+    return {
+        "llama-on-meta": (transformers.LlamaForCausalLM, transformers.LlamaConfig(
+            **small, num_hidden_layers=2, num_key_value_heads=2, use_cache=False), "meta"),
+        "mixtral-on-meta": (transformers.MixtralForCausalLM, transformers.MixtralConfig(
+            **small, num_hidden_layers=2, num_key_value_heads=2, num_local_experts=4, use_cache=False), "meta"),
+        "bert": (transformers.BertModel, transformers.BertConfig(**small, num_hidden_layers=2), "cpu"),
+        "gpt2": (transformers.GPT2LMHeadModel, transformers.GPT2Config(
+            n_embd=32, n_head=4, n_layer=2, vocab_size=100, use_cache=False), "cpu"),
+    }
+
+
+def _rows(audit):
+    return [(c.path, c.kind, c.status, c.reported, c.analytic, c.macs, c.layer.output_shapes) for c in audit.checks]
+
+
+@pytest.mark.parametrize("name", ["llama-on-meta", "mixtral-on-meta", "bert", "gpt2"])
+def test_the_plain_meta_pass_reports_what_the_fake_tensor_pass_reports(name, monkeypatch):
+    """transformers reads mask values (`.item()`) unless it is being traced: the plain pass runs as torch.export
+    traces, and must see the model exactly as the FakeTensorMode pass (the one that runs when it stops) does."""
+    import contextlib
+
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    from adapters import torch_pass
+
+    cls, config, device = _tiny_transformers()[name]
+    with torch.device(device):
+        model = cls(config)
+    plain = auditor.audit(model, input_shape=(2, 8), input_dtype="int64")
+    assert plain.model.notes[0].startswith("shapes and MACs from one forward pass on"), plain.model.notes
+    assert not any("FakeTensorMode" in n or "stopped" in n for n in plain.model.notes), plain.model.notes
+    monkeypatch.setattr(torch_pass, "tracing", contextlib.nullcontext)  # model code sees an untraced run
+    with FakeTensorMode(allow_non_fake_inputs=True):  # as the pass after a stopped plain one runs
+        fake = auditor.audit(model, input_shape=(2, 8), input_dtype="int64")
+    assert _rows(plain) == _rows(fake)
+    assert plain.totals.macs_complete and plain.totals.macs == fake.totals.macs > 0
+
+
+def test_a_plain_pass_that_stops_is_run_again_under_fake_tensors_and_says_why(monkeypatch):
+    import contextlib
+
+    import torch.compiler
+
+    from adapters import torch_pass
+
+    monkeypatch.setattr(torch_pass, "tracing", contextlib.nullcontext)  # transformers reads its mask's values
+    transformers = pytest.importorskip("transformers")
+    cls, config, device = _tiny_transformers()["llama-on-meta"]
+    with torch.device(device):
+        model = cls(config)
+    audit = auditor.audit(model, input_shape=(2, 8), input_dtype="int64")
+    assert audit.model.notes[0].startswith(
+        "shapes and MACs from one forward pass on the model's own meta tensors (nothing copied or allocated), "
+        "under FakeTensorMode: the pass on plain meta tensors stopped (in `model` at "
+        "aten._local_scalar_dense (.item() or a Python number read from a tensor)"), audit.model.notes
+    assert audit.totals.macs_complete and audit.totals.mismatches == 0 and isinstance(model, transformers.PreTrainedModel)
+    assert torch.compiler.is_compiling() is False
+
+
+def test_the_tracing_flag_is_put_back_after_a_pass_that_fails():
+    import torch.compiler
+
+    audit = auditor.audit(WithBranch(), input_shape=(5, 4))
+    assert any("under FakeTensorMode" in n for n in audit.model.notes)
+    assert torch.compiler.is_compiling() is False

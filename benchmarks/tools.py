@@ -164,7 +164,7 @@ def forward_pass(model: Any) -> Numbers:
 
 
 def fake_forward_pass(model: Any) -> Numbers:
-    """One forward pass under FakeTensorMode (the shape pass the audit's fake mode runs), for comparison."""
+    """One forward pass under FakeTensorMode (the pass the audit falls back to when a plain one stops), for comparison."""
     import torch
     from torch._subclasses.fake_tensor import FakeTensorMode
 

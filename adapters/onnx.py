@@ -35,11 +35,13 @@ def read_onnx(path: str, options: AuditOptions | None = None, **values: Any) -> 
 
     tensors = list(_get_all_tensors(model))
     missing = _check_external_data(tensors, path)
-    _check_dims(model, tensors, path)
+    unknown_dims = _check_dims(model, tensors, path)
     try:
-        model = _inline_functions(model)
+        inlined = _inline_functions(model)
+        unknown_dims = unknown_dims or inlined is not model  # the inliner's values were not checked
+        model = inlined
         nodes = ordered_nodes(model)
-        inferred = infer_shapes(model, nodes, options.input_shapes, path)
+        inferred = infer_shapes(model, nodes, options.input_shapes, path, unknown_dims=unknown_dims)
         schemas = Schemas({_text(o.domain): int(o.version) for o in model.opset_import})
         initializers = {t.name: t for t in model.graph.initializer}
         graph = Graph.build(inferred.graph, initializers, schemas, ordered=True)
@@ -159,18 +161,25 @@ def _missing_data_caveats(missing: dict[str, int]) -> list[str]:
             "the graph's dims, the weights themselves were not checked" for location, count in missing.items()]
 
 
-def _check_dims(model: Any, tensors: list[Any], path: str) -> None:
-    """No tensor or declared value may have a negative dim (sizes come from dims, so they must be sane)."""
+def _check_dims(model: Any, tensors: list[Any], path: str) -> bool:
+    """No tensor or declared value may have a negative dim (sizes come from dims, so they must be sane);
+    returns whether some value declares a dim of -1 ("unknown", as Paddle writes it), which shape inference
+    must then see as symbolic (one pass over the dims finds both)."""
     for tensor in tensors:
         if tensor.dims and min(tensor.dims) < 0:
             raise InputError(f"{path}: tensor {tensor.name!r} has a negative dim {list(tensor.dims)}; not a valid model")
     graph = model.graph
+    unknown = False
     for value in [*graph.input, *graph.output, *graph.value_info]:
-        if value.type.WhichOneof("value") != "tensor_type":
+        kind = value.type
+        if kind.WhichOneof("value") != "tensor_type":
             continue
-        dims = value.type.tensor_type.shape.dim
-        if any(d.HasField("dim_value") and d.dim_value < -1 for d in dims):  # -1: "unknown" (Paddle)
+        # an unset dim_value reads 0 (a dim_param or nothing), so the smallest one is enough
+        lowest = min((d.dim_value for d in kind.tensor_type.shape.dim), default=0)
+        if lowest < -1:
             raise InputError(f"{path}: value {value.name!r} is declared with a negative dim; not a valid model")
+        unknown = unknown or lowest == -1
+    return unknown
 
 
 

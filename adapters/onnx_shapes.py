@@ -18,8 +18,10 @@ SMALL_TENSOR = 64
 """Initializers with at most this many elements keep their data for shape inference (Reshape targets)."""
 
 
-def infer_shapes(model: Any, nodes: list[Any], input_shapes: tuple[Shape, ...] | None, path: str) -> Any:
+def infer_shapes(model: Any, nodes: list[Any], input_shapes: tuple[Shape, ...] | None, path: str, *,
+                 unknown_dims: bool = True) -> Any:
     """Shape-inferred copy of the graph (`nodes` in topological order) with weights as shaped inputs.
+    `unknown_dims`: some declared dim may be -1 (False when the caller's dims check found none: no pass needed).
 
     No weight bytes are copied.  InputError when ONNX's own strict inference finds shapes or types that
     cannot fit together (a graph no runtime would run).
@@ -37,8 +39,9 @@ def infer_shapes(model: Any, nodes: list[Any], input_shapes: tuple[Shape, ...] |
     light.graph.output.extend(model.graph.output)
     light.graph.input.extend(model.graph.input)
     light.graph.value_info.extend(model.graph.value_info)
-    for value in [*light.graph.input, *light.graph.output, *light.graph.value_info]:
-        _unknown_dims_symbolic(value)
+    if unknown_dims:
+        for value in [*light.graph.input, *light.graph.output, *light.graph.value_info]:
+            _unknown_dims_symbolic(value)
     declared = {i.name for i in model.graph.input}
     for tensor in model.graph.initializer:
         small = _numel(tensor.dims) <= SMALL_TENSOR and tensor.data_location != 1

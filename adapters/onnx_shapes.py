@@ -1,8 +1,8 @@
 """Shape inference for an ONNX graph without copying its weights.
 
-Inference runs on a copy in which large initializers become typed graph inputs (and large tensors inside
-subgraphs lose their bytes but keep their dims), so a multi-GB model is inferred in the memory of its
-structure.  Declared dims of -1 are symbolic.  When onnxruntime's fused ops leave values without shapes
+Inference runs on a copy in which large initializers lose their bytes: float weights stay initializers
+with their dims only, the others become typed graph inputs (and large tensors inside subgraphs lose their
+bytes but keep their dims), so a multi-GB model is inferred in the memory of its structure.  Declared dims of -1 are symbolic.  When onnxruntime's fused ops leave values without shapes
 (ONNX's inference does not know them), onnxruntime's own symbolic inference fills them in.
 """
 
@@ -20,14 +20,13 @@ SMALL_TENSOR = 64
 
 def infer_shapes(model: Any, nodes: list[Any], input_shapes: tuple[Shape, ...] | None, path: str, *,
                  unknown_dims: bool = True) -> Any:
-    """Shape-inferred copy of the graph (`nodes` in topological order) with weights as shaped inputs.
+    """Shape-inferred copy of the graph (`nodes` in topological order) with data-less weights.
     `unknown_dims`: some declared dim may be -1 (False when the caller's dims check found none: no pass needed).
 
     No weight bytes are copied.  InputError when ONNX's own strict inference finds shapes or types that
     cannot fit together (a graph no runtime would run).
     """
     import onnx
-    from onnx import helper
 
     light = onnx.ModelProto()
     light.ir_version = model.ir_version
@@ -43,15 +42,61 @@ def infer_shapes(model: Any, nodes: list[Any], input_shapes: tuple[Shape, ...] |
         for value in [*light.graph.input, *light.graph.output, *light.graph.value_info]:
             _unknown_dims_symbolic(value)
     declared = {i.name for i in model.graph.input}
+    stubs = _stub_names(model)
     for tensor in model.graph.initializer:
         small = _numel(tensor.dims) <= SMALL_TENSOR and tensor.data_location != 1
         if small:
             light.graph.initializer.append(tensor)
+        elif tensor.name in stubs:
+            _add_stub(light.graph, tensor)
         elif tensor.name not in declared:
-            light.graph.input.append(helper.make_tensor_value_info(tensor.name, tensor.data_type, list(tensor.dims)))
+            _add_typed_input(light.graph, tensor)
     if input_shapes is not None:
         _fix_input_shapes(light, input_shapes, {t.name for t in model.graph.initializer}, path)
     return _with_contrib_shapes(_onnx_inference(light, path))
+
+
+STUB_TYPES = frozenset({1, 10, 11, 16})
+"""float32, float16, float64, bfloat16: weights no shape computation reads as values."""
+
+
+def _stub_names(model: Any) -> set[str]:
+    """Large float initializers that shape inference may see as data-less initializers rather than as graph
+    inputs.  ONNX's data propagation turns every 1-D graph input of known length N into N unknown values (the
+    123 biases and norm weights of bert-base: lists of 768 or 3,072 dims, 3/4 of its inference time), while
+    an initializer's dims type the value as an input's would.  Not for: IR < 4 (an initializer must be an input there), names written twice
+    (an input may repeat, an initializer may not change type), tensors the graph declares as inputs (kept as
+    declared), integer tensors and small ones (Reshape targets, Resize scales: values shape inference reads)."""
+    if model.ir_version < 4:
+        return set()
+    seen: set[str] = set()
+    repeated: set[str] = set()
+    for tensor in model.graph.initializer:
+        (repeated if tensor.name in seen else seen).add(tensor.name)
+    declared = {i.name for i in model.graph.input}
+    return {t.name for t in model.graph.initializer
+            if t.data_type in STUB_TYPES and _numel(t.dims) > SMALL_TENSOR
+            and t.name not in repeated and t.name not in declared}
+
+
+def _add_stub(graph: Any, tensor: Any) -> None:
+    """`tensor`'s name, type and dims as an initializer without its bytes (nor its external-data address)."""
+    stub = graph.initializer.add()
+    stub.name = tensor.name
+    stub.data_type = tensor.data_type
+    stub.dims.extend(tensor.dims)
+
+
+def _add_typed_input(graph: Any, tensor: Any) -> None:
+    """`tensor` as a graph input of its type and dims (what `helper.make_tensor_value_info` builds, in place)."""
+    value = graph.input.add()
+    value.name = tensor.name
+    tensor_type = value.type.tensor_type
+    tensor_type.elem_type = tensor.data_type
+    shape = tensor_type.shape
+    shape.SetInParent()  # a scalar still has a shape, with no dims
+    for dim in tensor.dims:
+        shape.dim.add().dim_value = dim
 
 
 def _onnx_inference(light: Any, path: str) -> Any:
@@ -103,9 +148,15 @@ def _with_contrib_shapes(inferred: Any) -> Any:
 
 
 def _known_shapes(model: Any) -> dict[str, Any]:
+    """Value name -> TypeProto.Tensor of every shaped value, the weights `_add_stub` wrote included."""
+    from onnx import helper
+
     graph = model.graph
-    return {v.name: v.type.tensor_type for v in [*graph.input, *graph.value_info, *graph.output]
-            if v.type.WhichOneof("value") == "tensor_type" and v.type.tensor_type.HasField("shape")}
+    known = {t.name: helper.make_tensor_type_proto(t.data_type, list(t.dims)).tensor_type
+             for t in graph.initializer if _numel(t.dims) > SMALL_TENSOR}
+    known.update({v.name: v.type.tensor_type for v in [*graph.input, *graph.value_info, *graph.output]
+                  if v.type.WhichOneof("value") == "tensor_type" and v.type.tensor_type.HasField("shape")})
+    return known
 
 
 def _contrib_outputs(node: Any, shapes: dict[str, Any]) -> list[Any]:

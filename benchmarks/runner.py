@@ -6,6 +6,7 @@ import json
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -76,6 +77,11 @@ def median_row(runs: list[Row]) -> Row:
     chosen = ordered[len(ordered) // 2]
     chosen.extra["runs_s"] = [r.tool_s for r in runs]
     chosen.note += f"; median of {len(runs)}: " + ", ".join(f"{r.tool_s:.2f}" for r in runs) + " s"
+    wholes = [r.process_s for r in runs if r.process_s is not None]
+    if len(wholes) == len(runs):  # the whole process's own median, not the one of the median tool run
+        chosen.extra["process_runs_s"] = wholes
+        chosen.process_s = statistics.median(wholes)
+        chosen.process_cpu_s = statistics.median(r.process_cpu_s or 0.0 for r in runs)
     return chosen
 
 
@@ -86,7 +92,8 @@ def _last_line(path: str) -> str:
 
 
 def run_case(case: Case, limits: Limits, on_row: Callable[[Row], None]) -> Iterator[Row]:
-    """Prepare the case's file (if any), measure each tool, then delete the work folder."""
+    """Prepare the case's file (if any), measure each tool (`repeat` rounds over all of them), then delete the
+    work folder."""
     folder = tempfile.mkdtemp(prefix=f"nn-auditor-bench-{case.name}-")
     try:
         if case.prepare is not None:
@@ -95,10 +102,13 @@ def run_case(case: Case, limits: Limits, on_row: Callable[[Row], None]) -> Itera
             yield prepared
             if prepared.status != "ok":
                 return
-        for tool in TOOLS[case.family]:
-            if limits.tools and tool not in limits.tools:
-                continue
-            row = median_row([run_child(case.name, tool, folder, limits.timeout_s) for _ in range(case.repeat)])
+        tools = [tool for tool in TOOLS[case.family] if not limits.tools or tool in limits.tools]
+        runs: dict[str, list[Row]] = {tool: [] for tool in tools}
+        for _ in range(case.repeat):  # rounds over every tool, so a change of load hits them all alike
+            for tool in tools:
+                runs[tool].append(run_child(case.name, tool, folder, limits.timeout_s))
+        for tool in tools:
+            row = median_row(runs[tool])
             on_row(row)
             yield row
     finally:

@@ -11,6 +11,7 @@ says why.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import json
@@ -21,6 +22,8 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from adapters import h5_nodes
+from adapters.h5_headers import Unsupported
 from adapters.keras_config import NeedsKeras, read_config
 from adapters.keras_store import StoredModel, read_keras_weights, read_legacy_weights
 from auditor.errors import InputError, one_line
@@ -79,14 +82,35 @@ def _read_archive(path: str, options: AuditOptions) -> ModelIR:
 
 
 def _archive_weights(archive: zipfile.ZipFile) -> StoredModel:
-    """What model.weights.h5 stores, read from the dataset headers only."""
-    import h5py
-
+    """What model.weights.h5 stores, read from the dataset headers only (by h5py when they are of a layout
+    `adapters.h5_headers` does not read, or the member is compressed)."""
     info = archive.getinfo("model.weights.h5")
     stored = info.compress_type == zipfile.ZIP_STORED and archive.filename is not None
+    if stored:
+        with contextlib.suppress(*HEADER_READ_FAILURES):
+            with h5_nodes.opened(str(archive.filename), _data_offset(str(archive.filename), info),
+                                 info.file_size) as store:
+                return read_keras_weights(store)
+    import h5py
+
     opener = (lambda: _StoredMember(str(archive.filename), info)) if stored else (lambda: archive.open(info))
     with opener() as raw, h5py.File(raw, "r") as store:
         return read_keras_weights(store)
+
+
+HEADER_READ_FAILURES = (Unsupported, struct.error, LookupError, ValueError, TypeError, ArithmeticError, OSError)
+"""What the header reader raises on a file it does not read; h5py then reads it, or gives its own error."""
+
+
+def _data_offset(path: str, info: zipfile.ZipInfo) -> int:
+    """Where an uncompressed member's bytes start in the archive file (after its local header)."""
+    with open(path, "rb") as handle:
+        handle.seek(info.header_offset)
+        header = handle.read(30)
+    if len(header) < 30 or header[:4] != b"PK\x03\x04":
+        raise ValueError(f"damaged local header for {info.filename}")
+    name_length, extra_length = struct.unpack("<HH", header[26:30])
+    return info.header_offset + 30 + name_length + extra_length
 
 
 class _StoredMember(io.RawIOBase):
@@ -98,14 +122,8 @@ class _StoredMember(io.RawIOBase):
     """
 
     def __init__(self, path: str, info: zipfile.ZipInfo) -> None:
+        self._start = _data_offset(path, info)
         self._file = open(path, "rb")  # noqa: SIM115  (closed by close())
-        self._file.seek(info.header_offset)
-        header = self._file.read(30)
-        if len(header) < 30 or header[:4] != b"PK\x03\x04":
-            self._file.close()
-            raise ValueError(f"damaged local header for {info.filename}")
-        name_length, extra_length = struct.unpack("<HH", header[26:30])
-        self._start = info.header_offset + 30 + name_length + extra_length
         self._size = info.file_size
         self._position = 0
 
@@ -138,15 +156,15 @@ class _StoredMember(io.RawIOBase):
 
 def _read_legacy(path: str, options: AuditOptions) -> ModelIR:
     """A legacy .h5 file: its model_config attribute and the datasets under model_weights."""
-    import h5py
-
     try:
-        with h5py.File(path, "r") as store:
-            raw = store.attrs.get("model_config")
-            if raw is None:
-                raise _WeightsOnly()
-            config = json.loads(raw.decode("utf-8") if hasattr(raw, "decode") else raw)
-            stored = read_legacy_weights(store["model_weights"]) if "model_weights" in store else None
+        try:
+            with h5_nodes.opened(path) as store:
+                config, stored = _legacy_parts(store)
+        except HEADER_READ_FAILURES:  # a layout the header reader does not read (or a damage): ask h5py
+            import h5py
+
+            with h5py.File(path, "r") as store:
+                config, stored = _legacy_parts(store)
     except _WeightsOnly:
         from adapters.keras_weights import read_keras_weights as read_weights_file
 
@@ -154,6 +172,15 @@ def _read_legacy(path: str, options: AuditOptions) -> ModelIR:
     except _READ_ERRORS as err:
         raise InputError(f"{path}: not a readable Keras HDF5 file ({one_line(err)})") from None
     return _from_config(path, config, stored, "model_weights", options, legacy=True)
+
+
+def _legacy_parts(store: Any) -> tuple[dict[str, Any], StoredModel | None]:
+    """An open legacy .h5's config (from its model_config attribute) and its model_weights."""
+    raw = store.attrs.get("model_config")
+    if raw is None:
+        raise _WeightsOnly()
+    config = json.loads(raw.decode("utf-8") if hasattr(raw, "decode") else raw)
+    return config, read_legacy_weights(store["model_weights"]) if "model_weights" in store else None
 
 
 class _WeightsOnly(Exception):

@@ -49,7 +49,7 @@ def test_unknown_macs_are_unknown_not_zero():
     model.layers[0].output_shapes = [("batch", 8, "h", "w")]
     model.input_shapes = [("batch", 3, "h", "w")]
     page = render_audit(auditor.audit(model), "html")
-    assert "incomplete: some layers have unknown MACs (give --input-shape)" in page
+    assert "incomplete: 1 of 2 layers have unknown MACs" in page  # the text report's reason, not a fixed hint
     assert '<td class="n muted" data-v="-1">unknown</td>' in page
 
 

@@ -15,6 +15,7 @@ from auditor.report.common import (
     activation_gap,
     activation_unknown,
     bytes_text,
+    macs_gap,
     macs_unknown,
     shape_text,
     si_text,
@@ -122,7 +123,7 @@ def macs_text(audit: Audit) -> str:
     if macs_unknown(audit):
         return unknown_shapes(audit)
     text = f"{t.macs:,} ({si_text(t.macs)})" + (" per sample" if t.macs_per_sample else "")
-    return text if t.macs_complete else text + " — incomplete: some layers have unknown MACs (give --input-shape)"
+    return text if t.macs_complete else f"{text} — incomplete: {escape(macs_gap(audit))}"
 
 
 def _totals(audit: Audit) -> str:

@@ -199,7 +199,7 @@ def _constant_of_shape(found: Constants, node: Any) -> None:
 
 def _propagate(found: Constants, node: Any) -> None:
     """If every input of `node` is constant, its outputs are constants made of the data inputs' parts."""
-    real = [i for i in node.input if i]
+    real = list(filter(None, node.input))  # the named inputs ("" skips an optional one)
     if not real or not node.output or node.op_type in NOT_FOLDED or not all(i in found for i in real):
         return
     if (node.domain and node.domain not in ("ai.onnx",)) or _is_lookup(found, node):

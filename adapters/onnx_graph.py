@@ -51,8 +51,8 @@ class Graph:
         for value in [*graph.input, *graph.value_info, *graph.output]:
             _record(value, shapes, dtypes)
         for name, tensor in initializers.items():
-            shapes[name] = tuple(int(d) for d in tensor.dims)
-            dtypes[name] = int(tensor.data_type)
+            shapes[name] = tuple(tensor.dims)  # protobuf int64s are Python ints already
+            dtypes[name] = tensor.data_type
         inputs = [_text(i.name) for i in graph.input if i.name not in initializers]
         outer = parent.visible() if parent is not None else set()
         nodes = list(graph.node)
@@ -168,8 +168,9 @@ def _record(value: Any, shapes: dict[str, Shape], dtypes: dict[str, int]) -> Non
         return
     dims: list[int | str] = []
     for i, dim in enumerate(tensor_type.shape.dim):
-        if dim.HasField("dim_value") and dim.dim_value >= 0:
-            dims.append(int(dim.dim_value))
+        size = dim.dim_value  # 0 when unset, so only a 0 needs asking whether it was written
+        if size > 0 or (size == 0 and dim.HasField("dim_value")):
+            dims.append(size)
         else:  # a dim_param, no value, or -1 (Paddle's "unknown"): symbolic
             dims.append(dim.dim_param or f"?{i}")
     shapes[value.name] = tuple(dims)
@@ -228,6 +229,8 @@ def _in_order(nodes: list[Any], available: set[str]) -> bool:
 
 def subgraphs(node: Any) -> list[tuple[str, Any]]:
     """(attribute name, GraphProto) of every graph nested directly in `node` (If branches, Loop/Scan bodies)."""
+    if not node.attribute:
+        return []
     found = []
     for attribute in node.attribute:
         if attribute.type not in _MAY_HOLD_GRAPHS:
@@ -235,6 +238,8 @@ def subgraphs(node: Any) -> list[tuple[str, Any]]:
         if attribute.HasField("g"):
             found.append((_text(attribute.name), attribute.g))
         found.extend((f"{_text(attribute.name)}.{i}", g) for i, g in enumerate(attribute.graphs))
+    if len(found) < 2:
+        return found
     return sorted(found, key=lambda item: BRANCH_ORDER.get(item[0], len(BRANCH_ORDER)))
 
 
@@ -289,6 +294,8 @@ def _raise_unordered(pending: list[Any], nodes: list[Any], available: set[str]) 
 
 def _text(value: Any) -> str:
     """A protobuf string field as text (invalid UTF-8 in a damaged file comes back as bytes)."""
+    if type(value) is str:
+        return value
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 

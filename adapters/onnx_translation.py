@@ -58,7 +58,7 @@ def optional_input(node: Any, index: int) -> str | None:
 
 
 def real_inputs(node: Any) -> list[str]:
-    return [i for i in node.input if i]
+    return list(filter(None, node.input))  # "" marks a skipped optional input
 
 
 def channels(shape: Shape | None, fallback: int) -> int:

@@ -85,7 +85,8 @@ def translate(node: Any, graph: Graph, constants: Constants, prefix: str, ledger
         params=[],
     )
     helpers: list[Part] = []
-    whole = _whole_sources(node, translation, constants, prefix, path, ledger, fusions)
+    constant_inputs = [name for name in dict.fromkeys(real_inputs(node)) if name in constants]
+    whole = _whole_sources(node, constant_inputs, translation, constants, prefix, path, ledger, fusions)
     for slot, name in translation.weights:
         layer.params.extend(_slot_params(slot, name, path, translation, graph, constants, ledger, helpers))
     for name in translation.quantization:
@@ -94,8 +95,8 @@ def translate(node: Any, graph: Graph, constants: Constants, prefix: str, ledger
         ledger.constant_inputs.update(p.source.name for p in _parts(name, graph, constants, ledger))
     claimed = {n for _, n in translation.weights} | set(translation.quantization) | set(translation.constants)
     loose: list[Layer] = []
-    for name in dict.fromkeys(real_inputs(node)):
-        if name in claimed or name not in constants:
+    for name in constant_inputs:
+        if name in claimed:
             continue
         if node.op_type in SHAPE_READERS:
             ledger.shape_uses.update(p.source.name for p in constants.get(name).parts)  # type: ignore[union-attr]
@@ -111,15 +112,16 @@ def translate(node: Any, graph: Graph, constants: Constants, prefix: str, ledger
     return layer
 
 
-def _whole_sources(node: Any, translation: Translation, constants: Constants, prefix: str, path: str, ledger: Ledger,
-                   fusions: Plan) -> list[Layer]:
+def _whole_sources(node: Any, constant_inputs: list[str], translation: Translation, constants: Constants, prefix: str,
+                   path: str, ledger: Ledger, fusions: Plan) -> list[Layer]:
     """A row of its own for each source this node reads a Slice/Gather view of that is not one part of an
-    exact partition: the file's tensor counted whole, once; the node's view becomes a tied use of it."""
-    if node.op_type in SHAPE_READERS:
+    exact partition: the file's tensor counted whole, once; the node's view becomes a tied use of it.
+    `constant_inputs`: the node's distinct inputs that are constants, in order."""
+    if node.op_type in SHAPE_READERS or not constant_inputs:
         return []
     skipped = set(translation.constants) | set(translation.quantization) | set(fusions.states)
     rows = []
-    for name in dict.fromkeys(real_inputs(node)):
+    for name in constant_inputs:
         value = constants.get(name) if name not in skipped else None
         for part in value.parts if value is not None else ():
             if part.quantization or not ledger.counted_whole(part) or ledger.owner(part) is not None:
@@ -246,15 +248,26 @@ def _path(node: Any, translation: Translation, constants: Constants, ledger: Led
 
 def _recorded_path(node: Any) -> str | None:
     """The module path a torch exporter recorded: the dynamo exporter's name scopes, TorchScript's node name."""
-    scopes = next((p.value for p in node.metadata_props if p.key == "pkg.torch.onnx.name_scopes"), None)
+    scopes = _metadata(node, "pkg.torch.onnx.name_scopes")
     if scopes:
-        parts = [s.strip(" '\"") for s in scopes.strip("[]").split(",")]
-        parts = [p for p in parts if p]
-        if len(parts) >= 2:
-            return parts[-2]
-        if parts:  # a function called in the top-level forward: the exporter's name for the call ("relu_1")
-            return parts[0]
+        last: list[str] = []  # the last two scopes, innermost first
+        for scope in reversed(scopes.strip("[]").split(",")):
+            scope = scope.strip(" '\"")
+            if scope:
+                last.append(scope)
+                if len(last) == 2:
+                    return scope
+        if last:  # a function called in the top-level forward: the exporter's name for the call ("relu_1")
+            return last[0]
     return scope_path(text(node.name))
+
+
+def _metadata(node: Any, key: str) -> Any:
+    """The value of `node`'s metadata entry `key`, else None."""
+    for prop in node.metadata_props:
+        if prop.key == key:
+            return prop.value
+    return None
 
 
 def _strip_leaf(name: str) -> str:

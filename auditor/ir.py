@@ -180,28 +180,31 @@ class Layer:
     """The layer has no rule but its multiply-accumulating operators are recorded as layers of their own
     (a PyTorch module without a mapping): its own row adds 0 MACs once a pass called it."""
 
+    # The audit asks every layer for these sums several times, and most layers (activations, reshapes)
+    # own no tensor: for them each is 0 without building a generator.
+
     @property
     def reported_params(self) -> int:
         """Parameters the framework says this layer owns (buffers and tied second uses excluded)."""
-        return sum(p.numel for p in self.params if p.counted)
+        return sum(p.numel for p in self.params if p.counted) if self.params else 0
 
     @property
     def reported_trainable(self) -> int:
-        return sum(p.numel for p in self.params if p.counted and p.trainable)
+        return sum(p.numel for p in self.params if p.counted and p.trainable) if self.params else 0
 
     @property
     def reported_buffers(self) -> int:
-        return sum(p.numel for p in self.params if p.buffer and not p.quant_state and p.shared_with is None)
+        return sum(p.numel for p in self.params if p.buffer and not p.quant_state and p.shared_with is None) if self.params else 0
 
     @property
     def shared_params(self) -> int:
         """Elements of parameters this layer uses but another layer owns (tied weights)."""
-        return sum(p.numel for p in self.params if p.shared_with is not None and not p.quant_state)
+        return sum(p.numel for p in self.params if p.shared_with is not None and not p.quant_state) if self.params else 0
 
     @property
     def reported_quantization(self) -> int:
         """Elements of the quantization state (scales, zero points) this layer owns."""
-        return sum(p.numel for p in self.params if p.quant_state and p.shared_with is None)
+        return sum(p.numel for p in self.params if p.quant_state and p.shared_with is None) if self.params else 0
 
 
 @dataclass(frozen=True)

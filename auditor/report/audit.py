@@ -6,12 +6,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from auditor.claim import ClaimCheck
 from auditor.count import Audit, LayerCheck, bytes_per_element
 from auditor.report.audit_text import audit_text, metric_columns
-from auditor.report.claim import claim_lines, claim_to_dict
 from auditor.report.common import (
     activation_unknown,
     check_format,
@@ -21,6 +19,9 @@ from auditor.report.common import (
     shape_text,
 )
 from auditor.report.memory import memory_csv, memory_text, memory_to_dict
+
+if TYPE_CHECKING:  # the claim's modules load only for --claim (they import the memory formulas)
+    from auditor.claim import ClaimCheck
 
 SCHEMA = "nn-auditor/report@1"
 
@@ -43,6 +44,8 @@ def render_audit(audit: Audit, fmt: str = "table", depth: int = 0, model_column:
     if audit.memory is not None:
         text += "\n".join(memory_text(audit.memory, markdown=fmt == "markdown")).rstrip() + "\n"
     if claim is not None:
+        from auditor.report.claim import claim_lines
+
         text += "\n".join(claim_lines(claim, audit, markdown=fmt == "markdown")) + "\n"
     return text
 
@@ -52,7 +55,10 @@ def audit_to_dict(audit: Audit, claim: ClaimCheck | None = None) -> dict[str, An
     totals = audit.totals
     element_bytes = bytes_per_element(audit.model)
     memory = {"memory": memory_to_dict(audit.memory)} if audit.memory is not None else {}
-    memory.update({"claim": claim_to_dict(claim, audit)} if claim is not None else {})
+    if claim is not None:
+        from auditor.report.claim import claim_to_dict
+
+        memory["claim"] = claim_to_dict(claim, audit)
 
     macs = None if macs_unknown(audit) else totals.macs
     activations = None if activation_unknown(audit) else totals.activation_elements

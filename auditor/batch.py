@@ -8,17 +8,17 @@ one whose worker process dies, never stops the rest.  Workers start with the "fo
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auditor.options import AuditOptions
 from auditor.outcome import Outcome
+
+if TYPE_CHECKING:  # the pool's modules load only when a pool is started (one model's audit needs none)
+    from concurrent.futures import Future
 
 EXIT_OK, EXIT_MISMATCH, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -81,6 +81,8 @@ def _died(spec: str, err: BaseException) -> Outcome:
 
 
 def _context() -> Any:
+    import multiprocessing
+
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)
     if method == "forkserver":
@@ -91,6 +93,9 @@ def _context() -> Any:
 def _pooled(specs: Sequence[str], options: AuditOptions, fmt: str, jobs: int) -> Iterator[tuple[int, Outcome]]:
     """(index, outcome) as the pool finishes them; after a worker dies, the unfinished ones run one by one,
     each in a fresh process, so the model that kills its worker is the only one reported as such."""
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
     pending: dict[Future[Outcome], int] = {}
     broken: list[int] = []
     with ProcessPoolExecutor(max_workers=jobs, mp_context=_context()) as pool:
@@ -106,6 +111,9 @@ def _pooled(specs: Sequence[str], options: AuditOptions, fmt: str, jobs: int) ->
 
 
 def _alone(spec: str, options: AuditOptions, fmt: str) -> Outcome:
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
     with ProcessPoolExecutor(max_workers=1, mp_context=_context()) as pool:
         try:
             return pool.submit(audit_one, spec, options, fmt).result()

@@ -45,6 +45,8 @@ class _Scope:
     trainable: bool
     tensors: dict[Ref, Shape] = field(default_factory=dict)
     recorded: dict[Ref, Shape] = field(default_factory=dict)
+    by_call: dict[tuple[str, int], dict[int, Shape]] = field(default_factory=dict)
+    """`recorded` by (op name, node): one look-up per call, not a scan of every recorded tensor per op."""
     kinds: dict[str, str] = field(default_factory=dict)
     inputs: dict[str, list[Shape]] = field(default_factory=dict)
 
@@ -109,6 +111,8 @@ def _container(walk: _Walk, graph: Graph, prefix: str, stored: StoredLayer | Non
     scope = _Scope(graph, prefix, stored, trainable and graph.trainable)
     scope.recorded = {arg.source: arg.shape for op in graph.ops for call in op.calls for arg in call
                       if arg.source is not None and arg.shape is not None} | outer_recorded
+    for (name, node, t), shape in scope.recorded.items():
+        scope.by_call.setdefault((name, node), {})[t] = shape
     if len(starts) != len(graph.inputs):
         raise NeedsKeras(f"{prefix or graph.name}: called on {len(starts)} inputs, built for {len(graph.inputs)}")
     scope.tensors.update(zip(graph.inputs, starts))
@@ -167,7 +171,7 @@ def _operation(walk: _Walk, scope: _Scope, op: Op) -> None:
 def _outputs(walk: _Walk, scope: _Scope, op: Op, call: int, computed: list[Shape] | None) -> list[Shape] | None:
     """Call `call`'s output shapes (recorded where Keras recorded them, else the rule's); kept as the graph's tensors."""
     node = call + op.node_offset
-    recorded = {t: s for (name, n, t), s in scope.recorded.items() if name == op.name and n == node} if walk.fixed else {}
+    recorded = scope.by_call.get((op.name, node), {}) if walk.fixed else {}
     count = max(len(computed or ()), max(recorded, default=-1) + 1)
     shapes = []
     for t in range(count):
@@ -198,8 +202,8 @@ def _nested(walk: _Walk, scope: _Scope, op: Op, path: str, inputs: list[Shape]) 
             stored = StoredLayer(layers=split_named(stored, [o.name for o in inner.ops]))
         except ValueError as err:
             raise NeedsKeras(f"{path}: {err}") from None
-    outer = {ref: s for ref, s in scope.recorded.items() if ref[0] == op.name and ref[1] == op.node_offset}
-    recorded = {inner.outputs[t]: s for (_, _, t), s in outer.items() if t < len(inner.outputs)} if walk.fixed else {}
+    outer = scope.by_call.get((op.name, op.node_offset), {})
+    recorded = {inner.outputs[t]: s for t, s in outer.items() if t < len(inner.outputs)} if walk.fixed else {}
     outputs = _container(walk, inner, f"{path}.", stored, inputs, scope.trainable and op.trainable, recorded)
     for t, shape in enumerate(outputs):
         scope.tensors[(op.name, op.node_offset, t)] = shape

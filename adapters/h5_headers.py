@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import mmap
 import struct
-from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
@@ -25,9 +25,8 @@ class Unsupported(Exception):
     """A layout (or a damage) this reader does not read; h5py reads the file instead."""
 
 
-@dataclass(frozen=True)
-class Message:
-    """One object header message: its type and its body's bytes."""
+class Message(NamedTuple):
+    """One object header message: its type and its body's bytes (a tuple: hundreds are made per file)."""
 
     kind: int
     body: bytes
@@ -46,7 +45,7 @@ class File:
             raise Unsupported("the HDF5 window runs past the end of the file")
         self._headers: dict[int, list[Message]] = {}
         self._heaps: dict[int, dict[int, bytes]] = {}
-        self.nodes: dict[int, object] = {}
+        self.nodes: dict[int, Any] = {}
         """Address -> the node built on it (`adapters.h5_nodes`), so a group's members are listed once."""
         try:
             self.root = self._superblock()

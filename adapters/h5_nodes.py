@@ -58,7 +58,7 @@ class _Node:
 
 def _node(file: File, address: int) -> Group | Dataset:
     known = file.nodes.get(address)
-    if isinstance(known, Group | Dataset):
+    if known is not None:
         return known
     messages = file.messages(address)
     kinds = {m.kind for m in messages}

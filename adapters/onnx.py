@@ -18,7 +18,7 @@ from typing import Any
 
 from adapters.onnx_graph import Graph, ordered_nodes
 from adapters.onnx_schema import Schemas
-from adapters.onnx_shapes import infer_shapes, replaced_dims_notes
+from adapters.onnx_shapes import infer_shapes, replaced_dims_notes, walk_nodes
 from adapters.onnx_translation import Translation, Translator
 from adapters.onnx_translators import OP_TRANSLATORS, op_domain
 from adapters.onnx_walk import build_layers
@@ -45,7 +45,7 @@ def read_onnx(path: str, options: AuditOptions | None = None, **values: Any) -> 
         inferred = infer_shapes(model, nodes, options.input_shapes, path, unknown_dims=unknown_dims)
         schemas = Schemas({_text(o.domain): int(o.version) for o in model.opset_import})
         initializers = {t.name: t for t in model.graph.initializer}
-        graph = Graph.build(inferred.graph, initializers, schemas, ordered=True)
+        graph = Graph.build(inferred.graph, initializers, schemas, nodes=walk_nodes(nodes, inferred))
         layers, ledger = build_layers(graph)
     except InputError as err:
         message = str(err)

@@ -43,9 +43,9 @@ class Graph:
 
     @classmethod
     def build(cls, graph: Any, initializers: dict[str, Any], schemas: Schemas, parent: Graph | None = None,
-              ordered: bool = False) -> Graph:
+              nodes: list[Any] | None = None) -> Graph:
         """Index `graph` (a GraphProto, shape-inferred where possible); `initializers` by name.
-        `ordered`: its nodes are `ordered_nodes`' result already (checked and sorted once, not twice)."""
+        `nodes`: its nodes, checked and in topological order already (`ordered_nodes`: not sorted twice)."""
         shapes: dict[str, Shape] = {}
         dtypes: dict[str, int] = {}
         for value in [*graph.input, *graph.value_info, *graph.output]:
@@ -55,9 +55,8 @@ class Graph:
             dtypes[name] = tensor.data_type
         inputs = [_text(i.name) for i in graph.input if i.name not in initializers]
         outer = parent.visible() if parent is not None else set()
-        nodes = list(graph.node)
-        if not ordered:
-            nodes = topological(nodes, set(initializers) | set(inputs) | outer | {i.name for i in graph.input})
+        if nodes is None:
+            nodes = topological(list(graph.node), set(initializers) | set(inputs) | outer | {i.name for i in graph.input})
         index = cls(nodes, shapes, dtypes, initializers, inputs, schemas, parent, _text(graph.name))
         for node in nodes:
             for name in node.input:

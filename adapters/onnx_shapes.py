@@ -34,7 +34,11 @@ def infer_shapes(model: Any, nodes: list[Any], input_shapes: tuple[Shape, ...] |
     light.graph.name = model.graph.name
     light.graph.node.extend(nodes)
     for node in light.graph.node:
-        _strip_subgraph_weights(node)
+        if subgraphs(node):
+            _strip_subgraph_weights(node)
+        else:  # never read by inference, and most of an exporter's bytes (stack traces, scopes): see walk_nodes
+            node.ClearField("metadata_props")
+            node.ClearField("doc_string")
     light.graph.output.extend(model.graph.output)
     light.graph.input.extend(model.graph.input)
     light.graph.value_info.extend(model.graph.value_info)
@@ -97,6 +101,13 @@ def _add_typed_input(graph: Any, tensor: Any) -> None:
     shape.SetInParent()  # a scalar still has a shape, with no dims
     for dim in tensor.dims:
         shape.dim.add().dim_value = dim
+
+
+def walk_nodes(nodes: list[Any], inferred: Any) -> list[Any]:
+    """The top graph's nodes to walk into layers: the file's own `nodes` (their metadata names the layers),
+    except those holding subgraphs, whose inferred copies carry their bodies' shapes.  `infer_shapes` left
+    the other copies without metadata; inference keeps the nodes, in their order."""
+    return [copy if subgraphs(node) else node for node, copy in zip(nodes, inferred.graph.node, strict=True)]
 
 
 def _onnx_inference(light: Any, path: str) -> Any:

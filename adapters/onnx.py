@@ -32,9 +32,7 @@ def read_onnx(path: str, options: AuditOptions | None = None, **values: Any) -> 
     """Read the ONNX model at `path`; `input_shapes` (e.g. (1, 3, 224, 224)) fix the inputs' dims, in order."""
     options = resolve(options, values)
     model = _load(path)
-    from onnx.external_data_helper import _get_all_tensors
-
-    tensors = list(_get_all_tensors(model))
+    tensors = _file_tensors(model)
     missing = _check_external_data(tensors, path)
     unknown_dims = _check_dims(model, tensors, path)
     try:
@@ -77,10 +75,11 @@ def unregister_op(domain: str, op_type: str) -> None:
 
 def _exporter_notes(graph: Graph) -> list[str]:
     """What the exporter recorded that changes counts (BatchNorm folded into the preceding conv)."""
-    fused = sum(
-        1 for n in graph.nodes for p in n.metadata_props
-        if p.key == "pkg.onnxscript.rewriter.rule_name" and "BatchNorm" in p.value
-    )
+    fused = 0
+    for node in graph.nodes:
+        for prop in node.metadata_props:
+            if prop.key == "pkg.onnxscript.rewriter.rule_name" and "BatchNorm" in prop.value:
+                fused += 1
     if fused:
         return [f"the exporter folded {fused} BatchNorm layer(s) into the preceding conv/dense weights"]
     return []
@@ -125,6 +124,38 @@ def _load(path: str) -> Any:
 def _first_line(err: BaseException) -> str:
     text = str(err).strip().splitlines()
     return text[0][:200] if text else type(err).__name__
+
+
+GRAPH, GRAPHS = 5, 10
+"""onnx.AttributeProto.GRAPH and GRAPHS."""
+
+
+def _file_tensors(model: Any) -> list[Any]:
+    """Every TensorProto the file holds, in the order of onnx's `external_data_helper._get_all_tensors`
+    (initializers, nested graphs' included; then attribute tensors, functions' last), in one walk, not two."""
+    initializers: list[Any] = []
+    attributes: list[Any] = []
+    _graph_tensors(model.graph, initializers, attributes)
+    for function in model.functions:
+        _graph_tensors(function, None, attributes)
+    return initializers + attributes
+
+
+def _graph_tensors(graph: Any, initializers: list[Any] | None, attributes: list[Any]) -> None:
+    """The tensors of a graph (or, with `initializers` None, of a function: attribute tensors only), each
+    attribute's own before those of the graphs it holds."""
+    if initializers is not None:
+        initializers.extend(graph.initializer)
+    for node in graph.node:
+        for attribute in node.attribute:
+            if attribute.HasField("t"):
+                attributes.append(attribute.t)
+            attributes.extend(attribute.tensors)
+            if attribute.type == GRAPH:
+                _graph_tensors(attribute.g, initializers, attributes)
+            elif attribute.type == GRAPHS:
+                for body in attribute.graphs:
+                    _graph_tensors(body, initializers, attributes)
 
 
 def _check_external_data(tensors: list[Any], path: str) -> dict[str, int]:

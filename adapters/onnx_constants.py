@@ -138,7 +138,7 @@ def find_constants(graph: Graph, parent: Constants | None = None) -> Constants:
     """Every constant value of `graph`, following each node in topological order."""
     found = Constants(graph, parent)
     for name, tensor in graph.initializers.items():
-        _add_source(found, Source(text(name), tuple(int(d) for d in tensor.dims), int(tensor.data_type), "initializer"))
+        _add_source(found, Source(text(name), tuple(tensor.dims), int(tensor.data_type), "initializer"))
     for node in graph.nodes:
         if node.op_type == "Constant" and not node.domain:
             _constant_node(found, node)

@@ -51,6 +51,45 @@ def test_the_foundation_kinds_are_registered():
     assert required <= set(kinds())
 
 
+def test_each_rule_module_registers_exactly_the_kinds_the_lazy_table_names():
+    """`RULES` imports a rule's module on the kind's first look-up: the table must say which module that is."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent("""
+        import importlib, sys
+        from auditor.rules.registry import BUILT_IN, RULES
+        assert not RULES._entries, sorted(RULES._entries)  # nothing is imported before a look-up
+        for module in sorted(set(BUILT_IN.values())):
+            before = set(RULES._entries)
+            importlib.import_module(module)
+            named = {kind for kind, home in BUILT_IN.items() if home == module}
+            assert named <= set(RULES._entries), (module, sorted(named - set(RULES._entries)))
+            for kind in set(RULES._entries) - before:  # the module's own, or those of a module it imports
+                assert BUILT_IN.get(kind) in sys.modules, (module, kind)
+        assert set(RULES._entries) == set(BUILT_IN), sorted(set(RULES._entries) ^ set(BUILT_IN))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_a_look_up_imports_only_the_module_of_its_kind():
+    import subprocess
+    import sys
+
+    script = ("import sys\nimport auditor.count\nfrom auditor.rules import RULES\nrepr(RULES)\nRULES.get('dense')\n"
+              "print(sorted(m for m in sys.modules if m.startswith('auditor.rules.')))\n"
+              "print(len(RULES), 'conv' in RULES, 'auditor.rules.conv' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    loaded, listed = done.stdout.splitlines()
+    assert "auditor.rules.dense" in loaded and "auditor.rules.conv" not in loaded
+    assert "auditor.rules.attention" not in loaded and "auditor.rules.moe" not in loaded
+    from auditor.rules.registry import BUILT_IN
+
+    assert listed.split()[1:] == ["True", "True"] and int(listed.split()[0]) == len(BUILT_IN)
+
+
 # ---- the one Registry type (rules, and every adapter's type map) -----------------------------------
 
 

@@ -1,4 +1,4 @@
-"""Analytic rules, one module per layer family, registered by canonical kind on import.
+"""Analytic rules, one module per layer family, registered by canonical kind when the kind is first looked up.
 
 Public extension API: subclass `Rule`, set `kind`, override `count` / `output_shapes` / `macs`,
 and `register(MyRule())` (or register it in a copy of `RULES` and pass that to `audit(..., rules=)`).
@@ -10,26 +10,6 @@ registry `RULES`.
 May import: `auditor.ir`, `auditor.registry`, `auditor.errors` and the standard library.
 """
 
-from auditor.rules import (  # noqa: F401  (importing registers the built-in rules)
-    activation,
-    attention,
-    contrastive,
-    conv,
-    dense,
-    einsum,
-    einsum_dense,
-    embedding,
-    functional,
-    moe,
-    norm,
-    pointwise,
-    pooling,
-    preprocessing,
-    recurrent,
-    reshape,
-    rotary,
-    scale,
-)
 from auditor.rules.base import NO_PARAMS, ParamCount, Rule, RuleError, SymbolicShape, fmt
 from auditor.rules.registry import RULES, DuplicateRuleError, get_rule, kinds, register, unregister
 

@@ -18,7 +18,6 @@ from adapters.onnx_translation import (
     window,
 )
 from auditor.errors import InputError
-from auditor.rules.recurrent import GATES
 
 
 def conv(node: Any, graph: Any, known: Known) -> Translation:
@@ -200,6 +199,8 @@ def recurrent_of(node: Any, graph: Any, known: Known, cell: str, input_axis: int
     """An ONNX-layout recurrent op (X, W, R, B, sequence_lens, initial_h, initial_c, P); the weight's axes
     say where the input width and the gates are (DynamicQuantizeLSTM stores W transposed).
     Initial states are constant inputs, not parameters."""
+    from auditor.rules.recurrent import GATES  # the rnn rule's module loads with the first recurrent op
+
     x, w, r, b = node.input[0], node.input[1], node.input[2], optional_input(node, 3)
     wshape = dims(graph, w)
     if not (is_weight(known, w) and is_weight(known, r)) or len(wshape) != 3:

@@ -23,7 +23,6 @@ from adapters.onnx_translation import (
     optional_input,
     real_inputs,
 )
-from auditor.rules import quantization
 from auditor.rules.base import RuleError
 
 
@@ -98,6 +97,8 @@ def matmul_nbits(node: Any, graph: Any, known: Known) -> Translation:
     attrs = graph.attrs(node)
     if not is_weight(known, b) or attrs.get("K") is None or attrs.get("N") is None:
         return dynamic(node, "packed weight without K and N")
+    from auditor.rules import quantization  # loaded with the first packed weight, not with every read
+
     k, n, bits = int(attrs["K"]), int(attrs["N"]), int(attrs.get("bits", 4))
     try:
         unpacked = quantization.matmul_nbits_weight(dims(graph, b), k, n, bits, int(attrs.get("block_size", 0)))

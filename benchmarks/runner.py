@@ -77,6 +77,9 @@ def median_row(runs: list[Row]) -> Row:
     chosen = ordered[len(ordered) // 2]
     chosen.extra["runs_s"] = [r.tool_s for r in runs]
     chosen.note += f"; median of {len(runs)}: " + ", ".join(f"{r.tool_s:.2f}" for r in runs) + " s"
+    cpus = [r.tool_cpu_s for r in runs if r.tool_cpu_s is not None]
+    if len(cpus) == len(runs):  # the CPU time's own median, as the in-process targets compare it
+        chosen.tool_cpu_s = statistics.median(cpus)
     wholes = [r.process_s for r in runs if r.process_s is not None]
     if len(wholes) == len(runs):  # the whole process's own median, not the one of the median tool run
         chosen.extra["process_runs_s"] = wholes

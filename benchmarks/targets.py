@@ -36,6 +36,19 @@ def _ratio(a: Row | None, b: Row | None) -> float | None:
     return a.tool_s / b.tool_s  # type: ignore[operator]
 
 
+def _cpu_ratio(a: Row | None, b: Row | None) -> float | None:
+    """In-process CPU time of `a` over `b`: on cores shared with other developers, a single-threaded tool's
+    wall time also measures the neighbours (the detail shows both)."""
+    if a is None or b is None or not b.tool_cpu_s or a.tool_cpu_s is None:
+        return None
+    return a.tool_cpu_s / b.tool_cpu_s
+
+
+def _both(a: Row, b: Row) -> str:
+    return (f"CPU {a.tool_cpu_s:.2f} s vs {b.tool_cpu_s:.2f} s; wall {a.tool_s:.2f} s vs {b.tool_s:.2f} s "
+            f"({_ratio(a, b):.2f}x)")
+
+
 def torch_targets(rows: list[Row]) -> list[Target]:
     """The Llama-70B targets (issue 19) for nn-auditor as shipped, against one plain meta forward: in-process
     time, and the whole process against building the model plus that pass.  (The `fake mode` row, the audit
@@ -47,7 +60,7 @@ def torch_targets(rows: list[Row]) -> list[Target]:
         if audit is None:
             targets.append(Target(label, None, f"no {tool} row"))
             continue
-        ratio = _ratio(audit, forward)
+        ratio = _cpu_ratio(audit, forward)
         whole = None if forward is None or not forward.process_s or audit.process_s is None \
             else audit.process_s / forward.process_s
         done = "MACs incomplete" not in audit.note
@@ -55,9 +68,9 @@ def torch_targets(rows: list[Row]) -> list[Target]:
         targets += [
             Target(f"{label}: peak < 500 MB", audit.peak_mb is not None and audit.peak_mb < TORCH_PEAK_MB,
                    f"peak {audit.peak_mb:,.0f} MB"),
-            Target(f"{label}: <= {FORWARD_RATIO:g}x one plain meta forward", None if ratio is None else
+            Target(f"{label}: <= {FORWARD_RATIO:g}x one plain meta forward (CPU)", None if ratio is None else
                    done and ratio <= FORWARD_RATIO, "no forward row" if ratio is None or forward is None
-                   else f"{ratio:.2f}x ({audit.tool_s:.2f} s vs {forward.tool_s:.2f} s){why}"),
+                   else f"{ratio:.2f}x ({_both(audit, forward)}){why}"),
             Target(f"{label}: whole process <= {PROCESS_RATIO:g}x build + one plain meta forward",
                    None if whole is None else done and whole <= PROCESS_RATIO,
                    "no forward row" if whole is None or forward is None
@@ -83,14 +96,16 @@ def onnx_targets(rows: list[Row]) -> list[Target]:
 
 
 def floor_targets(rows: list[Row]) -> list[Target]:
-    """Every ONNX case: nn-auditor within 1.5x of onnx.load(load_external_data=False) + infer_shapes."""
+    """Every ONNX case: nn-auditor within 1.5x of onnx.load(load_external_data=False) + infer_shapes, in CPU time."""
     cases = sorted({r.case for r in rows if r.case.endswith(".onnx") and r.tool == "onnx-floor"})
     targets = []
     for case in cases:
-        ratio = _ratio(_find(rows, case, AUDITOR), _find(rows, case, "onnx-floor"))
-        targets.append(Target(f"{case}: <= 1.5x onnx.load + infer_shapes",
+        audit, floor = _find(rows, case, AUDITOR), _find(rows, case, "onnx-floor")
+        ratio = _cpu_ratio(audit, floor)
+        targets.append(Target(f"{case}: <= 1.5x onnx.load + infer_shapes (CPU)",
                               None if ratio is None else ratio <= FLOOR_RATIO,
-                              "no floor or nn-auditor row" if ratio is None else f"{ratio:.2f}x"))
+                              "no floor or nn-auditor row" if ratio is None or audit is None or floor is None
+                              else f"{ratio:.2f}x ({_both(audit, floor)})"))
     return targets
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from adapters.quiet import silenced_stderr
@@ -44,6 +44,27 @@ FILE_READERS: dict[str, tuple[str, str]] = {
 }
 """File suffix -> (adapter module, reader function); the longest matching suffix wins (`.weights.h5`).
 A TorchScript archive is recognised by its content first, whatever its suffix."""
+
+
+FORK_SAFE: dict[str, tuple[str, ...]] = {
+    "adapters.onnx": ("adapters.onnx", "onnx"),
+    "adapters.keras_files": ("adapters.keras_files",),
+    "adapters.safetensors_file": ("adapters.safetensors_file",),
+    "adapters.gguf_file": ("adapters.gguf_file", "gguf"),
+    "adapters.hf_json": ("adapters.hf_json",),
+}
+"""Reader module -> what it imports to read a file, for the readers whose imports start no threads (no
+torch, no TensorFlow): a forkserver may import these before it forks the batch's workers."""
+
+
+def fork_safe_imports(paths: Sequence[str]) -> list[str]:
+    """The FORK_SAFE imports these paths' readers need, each once, in first-seen order."""
+    found: list[str] = []
+    for path in paths:
+        for module in FORK_SAFE.get(FILE_READERS.get(file_suffix(path), ("", ""))[0], ()):
+            if module not in found:
+                found.append(module)
+    return found
 
 
 Reader = Callable[..., ModelIR]

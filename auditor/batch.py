@@ -2,8 +2,8 @@
 
 Each model is audited and rendered in a worker, so only plain data (text, the JSON document, the
 summary figures) crosses processes.  Results come back in input order; one model that fails, even
-one whose worker process dies, never stops the rest.  Workers start with the "forkserver" method
-(spawn where there is none): torch and TensorFlow are not safe to fork once imported.
+one whose worker process dies, never stops the rest.  Workers are forked from this process when that is
+safe (no thread running, torch and TensorFlow not imported), else started by a forkserver.
 """
 
 from __future__ import annotations
@@ -80,14 +80,34 @@ def _died(spec: str, err: BaseException) -> Outcome:
     return Outcome(spec, EXIT_BAD_INPUT, 0.0, "error", document={"source": spec, "error": line}, error=line)
 
 
-def _context() -> Any:
+def _context(specs: Sequence[str] = ()) -> Any:
+    """How workers start.  fork (instant, the parent's imports shared) while no thread runs in this process
+    and no framework that starts them is imported; else forkserver (spawn where there is none), whose server
+    imports once what every worker needs.  torch and TensorFlow are not safe to fork once imported."""
     import multiprocessing
+    import sys
+    import threading
 
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    from adapters import fork_safe_imports
+
+    preload = ["auditor.batch", "auditor.loader", "auditor.count", "auditor.report", *fork_safe_imports(specs)]
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1 and not any(m in sys.modules for m in UNFORKABLE):
+        import importlib
+
+        for module in preload:
+            importlib.import_module(module)
+        if threading.active_count() == 1:  # the preloads started no thread either
+            return multiprocessing.get_context("fork")
+    method = "forkserver" if "forkserver" in methods else "spawn"
     context = multiprocessing.get_context(method)
     if method == "forkserver":
-        context.set_forkserver_preload(["auditor.batch"])
+        context.set_forkserver_preload(preload)
     return context
+
+
+UNFORKABLE = ("torch", "tensorflow", "jax")
+"""Frameworks whose import may start threads (OpenMP, TF's runtime): a process holding one must not fork."""
 
 
 def _pooled(specs: Sequence[str], options: AuditOptions, fmt: str, jobs: int) -> Iterator[tuple[int, Outcome]]:
@@ -98,7 +118,7 @@ def _pooled(specs: Sequence[str], options: AuditOptions, fmt: str, jobs: int) ->
 
     pending: dict[Future[Outcome], int] = {}
     broken: list[int] = []
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=_context()) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=_context(specs)) as pool:
         for index, spec in enumerate(specs):
             pending[pool.submit(audit_one, spec, options, fmt)] = index
         for future in as_completed(pending):

@@ -95,3 +95,23 @@ def test_the_progress_bar_draws_only_on_a_terminal():
         progress.close()
     assert "3/3" in terminal.getvalue() and "audit: error: x" in terminal.getvalue()
     assert pipe.getvalue() == "audit: error: x\n"
+
+
+def test_workers_fork_from_a_process_without_threads_or_torch_and_preload_the_readers(zoo):
+    import subprocess
+    import sys
+
+    script = ("import sys; from auditor import batch; context = batch._context([sys.argv[1]]); "
+              "print(context.get_start_method(), 'onnx' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", script, str(zoo / "a.onnx")], capture_output=True, text=True,
+                          cwd=Path(__file__).parents[1], check=True)
+    assert done.stdout.split() == ["fork", "True"]  # the children share the parent's onnx import
+
+
+def test_a_process_holding_torch_starts_workers_from_a_forkserver(monkeypatch):
+    import sys
+
+    from auditor import batch
+
+    monkeypatch.setitem(sys.modules, "torch", sys.modules.get("torch", object()))
+    assert batch._context(["x.onnx"]).get_start_method() == "forkserver"

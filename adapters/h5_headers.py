@@ -15,10 +15,11 @@ from typing import Any, NamedTuple
 
 SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
-NIL, DATASPACE, LINK_INFO, DATATYPE, LAYOUT, GROUP_INFO, LINK, ATTRIBUTE, CONTINUATION, SYMBOL_TABLE, \
-    ATTRIBUTE_INFO = 0x00, 0x01, 0x02, 0x03, 0x08, 0x0A, 0x06, 0x0C, 0x10, 0x11, 0x15
-NEW_STYLE = (LINK_INFO, GROUP_INFO, LINK, ATTRIBUTE_INFO)
-"""Messages of the newer group and attribute storage (links and attributes in fractal heaps): not read here."""
+NIL, DATASPACE, DATATYPE, LAYOUT, ATTRIBUTE, CONTINUATION, SYMBOL_TABLE = 0x00, 0x01, 0x03, 0x08, 0x0C, 0x10, 0x11
+FILL_VALUE, MODIFIED = 0x05, 0x12
+KNOWN = frozenset((NIL, DATASPACE, DATATYPE, FILL_VALUE, LAYOUT, ATTRIBUTE, CONTINUATION, SYMBOL_TABLE, MODIFIED))
+"""The messages read (or safely passed over) here; any other (the newer link and attribute storage in
+fractal heaps, filters, external storage) leaves the file to h5py."""
 
 
 class Unsupported(Exception):
@@ -99,7 +100,7 @@ class File:
             while at + 8 <= length:
                 kind, body_size, flags = struct.unpack_from("<HHB", block, at)
                 body = block[at + 8:at + 8 + body_size]
-                if len(body) < body_size or flags & 0x02 or kind in NEW_STYLE:
+                if len(body) < body_size or flags & ~0x01 or kind not in KNOWN:  # 0x01: constant
                     raise Unsupported(f"object header message {kind:#x} (flags {flags:#x})")
                 at += 8 + body_size
                 found.append(Message(kind, body))
@@ -115,30 +116,52 @@ class File:
         return found
 
     def members(self, btree: int, heap: int) -> list[tuple[str, int]]:
-        """A symbol-table group's (name, object header address) pairs, in the B-tree's (name) order."""
+        """A symbol-table group's (name, object header address) pairs, in the B-tree's (name) order.
+
+        The names must be in strictly increasing order and within their B-tree keys, as the library's
+        look-ups by name assume; a tree that is not (a damaged file) is left to h5py."""
         head = self.read(heap, 8 + 2 * self.lengths + self.offsets)
         if head[:4] != b"HEAP" or head[4] != 0:
             raise Unsupported("not a local heap")
         names = self.read(self.uint(head, 8 + 2 * self.lengths, self.offsets), self.uint(head, 8, self.lengths))
-        found: list[tuple[str, int]] = []
+        self._free_list(names, self.uint(head, 8 + self.lengths, self.lengths))
+        found: list[tuple[bytes, int]] = []
         self._node(btree, None, names, found)
-        return found
+        if any(a[0] >= b[0] for a, b in zip(found, found[1:])):
+            raise Unsupported("a group's names are out of order")
+        return [(name.decode("utf-8"), address) for name, address in found]
 
-    def _node(self, address: int, above: int | None, names: bytes, found: list[tuple[str, int]]) -> None:
+    def _free_list(self, names: bytes, offset: int) -> None:
+        """The checks the library makes on a local heap's free blocks (1 ends the list)."""
+        n, seen = self.lengths, set()
+        while offset != 1:
+            if offset + 2 * n > len(names) or offset in seen:
+                raise Unsupported("a bad local heap free list")
+            seen.add(offset)
+            following, size = self.uint(names, offset, n), self.uint(names, offset + n, n)
+            if following == 0 or offset + size > len(names):
+                raise Unsupported("a bad local heap free list")
+            offset = following
+
+    def _node(self, address: int, above: int | None, names: bytes, found: list[tuple[bytes, int]]) -> None:
         o, n = self.offsets, self.lengths
         head = self.read(address, 8 + 2 * o)
         level, entries = head[5], struct.unpack_from("<H", head, 6)[0]
         if head[:4] != b"TREE" or head[4] != 0 or (above is not None and level >= above):
             raise Unsupported("not a group B-tree node")
         body = self.read(address + 8 + 2 * o, entries * (n + o) + n)
+        keys = [_name(names, self.uint(body, index * (n + o), n)) for index in range(entries + 1)]
         for index in range(entries):
+            start = len(found)
             child = self.uint(body, index * (n + o) + n, o)
             if level:
                 self._node(child, level, names, found)
             else:
                 self._symbols(child, names, found)
+            if any(not keys[index] < name <= keys[index + 1] for name, _ in found[start:]):
+                raise Unsupported("a group B-tree child holds names outside its keys")
 
-    def _symbols(self, address: int, names: bytes, found: list[tuple[str, int]]) -> None:
+    def _symbols(self, address: int, names: bytes, found: list[tuple[bytes, int]]) -> None:
         o = self.offsets
         head = self.read(address, 8)
         if head[:4] != b"SNOD" or head[4] != 1:
@@ -148,13 +171,9 @@ class File:
         body = self.read(address + 8, count * size)
         for index in range(count):
             at = index * size
-            if self.uint(body, at + 2 * o, 4) == 2:
-                raise Unsupported("a soft link")
-            offset = self.uint(body, at, o)
-            end = names.find(b"\0", offset)
-            if end < 0:
-                raise Unsupported("a link name runs past its heap")
-            found.append((names[offset:end].decode("utf-8"), self.uint(body, at + o, o)))
+            if self.uint(body, at + 2 * o, 4) not in (0, 1):  # 2: a soft link; others: a damage
+                raise Unsupported("a soft link or an unknown symbol table entry cache type")
+            found.append((_name(names, self.uint(body, at, o)), self.uint(body, at + o, o)))
 
     def heap_object(self, collection: int, index: int) -> bytes:
         """Object `index` of the global heap collection at `collection` (where variable-length strings live)."""
@@ -183,3 +202,10 @@ class File:
             at += 8 + n + (length + 7) // 8 * 8
         return objects
 
+
+def _name(heap: bytes, offset: int) -> bytes:
+    """The NUL-terminated name at `offset` in a local heap's data."""
+    end = heap.find(b"\0", offset)
+    if offset >= len(heap) or end < 0:
+        raise Unsupported("a link name runs past its heap")
+    return heap[offset:end]

@@ -17,7 +17,9 @@ from adapters.h5_headers import (
     ATTRIBUTE,
     DATASPACE,
     DATATYPE,
+    FILL_VALUE,
     LAYOUT,
+    MODIFIED,
     SYMBOL_TABLE,
     File,
     Message,
@@ -135,6 +137,47 @@ class Dataset(_Node):
         bodies = {m.kind: m.body for m in messages}
         self.shape = _dims(file, bodies[DATASPACE])
         self.dtype = _number(file, bodies[DATATYPE])
+        _check_storage(file, bodies[LAYOUT], self.dtype.itemsize * _count(self.shape))
+        if FILL_VALUE in bodies:
+            _check_fill(file, bodies[FILL_VALUE])
+        if MODIFIED in bodies and (bodies[MODIFIED][:1] != b"\x01" or len(bodies[MODIFIED]) < 8):
+            raise Unsupported("a modification time message of an unknown version")
+
+
+def _check_fill(file: File, body: bytes) -> None:
+    """A fill value message (versions 2 and 3) whose value, when it has one, fits in the message."""
+    if body[:1] == b"\x02" and len(body) >= 4 and body[3] in (0, 1):
+        size = file.uint(body, 4, 4) if body[3] else 0
+        at = 8
+    elif body[:1] == b"\x03" and len(body) >= 2 and not body[1] & 0xC0 and body[1] & 0x30 != 0x30:
+        size = file.uint(body, 2, 4) if body[1] & 0x20 else 0
+        at = 6
+    else:
+        raise Unsupported("a fill value message of an unknown version")
+    if size and at + size > len(body):
+        raise Unsupported("a fill value runs past its message")
+
+
+def _count(shape: tuple[int, ...]) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def _check_storage(file: File, layout: bytes, size: int) -> None:
+    """The checks the library makes when it opens a dataset: contiguous or compact data of the size the
+    dims and dtype give, inside the file (chunked data, with its B-tree of chunks, is left to h5py)."""
+    if len(layout) < 2 or layout[0] != 3 or layout[1] not in (0, 1):
+        raise Unsupported("a data layout other than contiguous or compact (version 3)")
+    if layout[1] == 0:
+        stored = file.uint(layout, 2, 2)
+    else:
+        address, stored = file.uint(layout, 2, file.offsets), file.uint(layout, 2 + file.offsets, file.lengths)
+        if address != (1 << 8 * file.offsets) - 1:
+            file.read(address, 0) if stored == 0 else file.read(address + stored - 1, 1)
+    if stored != size:
+        raise Unsupported(f"a dataset stores {stored} bytes where its dims and dtype give {size}")
 
 
 class Attributes:
@@ -158,9 +201,8 @@ class Attributes:
         if len(dims) > 1:
             raise Unsupported(f"attribute {name!r} has {len(dims)} dims")
         count = dims[0] if dims else 1
-        values = _strings(self._file, datatype, data, count) if count else []
+        values = _strings(self._file, datatype, data, count)
         return values if dims else values[0]
-
 
 def _attribute(file: File, body: bytes) -> tuple[str, tuple[bytes, bytes, bytes]]:
     """(name, (datatype, dataspace, data)) of an attribute message (versions 1 to 3)."""
@@ -174,9 +216,11 @@ def _attribute(file: File, body: bytes) -> tuple[str, tuple[bytes, bytes, bytes]
     for size in sizes:
         parts.append(body[at:at + size])
         at += (size + 7) // 8 * 8 if version == 1 else size
-    if len(parts[2]) < sizes[2]:
+    if any(len(part) < size for part, size in zip(parts, sizes)) or at > len(body):
         raise Unsupported("an attribute message ends early")
-    name = parts[0].split(b"\0", 1)[0].decode("utf-8")
+    if parts[0].find(b"\0") != sizes[0] - 1:  # the library checks the stored length too
+        raise Unsupported("an attribute name of another length than stored")
+    name = parts[0][:-1].decode("utf-8")
     return name, (parts[1], parts[2], body[at:])
 
 
@@ -192,14 +236,21 @@ def _dims(file: File, body: bytes) -> tuple[int, ...]:
     if rank > 32:
         raise Unsupported(f"a dataspace of rank {rank}")
     n = file.lengths
-    return tuple(file.uint(body, at + i * n, n) for i in range(rank))
+    dims = tuple(file.uint(body, at + i * n, n) for i in range(rank))
+    if body[2] & 0x01:  # max dims follow: each at least its dim, or unlimited
+        limit = (1 << 8 * n) - 1
+        for i, dim in enumerate(dims):
+            most = file.uint(body, at + (rank + i) * n, n)
+            if most != limit and dim > most:
+                raise Unsupported(f"dim {i} ({dim}) is over its max dim ({most})")
+    return dims
 
 
 def _number(file: File, body: bytes) -> DType:
     """A little-endian IEEE float or a plain integer type, as numpy names it."""
     kind, bits, size = body[0] & 0x0F, file.uint(body, 1, 3), file.uint(body, 4, 4)
-    if body[0] >> 4 not in (1, 2, 3) or bits & 0x01 or len(body) < 12:
-        raise Unsupported("a datatype of an unknown version or big-endian")
+    if body[0] >> 4 not in (1, 2, 3) or bits & 0x07 or len(body) < 12:
+        raise Unsupported("a datatype of an unknown version, big-endian or with padding bits set")
     offset, precision = file.uint(body, 8, 2), file.uint(body, 10, 2)
     if kind == 0 and size in (1, 2, 4, 8) and offset == 0 and precision == 8 * size:
         signed = bool(bits & 0x08)
@@ -207,24 +258,34 @@ def _number(file: File, body: bytes) -> DType:
     if kind == 1 and size in _FLOATS and offset == 0 and precision == 8 * size and len(body) >= 20:
         mantissa, exponent, bias = _FLOATS[size]
         layout = (body[12], body[13], body[14], body[15], file.uint(body, 16, 4), (bits >> 8) & 0xFF)
-        if layout == (mantissa, exponent, 0, mantissa, bias, 8 * size - 1) and bits & 0x70 == 0x20:
+        if layout == (mantissa, exponent, 0, mantissa, bias, 8 * size - 1) and bits & 0x78 == 0x20:
             return DType("f", size, f"float{8 * size}")
     raise Unsupported(f"datatype class {kind} of {size} bytes is not a plain number")
 
 
 def _strings(file: File, datatype: bytes, data: bytes, count: int) -> list[Any]:
-    """`count` string values: variable-length ones (in the global heap) as str, fixed-length as bytes."""
+    """`count` string values: variable-length ones (in the global heap) as str, fixed-length as bytes; an
+    attribute of no values may be of a number type (Keras's empty `weight_names`)."""
     kind, bits, size = datatype[0] & 0x0F, file.uint(datatype, 1, 3), file.uint(datatype, 4, 4)
-    if kind == 3 and len(data) >= count * size:
+    if datatype[0] >> 4 not in (1, 2, 3):
+        raise Unsupported("an attribute datatype of an unknown version")
+    if kind == 3 and size and bits & 0x0F in (0, 1, 2) and bits >> 4 in (0, 1) and len(data) >= count * size:
         return [data[i * size:(i + 1) * size].rstrip(b"\0") for i in range(count)]
-    if kind != 9 or bits & 0x0F != 1 or (bits >> 8) & 0x0F not in (0, 1):
-        raise Unsupported(f"attribute datatype class {kind} is not a string")
+    if kind != 9:
+        if count:
+            raise Unsupported(f"attribute datatype class {kind} is not a string")
+        _number(file, datatype)  # no values, but of a type h5py reads (else it refuses the attribute)
+        return []
+    base = datatype[8:20]
+    if bits & 0x0F != 1 or (bits >> 8) & 0x0F not in (0, 1) or size != 8 + file.offsets or len(base) < 12 or base[0] not in (0x10, 0x20, 0x30) \
+            or base[1:4] != b"\0\0\0" or file.uint(base, 4, 4) != 1 or file.uint(base, 8, 4) != 8 << 16:
+        raise Unsupported("a variable-length attribute that is not a string of bytes")
     codec = "ascii" if (bits >> 8) & 0x0F == 0 else "utf-8"
     o, step, values = file.offsets, 8 + file.offsets, []
     for i in range(count):
         length = file.uint(data, i * step, 4)
-        text = file.heap_object(file.uint(data, i * step + 4, o), file.uint(data, i * step + 4 + o, 4))[:length]
-        if length == 0 or len(text) < length or b"\0" in text:
-            raise Unsupported("an empty, short or NUL-holding variable-length string")
+        text = file.heap_object(file.uint(data, i * step + 4, o), file.uint(data, i * step + 4 + o, 4))
+        if length == 0 or len(text) != length or b"\0" in text:  # the library checks the size too
+            raise Unsupported("an empty, mis-sized or NUL-holding variable-length string")
         values.append(text.decode(codec))
     return values

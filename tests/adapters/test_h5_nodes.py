@@ -53,10 +53,17 @@ def fill(store: Any) -> None:
     for dtype in ("int8", "uint8", "int16", "int32", "int64", "uint64", "float64"):
         kinds.create_dataset(dtype, shape=(2, 0, 5), dtype=dtype)
     kinds.create_dataset("scalar", data=np.float32(1.5))
-    kinds.create_dataset("chunked", shape=(64, 64), dtype="float32", chunks=(8, 8), compression="gzip")
+    kinds.create_dataset("compact", shape=(3,), dtype="int32", data=[1, 2, 3],
+                         dcpl=_compact_layout())
     kinds.attrs["names"] = ["kernel", "bias"]
     kinds.attrs["fixed_names"] = np.array([b"kernel", b"bias"])
     kinds.attrs["empty"] = np.array([])
+
+
+def _compact_layout() -> Any:
+    plist = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+    plist.set_layout(h5py.h5d.COMPACT)
+    return plist
 
 
 def test_the_reader_lists_what_h5py_lists(tmp_path: Path) -> None:
@@ -106,6 +113,11 @@ def _opaque(path: Path) -> None:
         store.create_dataset("w", shape=(2,), dtype="V2")
 
 
+def _chunked(path: Path) -> None:
+    with h5py.File(path, "w") as store:
+        store.create_dataset("w", shape=(64, 64), dtype="float32", chunks=(8, 8), compression="gzip")
+
+
 def _soft_link(path: Path) -> None:
     with h5py.File(path, "w") as store:
         store.create_dataset("w", shape=(2,), dtype="float32")
@@ -123,7 +135,8 @@ def _truncated(path: Path) -> None:
     path.write_bytes(path.read_bytes()[:-100])
 
 
-@pytest.mark.parametrize("write", [_latest, _big_endian, _opaque, _soft_link, _numeric_attribute, _truncated])
+@pytest.mark.parametrize("write", [_latest, _big_endian, _opaque, _chunked, _soft_link, _numeric_attribute,
+                                   _truncated])
 def test_what_the_reader_does_not_read_is_refused(tmp_path: Path, write: Any) -> None:
     path = tmp_path / "store.h5"
     write(path)

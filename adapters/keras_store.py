@@ -58,12 +58,15 @@ class StoredModel:
 def read_keras_weights(store: Any) -> StoredModel:
     """model.weights.h5 (an open h5py File) as a StoredModel."""
     beside = {name: _count(store[name]) for name in store if name not in ("layers", "vars")}
-    return StoredModel(_layer(store, ""), beside)
+    return StoredModel(_layer(store, "", skip=frozenset(beside)), beside)
 
 
-def _layer(group: Any, path: str) -> StoredLayer:
+def _layer(group: Any, path: str, skip: frozenset[str] = frozenset()) -> StoredLayer:
+    """A layer's stored variables; `skip`: the groups beside the model (the optimizer's), at the top only."""
     layer = StoredLayer()
     for name in group:
+        if name in skip:
+            continue
         item = group[name]
         if name == "vars":
             layer.groups.append(VariableGroup("", _numbered(item, f"{path}vars/")))

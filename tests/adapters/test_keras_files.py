@@ -68,6 +68,25 @@ def test_small_application_round_trip(tmp_path: Path) -> None:
     assert comparable(result) == comparable(auditor.audit(model))
 
 
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_a_trained_model_saved_with_its_optimizer_state_audits_like_the_model(tmp_path: Path, suffix: str) -> None:
+    """What most saved models are: compiled and fitted, so the file also holds Adam's moments and step
+    count; they are no layer's weights and must neither fail the read nor enter the count."""
+    import numpy as np
+
+    model = keras.Sequential([keras.Input((8,)), kl.Dense(16, activation="relu"), kl.BatchNormalization(),
+                              kl.Dense(2)])
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(np.zeros((4, 8)), np.zeros((4, 2)), epochs=1, verbose=0)
+    model.save(tmp_path / f"trained{suffix}")
+    result = auditor.audit(str(tmp_path / f"trained{suffix}"))
+    assert result.consistent and result.totals.reported == model.count_params() == 8 * 16 + 16 + 4 * 16 + 16 * 2 + 2
+    assert comparable(result) == comparable(auditor.audit(model))
+    if suffix == ".keras":  # Adam: two moments for each of the 6 trainable variables, its step and learning rate
+        assert "the file also stores optimizer state (14 variables), not part of the model's count" in \
+            result.model.notes
+
+
 def lambda_model() -> keras.Model:
     x = keras.Input((3,))
     return keras.Model(x, kl.Lambda(lambda t: t * 2)(x))

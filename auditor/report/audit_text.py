@@ -17,7 +17,6 @@ from auditor.report.common import (
     si_text,
     unknown_shapes,
 )
-from auditor.report.table import table
 
 
 def metric_columns(audit: Audit) -> list[str]:
@@ -36,15 +35,18 @@ def _drop_batch(audit: Audit) -> bool:
 
 def audit_text(audit: Audit, markdown: bool, depth: int) -> str:
     """The table of layers (folded to `depth` path levels), then the summary, findings and notes."""
+    from tabulate import tabulate
+
     drop = _drop_batch(audit)
     metric_names = metric_columns(audit)
     headers = ["layer", "kind", "output" if not drop else "output (per sample)", "params", "analytic",
                "formula", "MACs", "status", *metric_names]
     rows = [_row(r, drop, metric_names) for r in fold_checks(audit, depth)]
-    layout = table(rows, headers, markdown, ("left", "left", "left", "right", "right", "left", "right", "left",
-                                             *["right"] * len(metric_names)))
+    table = tabulate(rows, headers=headers, tablefmt="github" if markdown else "simple",
+                     colalign=("left", "left", "left", "right", "right", "left", "right", "left",
+                               *["right"] * len(metric_names)), disable_numparse=True)
     title = f"{audit.model.name} ({audit.model.framework}, {audit.model.source})"
-    parts = [f"## {title}" if markdown else title, "", layout, "", *_summary(audit, markdown)]
+    parts = [f"## {title}" if markdown else title, "", table, "", *_summary(audit, markdown)]
     return "\n".join(parts).rstrip() + "\n"
 
 

@@ -23,14 +23,15 @@ def summary_dicts(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
 
 def render_summary(outcomes: Sequence[Outcome], fmt: str, wall_seconds: float, jobs: int) -> str:
     """The table (Markdown table, HTML table) of every model, and one line of totals."""
-    from auditor.report.table import table as layout
+    from tabulate import tabulate
 
     rows = [[o.spec, count_text(o.params), _percent(o.verified_fraction), o.status, f"{o.seconds:.2f}"]
             for o in outcomes]
     if fmt == "html":
         return _html(rows, outcomes, _tally(outcomes, wall_seconds, jobs))
     markdown = fmt == "markdown"
-    table = layout(rows, HEADERS, markdown, ("left", "right", "right", "left", "right"))
+    table = tabulate(rows, headers=HEADERS, tablefmt="github" if markdown else "simple",
+                     colalign=("left", "right", "right", "left", "right"), disable_numparse=True)
     title = f"Summary of {len(outcomes)} models"
     return "\n".join([f"## {title}" if markdown else title, "", table, "", _tally(outcomes, wall_seconds, jobs)]) + "\n"
 

@@ -111,10 +111,12 @@ def _cells(number: int, row: DiffRow) -> list[str]:
 
 
 def _text(diff: Diff, markdown: bool) -> str:
-    from auditor.report.table import table as layout
+    from tabulate import tabulate
 
     rows = [_cells(i, row) for i, row in enumerate(diff.rows, start=1)]
-    table = layout(rows, HEADERS, markdown, ("right", "left", "left", "right", "left", "right", "right", "left"))
+    table = tabulate(rows, headers=HEADERS, tablefmt="github" if markdown else "simple",
+                     colalign=("right", "left", "left", "right", "left", "right", "right", "left"),
+                     disable_numparse=True)
     title = f"left: {_side(diff.left)}\nright: {_side(diff.right)}"
     if markdown:
         title = f"## Diff\n\n- left: `{_side(diff.left)}`\n- right: `{_side(diff.right)}`"

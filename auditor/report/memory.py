@@ -39,20 +39,22 @@ def _title(budget: MemoryBudget) -> str:
 
 
 def memory_text(budget: MemoryBudget, markdown: bool = False, layers: bool = True) -> list[str]:
-    from auditor.report.table import table
+    from tabulate import tabulate
 
     rows = [[i.name, "unknown" if i.bytes is None else f"{i.bytes:,}", "" if i.bytes is None else bytes_text(i.bytes),
              i.formula] for i in budget.items]
     total = budget.total_bytes
     rows.append(["TOTAL" + ("" if budget.complete else " (known items)"), f"{total:,}", bytes_text(total),
                  "sum of the items above"])
-    lines = ["", f"### {_title(budget)}" if markdown else _title(budget), "",
-             table(rows, ["item", "bytes", "size", "formula"], markdown, ("left", "right", "right", "left"))]
+    table = tabulate(rows, headers=["item", "bytes", "size", "formula"], tablefmt="github" if markdown else "simple",
+                     colalign=("left", "right", "right", "left"), disable_numparse=True)
+    lines = ["", f"### {_title(budget)}" if markdown else _title(budget), "", table]
     if layers and budget.layers:
         heading = "Saved for backward, per layer" if budget.mode == "train" else "Output of each layer"
         lines += ["", f"#### {heading}" if markdown else f"{heading}:", ""]
         detail = [[r.path, r.kind, "unknown" if r.bytes is None else f"{r.bytes:,}", r.formula] for r in budget.layers]
-        lines.append(table(detail, ["layer", "kind", "bytes", "formula"], markdown))
+        lines.append(tabulate(detail, headers=["layer", "kind", "bytes", "formula"],
+                              tablefmt="github" if markdown else "simple", disable_numparse=True))
     bullet = "- "
     if budget.notes:
         lines += ["", "Memory notes:"] + [bullet + n for n in budget.notes]

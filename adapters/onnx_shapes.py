@@ -2,7 +2,8 @@
 
 Inference runs on a copy in which large initializers lose their bytes: float weights stay initializers
 with their dims only, the others become typed graph inputs (and large tensors inside subgraphs lose their
-bytes but keep their dims), so a multi-GB model is inferred in the memory of its structure.  Declared dims of -1 are symbolic.  When onnxruntime's fused ops leave values without shapes
+bytes but keep their dims), so a multi-GB model is inferred in the memory of its structure.  Declared
+dims of -1 are symbolic.  When onnxruntime's fused ops leave values without shapes
 (ONNX's inference does not know them), onnxruntime's own symbolic inference fills them in.
 """
 
@@ -68,9 +69,10 @@ def _stub_names(model: Any) -> set[str]:
     """Large float initializers that shape inference may see as data-less initializers rather than as graph
     inputs.  ONNX's data propagation turns every 1-D graph input of known length N into N unknown values (the
     123 biases and norm weights of bert-base: lists of 768 or 3,072 dims, 3/4 of its inference time), while
-    an initializer's dims type the value as an input's would.  Not for: IR < 4 (an initializer must be an input there), names written twice
-    (an input may repeat, an initializer may not change type), tensors the graph declares as inputs (kept as
-    declared), integer tensors and small ones (Reshape targets, Resize scales: values shape inference reads)."""
+    an initializer's dims type the value as an input's would.  Not for: IR < 4 (an initializer must be an
+    input there), names written twice (an input may repeat, an initializer may not change type), tensors the
+    graph declares as inputs (kept as declared), integer tensors and small ones (Reshape targets, Resize
+    scales: values shape inference reads)."""
     if model.ir_version < 4:
         return set()
     seen: set[str] = set()

@@ -169,7 +169,8 @@ def materialise_lazy(model: torch.nn.Module, args: tuple[Any, ...], kwargs: dict
 
     The user's model stays uninitialised.  ValueError names a lazy parameter the pass left unset."""
     copy = meta_copy(model)
-    trace = run_pass(copy, set(), args, kwargs)
+    with tracing():  # as the shape pass runs: value checks that only run untraced are skipped here too
+        trace = run_pass(copy, set(), args, kwargs)
     for path, p in copy.named_parameters():
         if isinstance(p, torch.nn.parameter.UninitializedParameter):
             stop = f" (the pass stopped {describe_stop(trace.stop)})" if trace.stop else ""

@@ -7,7 +7,9 @@ there, as ONNX resolves them.
 
 from __future__ import annotations
 
+import array
 import heapq
+import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -133,12 +135,36 @@ def tensor_values(tensor: Any, limit: int = 64) -> list[Any] | None:
     """The values of a small TensorProto stored in the file itself, else None."""
     if tensor is None or tensor.data_location == EXTERNAL or numel(tensor.dims) > limit:
         return None
+    if tensor.data_type in _INT_CODES:
+        values = _int_values(tensor)
+        if values is not None:
+            return values
     from onnx import numpy_helper
 
     try:
         return list(numpy_helper.to_array(tensor).reshape(-1).tolist())
     except Exception:  # noqa: BLE001 - a damaged tensor simply has no usable values
         return None
+
+
+_INT_CODES = {7: "q", 6: "i"}
+"""int64 and int32 (shapes, axes, indices): the TensorProto types whose values are read without numpy."""
+
+
+def _int_values(tensor: Any) -> list[int] | None:
+    """An int64/int32 tensor's values from its little-endian raw bytes or its typed field (the common Reshape
+    target, Gather index), without numpy's conversion; None when the data does not fit its dims."""
+    count = numel(tensor.dims)
+    if tensor.HasField("raw_data"):
+        values = array.array(_INT_CODES[tensor.data_type])
+        if len(tensor.raw_data) != count * values.itemsize:
+            return None
+        values.frombytes(tensor.raw_data)
+        if sys.byteorder == "big":
+            values.byteswap()
+        return values.tolist()
+    stored = tensor.int64_data if tensor.data_type == 7 else tensor.int32_data
+    return list(stored) if len(stored) == count else None
 
 
 def constant_tensor(node: Any) -> Any:
@@ -188,7 +214,6 @@ def topological(nodes: list[Any], available: set[str]) -> list[Any]:
     InputError on a value written twice, a value nothing provides, or a cycle.
     """
     available = available | {""}
-    _check_single_writer(nodes, available)
     if _in_order(nodes, available):
         return nodes
     users: dict[str, list[int]] = defaultdict(list)
@@ -217,13 +242,20 @@ def topological(nodes: list[Any], available: set[str]) -> list[Any]:
 
 def _in_order(nodes: list[Any], available: set[str]) -> bool:
     """Whether every node's inputs are available before it in file order (what exporters write): then the
-    file order is already the order Kahn's pass would give."""
-    seen = set(available)
+    file order is already the order Kahn's pass would give.  Checks on the way that every value is written
+    once (ONNX graphs are SSA: by one node, or as an input/initializer), InputError if not."""
+    written = set(available)
+    in_order = True
     for node in nodes:
-        if any(name not in seen for name in node.input) or (node.attribute and outer_references(node) - seen):
-            return False
-        seen.update(node.output)
-    return True
+        if in_order and (any(name not in written for name in node.input)
+                         or (node.attribute and outer_references(node) - written)):
+            in_order = False
+        for name in node.output:
+            if name and name in written:
+                raise InputError(f"value {_text(name)!r} is written twice (second time by {_text(node.op_type)} "
+                                 f"node {_text(node.name)!r}); not a valid ONNX graph")
+            written.add(name)
+    return in_order
 
 
 def subgraphs(node: Any) -> list[tuple[str, Any]]:
@@ -270,17 +302,6 @@ def ordered_nodes(model: Any) -> list[Any]:
     each written once and all provided."""
     graph = model.graph
     return topological(list(graph.node), {t.name for t in graph.initializer} | {i.name for i in graph.input})
-
-
-def _check_single_writer(nodes: list[Any], available: set[str]) -> None:
-    """Every value is written once (ONNX graphs are SSA): by one node, or as an input/initializer."""
-    written = set(available)
-    for node in nodes:
-        for name in node.output:
-            if name and name in written:
-                raise InputError(f"value {_text(name)!r} is written twice (second time by {_text(node.op_type)} "
-                                 f"node {_text(node.name)!r}); not a valid ONNX graph")
-            written.add(name)
 
 
 def _raise_unordered(pending: list[Any], nodes: list[Any], available: set[str]) -> None:

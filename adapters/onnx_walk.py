@@ -57,9 +57,12 @@ def record_uses(node: Any, constants: Constants, ledger: Ledger) -> None:
 
 
 def known_inputs(node: Any, graph: Graph, constants: Constants) -> Known:
+    """The node's inputs that are constants or weight inputs, each once, in input order."""
     known: Known = {}
-    for name in real_inputs(node):
-        if name in constants:
+    for name in node.input:
+        if not name or name in known:
+            continue
+        if constants.get(name) is not None:
             known[name] = CONSTANT
         elif constants.weight_input(name) is not None:
             known[name] = WEIGHT_INPUT
@@ -85,7 +88,7 @@ def translate(node: Any, graph: Graph, constants: Constants, prefix: str, ledger
         params=[],
     )
     helpers: list[Part] = []
-    constant_inputs = [name for name in dict.fromkeys(real_inputs(node)) if name in constants]
+    constant_inputs = [name for name, what in known.items() if what == CONSTANT]
     whole = _whole_sources(node, constant_inputs, translation, constants, prefix, path, ledger, fusions)
     for slot, name in translation.weights:
         layer.params.extend(_slot_params(slot, name, path, translation, graph, constants, ledger, helpers))
@@ -93,7 +96,8 @@ def translate(node: Any, graph: Graph, constants: Constants, prefix: str, ledger
         layer.params.extend(_owned(p, path, ledger, quantization=True) for p in _parts(name, graph, constants, ledger))
     for name in translation.constants:
         ledger.constant_inputs.update(p.source.name for p in _parts(name, graph, constants, ledger))
-    claimed = {n for _, n in translation.weights} | set(translation.quantization) | set(translation.constants)
+    claimed = {n for _, n in translation.weights}.union(translation.quantization, translation.constants) \
+        if constant_inputs else set()
     loose: list[Layer] = []
     for name in constant_inputs:
         if name in claimed:
@@ -231,14 +235,17 @@ def _path(node: Any, translation: Translation, constants: Constants, ledger: Led
     """The weight's prefix, else the PyTorch module path an exporter recorded, else the node name.  A
     weight another layer already uses (tensors an exporter merged) names this layer only when the
     exporter recorded no module path for it."""
-    recorded = _recorded_path(node)
     first = translation.weights[0][1] if translation.weights else None
     value = constants.get(first) if first else None
+    recorded: str | None = None
     if first and (value is None or (value.parts and value.parts[0].view is None)):
         source = value.parts[0].source.name if value is not None else text(first)
-        owned = value is not None and ledger.owner(value.parts[0]) is not None
-        if "." in source and not source.startswith("onnx::") and not (owned and recorded):
-            return _strip_leaf(source)
+        if "." in source and not source.startswith("onnx::"):
+            owned = value is not None and ledger.owner(value.parts[0]) is not None
+            recorded = _recorded_path(node) if owned else None
+            if not recorded:
+                return _strip_leaf(source)
+    recorded = recorded or _recorded_path(node)
     if recorded:
         return recorded
     if not node.name and translation.weights:

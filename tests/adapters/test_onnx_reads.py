@@ -109,3 +109,24 @@ def test_partitioned_agrees_with_onnxruntime_slicing(dim, cuts):
         np.add.at(times, _runtime_slice().run(None, feeds)[0].reshape(-1), 1)
     reads = [read_index("Slice", [[a], [b], [0], [step]], {}, (dim, 2)) for a, b, step in cuts]
     assert partitioned((dim, 2), reads) == bool(np.all(times == 1))
+
+
+@settings(max_examples=40, deadline=None)
+@given(values=st.lists(st.integers(-(2**31), 2**31 - 1), max_size=64), wide=st.booleans(), raw=st.booleans())
+def test_small_int_tensors_read_as_numpy_helper_reads_them(values, wide, raw):
+    """Shape constants (Reshape targets, Gather indices) are read without numpy; the values must be numpy's."""
+    from adapters.onnx_graph import tensor_values
+
+    dtype = np.int64 if wide else np.int32
+    tensor = numpy_helper.from_array(np.array(values, dtype=dtype), "t")
+    if not raw:
+        tensor = helper.make_tensor("t", tensor.data_type, [len(values)], values)
+    assert tensor_values(tensor) == numpy_helper.to_array(tensor).tolist()
+
+
+def test_an_int_tensor_whose_bytes_do_not_fit_its_dims_has_no_values():
+    from adapters.onnx_graph import tensor_values
+
+    tensor = numpy_helper.from_array(np.arange(4, dtype=np.int64), "t")
+    tensor.raw_data = tensor.raw_data[:-3]
+    assert tensor_values(tensor) is None

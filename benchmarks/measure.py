@@ -38,6 +38,9 @@ class Row:
     """Wall time of the tool's own work (its import included, the model's construction excluded)."""
     tool_cpu_s: float | None = None
     """CPU time of the same work (the child's own; a subprocess the tool starts is in process_cpu_s)."""
+    tool_thread_cpu_s: float | None = None
+    """CPU time of the main thread alone over the same work: what the tool itself computed, without the
+    threads a library starts on import (numpy's OpenBLAS workers spin for ~0.1 s after it)."""
     setup_s: float | None = None
     """Interpreter-side setup in the child: framework import and model construction."""
     process_s: float | None = None
@@ -106,15 +109,18 @@ class Stopwatch:
     seconds: float = 0.0
     cpu_seconds: float = 0.0
     """CPU time (user + system) of this process during the block: what load on shared cores does not inflate."""
+    thread_cpu_seconds: float = 0.0
+    """CPU time of the calling thread alone during the block."""
 
     @contextmanager
     def timing(self) -> Iterator[None]:
-        start, cpu = time.perf_counter(), time.process_time()
+        start, cpu, thread = time.perf_counter(), time.process_time(), time.thread_time()
         try:
             yield
         finally:
             self.seconds = time.perf_counter() - start
             self.cpu_seconds = time.process_time() - cpu
+            self.thread_cpu_seconds = time.thread_time() - thread
 
 
 def first_line(err: BaseException) -> str:

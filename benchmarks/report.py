@@ -13,7 +13,7 @@ from benchmarks.targets import Target
 from benchmarks.tools import AUDITOR
 
 KEEP_MARKER = "<!-- everything below this line is written by hand and kept when the harness rewrites the file -->"
-HEADERS = ["case", "tool", "status", "tool s", "tool cpu s", "setup s", "process s", "process cpu s", "peak MB",
+HEADERS = ["case", "tool", "status", "tool s", "tool cpu s", "thread cpu s", "setup s", "process s", "process cpu s", "peak MB",
            "params", "GMACs",
            "auditor/tool time", "auditor/tool mem", "note"]
 PACKAGES = ("torch", "transformers", "keras", "tensorflow-cpu", "onnx", "onnx-tool", "torchinfo", "fvcore")
@@ -48,7 +48,8 @@ def table_rows(rows: list[Row]) -> list[list[str]]:
         ref = audits.get(r.case)
         ok = r.status == "ok"
         lines.append([
-            r.case, r.tool, r.status, _num(r.tool_s, ".2f"), _num(r.tool_cpu_s, ".2f"), _num(r.setup_s, ".1f"),
+            r.case, r.tool, r.status, _num(r.tool_s, ".2f"), _num(r.tool_cpu_s, ".2f"),
+            _num(r.tool_thread_cpu_s, ".3f"), _num(r.setup_s, ".1f"),
             _num(r.process_s, ".2f"), _num(r.process_cpu_s, ".2f"), _num(r.peak_mb, ",.0f"), _num(r.params, ","), _num(None if r.macs is None else r.macs / 1e9, ".2f"),
             _ratio(ref.tool_s, r.tool_s) if ref and ok else "", _ratio(ref.peak_mb, r.peak_mb) if ref and ok else "",
             (r.error if not ok else r.note)[:150],

@@ -37,6 +37,7 @@ def measure(case: Case, tool_name: str, folder: str, row: Row) -> None:
     with work.timing():
         numbers = tool.run(material)
     row.tool_s, row.tool_cpu_s = round(work.seconds, 3), round(work.cpu_seconds, 3)
+    row.tool_thread_cpu_s = round(work.thread_cpu_seconds, 3)
     row.params, row.macs, row.note, row.extra = numbers.params, numbers.macs, numbers.note, numbers.extra
 
 

@@ -80,6 +80,9 @@ def median_row(runs: list[Row]) -> Row:
     cpus = [r.tool_cpu_s for r in runs if r.tool_cpu_s is not None]
     if len(cpus) == len(runs):  # the CPU time's own median, as the in-process targets compare it
         chosen.tool_cpu_s = statistics.median(cpus)
+    threads = [r.tool_thread_cpu_s for r in runs if r.tool_thread_cpu_s is not None]
+    if len(threads) == len(runs):
+        chosen.tool_thread_cpu_s = statistics.median(threads)
     wholes = [r.process_s for r in runs if r.process_s is not None]
     if len(wholes) == len(runs):  # the whole process's own median, not the one of the median tool run
         chosen.extra["process_runs_s"] = wholes

@@ -95,17 +95,28 @@ def onnx_targets(rows: list[Row]) -> list[Target]:
     ]
 
 
+def _thread_ratio(a: Row | None, b: Row | None) -> float | None:
+    """Main-thread CPU time of `a` over `b`: the work of two single-threaded tools.  Process CPU time would also
+    count the OpenBLAS worker that `import numpy` (inside `import onnx`) starts and that spins for ~0.1 s: the
+    longer tool's span holds more of that spin, which is neither tool's work."""
+    if a is None or b is None or not b.tool_thread_cpu_s or a.tool_thread_cpu_s is None:
+        return None
+    return a.tool_thread_cpu_s / b.tool_thread_cpu_s
+
+
 def floor_targets(rows: list[Row]) -> list[Target]:
-    """Every ONNX case: nn-auditor within 1.5x of onnx.load(load_external_data=False) + infer_shapes, in CPU time."""
+    """Every ONNX case: nn-auditor within 1.5x of onnx.load(load_external_data=False) + infer_shapes, both
+    including `import onnx`, in main-thread CPU time (the detail shows process CPU and wall time as well)."""
     cases = sorted({r.case for r in rows if r.case.endswith(".onnx") and r.tool == "onnx-floor"})
     targets = []
     for case in cases:
         audit, floor = _find(rows, case, AUDITOR), _find(rows, case, "onnx-floor")
-        ratio = _cpu_ratio(audit, floor)
-        targets.append(Target(f"{case}: <= 1.5x onnx.load + infer_shapes (CPU)",
+        ratio = _thread_ratio(audit, floor)
+        targets.append(Target(f"{case}: <= 1.5x onnx.load + infer_shapes (main-thread CPU)",
                               None if ratio is None else ratio <= FLOOR_RATIO,
                               "no floor or nn-auditor row" if ratio is None or audit is None or floor is None
-                              else f"{ratio:.2f}x ({_both(audit, floor)})"))
+                              else f"{ratio:.2f}x (main thread {audit.tool_thread_cpu_s:.3f} s vs "
+                              f"{floor.tool_thread_cpu_s:.3f} s; process {_both(audit, floor)})"))
     return targets
 
 

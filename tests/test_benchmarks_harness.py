@@ -75,3 +75,12 @@ def test_memory_benchmark_compares_with_accelerates_method() -> None:
     params = list(model.parameters())
     assert rows["optimizer state"][0] == 2 * 4 * sum(p.numel() for p in params) + 4 * len(params)
     assert rows["total"][0] == budget.total_bytes > rows["total"][1]
+
+
+def test_the_floor_target_compares_main_thread_cpu_time(rows: list[Row]) -> None:
+    """Both tools are single-threaded: the ratio is of their main threads' CPU time, shown with the others."""
+    audit, floor = rows[1], rows[2]
+    assert audit.tool_thread_cpu_s is not None and 0 < audit.tool_thread_cpu_s <= audit.tool_cpu_s + 0.01
+    target = next(t for t in evaluate(rows) if t.name.startswith("tiny-mlp.onnx: <= 1.5x"))
+    assert target.detail.startswith(f"{audit.tool_thread_cpu_s / floor.tool_thread_cpu_s:.2f}x (main thread ")
+    assert "process CPU" in target.detail and "wall" in target.detail

@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from adapters.collector import collector_paused
 from adapters.torch_layers import layers, sites, state_tensors
 from adapters.torch_pass import PassResult, materialise_lazy, memory_pass, shape_pass
 from adapters.torch_structures import packed_elements, unwrap
@@ -35,9 +36,15 @@ def from_module(module: Any, options: AuditOptions | None = None, **values: Any)
 
     `input_dtypes` is the dtype of the generated inputs (e.g. "int64" for token ids; default: the
     dtype of the model's first floating-point parameter).  With `memory` set, the pass runs as the
-    memory budget needs it (`adapters.torch_memory`) and records tensor facts.
+    memory budget needs it (`adapters.torch_memory`) and records tensor facts.  Automatic garbage
+    collection is paused meanwhile (`adapters.collector`).
     """
-    options = resolve(options, values)
+    with collector_paused():
+        return _from_module(module, resolve(options, values))
+
+
+def _from_module(module: Any, options: AuditOptions) -> ModelIR:
+    """`from_module` with its options resolved."""
     memory = options.memory_pass()
     if not isinstance(module, torch.nn.Module):
         raise InputError(f"expected a torch.nn.Module, got {type(module).__module__}.{type(module).__qualname__}")

@@ -467,3 +467,33 @@ def test_a_model_on_meta_is_audited_in_place_and_left_as_it_was(monkeypatch: pyt
     assert not hasattr(model[0], "last")
     assert {name: id(p) for name, p in model.named_parameters()} == before
     assert all(p.device.type == "meta" and type(p) is nn.Parameter for p in model.parameters())
+
+
+
+class _CollectorProbe(nn.Module):
+    """Notes, each time the pass runs it, whether automatic garbage collection is on."""
+
+    seen: list[bool] = []
+
+    def forward(self, x):  # type: ignore[no-untyped-def]
+        import gc
+
+        _CollectorProbe.seen.append(gc.isenabled())
+        return x
+
+
+def test_the_collector_is_paused_while_the_pass_runs_and_put_back_as_it_was() -> None:
+    """The pass's short-lived containers are freed as they die instead of being moved into the oldest
+    generation (whose growth makes CPython run a full collection); the collector's switch is left as found."""
+    import gc
+
+    model = nn.Sequential(nn.Linear(8, 8), _CollectorProbe())
+    _CollectorProbe.seen.clear()
+    assert auditor.audit(model, input_shape=(2, 8)).totals.macs == 2 * 8 * 8
+    assert _CollectorProbe.seen == [False] and gc.isenabled()
+    gc.disable()
+    try:
+        auditor.audit(model, input_shape=(2, 8))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -7,6 +7,7 @@ tensors created inside `forward` without a device (`torch.arange(n)`, `torch.zer
 (`.to("cpu")`, `.cuda()`, `.cpu()`) land on the device the pass runs on instead of a real one.
 `DispatchRecorder` (a TorchDispatchMode) sees the aten ops those calls become (mm, bmm, addmm,
 baddbmm, convolution, fused attention) and remembers the op that raised, so a stopped pass can name it.
+In a plain pass it steps off the mode stack while nothing is recorded (`RecorderPause`).
 Operators inside a module with a mapping are not recorded: that module's rule already counts them.
 The readers of the functional calls live in `torch_functions`.
 """
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch.overrides import TorchFunctionMode
 from torch.utils._device import _device_constructors
-from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._python_dispatch import TorchDispatchMode, _get_current_dispatch_mode, _pop_mode, _push_mode
 
 from adapters.torch_functions import FUNCTIONS, OpRecord, sdpa_attrs, shape_of
 from auditor.ir import Shape
@@ -160,8 +161,8 @@ class DispatchRecorder(TorchDispatchMode):
     def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
         try:
             out = func(*args, **(kwargs or {}))
-        except Exception:
-            self.state.op_failed(f"aten.{func.overloadpacket.__name__}")
+        except Exception as err:
+            self.state.op_failed(f"aten.{func.overloadpacket.__name__}", err)
             raise
         if self.state.should_record() and func.overloadpacket.__name__ in _ATEN_RECORDED:
             record = _aten_record(func.overloadpacket.__name__, args)
@@ -170,3 +171,48 @@ class DispatchRecorder(TorchDispatchMode):
                 self.state.record(kind, f"aten.{func.overloadpacket.__name__}", attrs,
                                   [shape_of(t) for t in operands], out, operands)
         return out
+
+
+class RecorderPause:
+    """Takes a `DispatchRecorder` off the dispatch-mode stack while its pass records nothing (a layer with a
+    mapping runs, or a call recorded whole), and puts it back after: an aten op there makes no trip through
+    Python (in a transformer most ops run inside layers).
+
+    What it does not see there is which op raised; `unseen` says when the pass should run again with the
+    recorder on all the way to name it as that pass would."""
+
+    def __init__(self, recorder: DispatchRecorder) -> None:
+        self.recorder = recorder
+        self.off = False
+        self.depth = 0
+        """Length of the dispatch-mode stack once the recorder was taken off."""
+        self.used = False
+        """The recorder was off for part of the pass."""
+        self.lost = False
+        """Model code changed the mode stack meanwhile: the recorder stayed off for the rest of the pass."""
+
+    def follow(self, recording: bool) -> None:
+        """Off when the pass stops recording, on again when it records once more."""
+        if recording == (not self.off) or self.lost:
+            return
+        if not recording:
+            if _get_current_dispatch_mode() is not self.recorder:  # a mode of the model's own is on top
+                return
+            _pop_mode()
+            self.off, self.used, self.depth = True, True, torch._C._len_torch_dispatch_stack()
+        elif torch._C._len_torch_dispatch_stack() == self.depth:
+            _push_mode(self.recorder)
+            self.off = False
+        else:
+            self.lost = True
+
+    def restore(self) -> None:
+        """On the stack again (the recorder's own exit takes it off), however the pass ended."""
+        if self.off:
+            _push_mode(self.recorder)
+            self.off = False
+
+    def unseen(self, error: BaseException | None) -> bool:
+        """The pass may differ from one with the recorder on all the way: it ran the rest off, or it stopped
+        with an error the recorder did not see raised (an op where it was off, or model code after one)."""
+        return self.lost or (error is not None and self.used and error is not self.recorder.state.failed_error)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,8 +64,7 @@ def shape_pass(model: torch.nn.Module, mapped: set[str], args: tuple[Any, ...], 
     copy, why = (None, "") if own else _copy(model)
     if copy is None and not own:
         return _fake_pass(model, mapped, args, kwargs, f"the model could not be copied to plain meta tensors ({why})")
-    with kept_as_is(model) if own else contextlib.nullcontext(), tracing():
-        trace = run_pass(model if own else copy, mapped, args, kwargs)  # type: ignore[arg-type]
+    trace, _ = _paused_pass(model, copy, mapped, args, kwargs, tracing)
     if trace.stop is None:
         return _finished(trace, [f"shapes and MACs from one forward pass on {_where(own)}"])
     return _fake_pass(model, mapped, args, kwargs, f"the pass on plain meta tensors stopped ({describe_stop(trace.stop)})")
@@ -84,12 +83,11 @@ def _fake_pass(model: torch.nn.Module, mapped: set[str], args: tuple[Any, ...], 
     with _fake_tensors():
         first: Stop | None = None
         if own:
-            with kept_as_is(model):
-                trace = run_pass(model, mapped, args, kwargs)
+            trace, _ = _paused_pass(model, None, mapped, args, kwargs)
             first = trace.stop
         copy, why = (None, "") if own and first is None else _copy(model)
         if copy is not None and not own:
-            trace = run_pass(copy, mapped, args, kwargs)
+            trace, copy = _paused_pass(model, copy, mapped, args, kwargs)
             first = trace.stop
         if copy is not None and first is not None:  # the guards wrap forwards: they need the audit's own copy
             trace = run_pass(copy, mapped, args, kwargs, guard=guards)
@@ -100,6 +98,26 @@ def _fake_pass(model: torch.nn.Module, mapped: set[str], args: tuple[Any, ...], 
         notes.append(f"the fake-tensor pass stopped ({describe_stop(first)}); a last pass ran with fallbacks")
     notes.extend(_fallback_notes(trace.fallbacks))
     return _finished(trace, notes)
+
+
+def _paused_pass(
+    model: torch.nn.Module, copy: torch.nn.Module | None, mapped: set[str], args: tuple[Any, ...],
+    kwargs: dict[str, Any], context: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext,
+) -> tuple[Trace, torch.nn.Module | None]:
+    """(the trace, the copy it ran on) of a pass on `copy`, or on `model` itself (put back as it was after) when
+    there is none, with the dispatch recorder off inside layers; when that pass would be reported otherwise
+    with it on (`Trace.unseen`), once more with it on, on a fresh copy: the first may have changed its own."""
+    for pause in (True, False):
+        with kept_as_is(model) if copy is None else contextlib.nullcontext(), context():
+            trace = run_pass(model if copy is None else copy, mapped, args, kwargs, pause=pause)
+        if not trace.unseen:
+            break
+        if copy is not None:
+            fresh, _ = _copy(model)
+            if fresh is None:
+                break
+            copy = fresh
+    return trace, copy
 
 
 @contextlib.contextmanager

@@ -21,7 +21,7 @@ from torch.utils import _pytree as pytree
 from adapters.quiet import quiet_loggers
 from adapters.torch_copies import copy_with, fresh_copy, meta_copy, real_tensor
 from adapters.torch_functions import shape_of
-from adapters.torch_ops import DispatchRecorder, FunctionRecorder
+from adapters.torch_ops import DispatchRecorder, FunctionRecorder, RecorderPause
 from auditor.ir import Shape, TensorFact
 
 FactsFn = Callable[[Any], list[TensorFact]]
@@ -88,6 +88,8 @@ class Trace:
     events: list[Call | Op] = field(default_factory=list)
     stop: Stop | None = None
     fallbacks: list[Fallback] = field(default_factory=list)
+    unseen: bool = False
+    """A pass run with `pause` that must run again without it to be reported as it would be (`RecorderPause`)."""
 
     @property
     def error(self) -> str | None:
@@ -160,6 +162,9 @@ class State:
         """id of a model input on meta -> the tensor the user gave (a real run uses its values)."""
         self.failed: tuple[str, str] | None = None
         """(aten op, module call path) of the last operator that raised."""
+        self.failed_error: BaseException | None = None
+        """What it raised."""
+        self.pause: RecorderPause | None = None
         self.stop: Stop | None = None
         self.trace = Trace()
 
@@ -182,12 +187,16 @@ class State:
         self.pending.append(call)
         self.stack.append((call.path if call else None, absorbed or path in self.mapped))
         self.modules.append(module)
+        if self.pause is not None:
+            self.pause.follow(self.should_record())
 
     def post(self, module: torch.nn.Module, args: Any, kwargs: Any, output: Any) -> None:
         call = self.pending.pop() if self.pending else None
         if self.stack:
             self.stack.pop()
             self.modules.pop()
+        if self.pause is not None:
+            self.pause.follow(self.should_record())
         if call is None:
             return
         call.input_shapes = tensor_shapes((args, kwargs))
@@ -223,17 +232,21 @@ class State:
         """Run `func` (recording nothing inside it: the aten ops it becomes are this record), then record it
         as one operator on `operands` (`inputs`: their shapes as the rule reads them, default the operands')."""
         self.suppress += 1
+        if self.pause is not None:
+            self.pause.follow(False)
         try:
             out = func(*args, **kwargs)
         finally:
             self.suppress -= 1
+            if self.pause is not None:
+                self.pause.follow(self.should_record())
         name = getattr(func, "__name__", attrs.get("op", kind))
         shapes = inputs if inputs is not None else [shape_of(t) for t in operands]
         self.record(kind, f"torch.{name}", attrs, shapes, out, operands)
         return out
 
-    def op_failed(self, op: str) -> None:
-        self.failed = (op, self.owner())
+    def op_failed(self, op: str, error: BaseException | None = None) -> None:
+        self.failed, self.failed_error = (op, self.owner()), error
 
     def mark(self) -> _Mark:
         return _Mark(len(self.trace.events), dict(self.calls), dict(self.ops), len(self.stack), len(self.pending))
@@ -281,13 +294,15 @@ Guard = Callable[[torch.nn.Module, State], contextlib.AbstractContextManager[Any
 
 def run_pass(
     model: torch.nn.Module, mapped: set[str], args: tuple[Any, ...], kwargs: dict[str, Any], *,
-    guard: Guard | None = None, device: str = "meta", mode: PassMode | None = None,
+    guard: Guard | None = None, device: str = "meta", mode: PassMode | None = None, pause: bool = False,
 ) -> Trace:
     """Run `model(*args, **kwargs)` once under the hooks and modes; `mapped` are the paths of layer modules.
 
     `guard` wraps every layer-level module's forward (on `model`, which must be the audit's own copy)
     with fallbacks; `device` "cpu" runs on CPU tensors (real ones, or fake ones under a memory pass's
-    FakeTensorMode); `mode` adds a memory pass's facts, recorders and autograd."""
+    FakeTensorMode); `mode` adds a memory pass's facts, recorders and autograd.  `pause` (a pass with
+    neither) takes the dispatch recorder off while nothing is recorded; the trace says when it must run again
+    without (`Trace.unseen`)."""
     mode = mode or PassMode()
     paths = {id(m): path for path, m in model.named_modules()}
     state = State(paths, mapped, mode.facts)
@@ -306,12 +321,22 @@ def run_pass(
             stack.enter_context(FunctionRecorder(state))
             for make_mode in mode.extra_modes:
                 stack.enter_context(make_mode(state))
-            stack.enter_context(DispatchRecorder(state))
-            model(*pass_args, **pass_kwargs)
+            recorder = stack.enter_context(DispatchRecorder(state))
+            if pause and guard is None and not mode.extra_modes:
+                state.pause = RecorderPause(recorder)
+            try:
+                model(*pass_args, **pass_kwargs)
+            finally:
+                if state.pause is not None:
+                    state.pause.restore()
     except Exception as err:  # a model's forward can raise anything; the audit reports it as a note
         op, owner = state.failed or (None, state.owner())
         state.trace.stop = state.stop or Stop(owner, op, error_text(err))
+        error: Exception | None = err
+    else:
+        error = None
     finally:
         for hook in hooks:
             hook.remove()
+    state.trace.unseen = state.pause is not None and state.pause.unseen(error)
     return state.trace

@@ -290,3 +290,96 @@ def test_the_tracing_flag_is_put_back_after_a_pass_that_fails():
     audit = auditor.audit(WithBranch(), input_shape=(5, 4))
     assert any("under FakeTensorMode" in n for n in audit.model.notes)
     assert torch.compiler.is_compiling() is False
+
+
+class _Passthrough(torch.utils._python_dispatch.TorchDispatchMode):
+    """A dispatch mode of the model's own."""
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        return func(*args, **(kwargs or {}))
+
+
+class OwnModes(nn.Module):
+    """Model code with its own dispatch mode around a layer, a layer failure it catches itself, then a matmul."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc, self.bad, self.out = nn.Linear(4, 4), nn.Linear(3, 3), nn.Linear(4, 2)
+
+    def forward(self, x):
+        with _Passthrough():
+            h = self.fc(x)
+        with _Passthrough():
+            h = torch.matmul(h, h.transpose(-1, -2)) @ h
+        try:
+            self.bad(h)
+        except RuntimeError:
+            pass
+        return self.out(torch.mm(h, h.t()) @ h)
+
+
+class LateFailure(nn.Module):
+    """A layer runs, then the model's own code raises after an op failed inside it."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x):
+        h = self.fc(x)
+        if h.shape[-1] == 4:
+            raise ValueError("the model's own check")
+        return h
+
+
+class Opens(nn.Linear):
+    """A layer that leaves a dispatch mode of its own on for the model to close."""
+
+    def forward(self, x):
+        self.mode = _Passthrough()
+        self.mode.__enter__()
+        return super().forward(x)
+
+
+class ClosesLater(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.opens, self.out = Opens(4, 4), nn.Linear(4, 2)
+
+    def forward(self, x):
+        h = self.opens(x)
+        self.opens.mode.__exit__(None, None, None)
+        return self.out(torch.mm(h, h.t()) @ h)
+
+
+PAUSE_CASES = {
+    "mode-left-on": (ClosesLater, {"input_shape": (3, 4)}),
+    "own-modes": (OwnModes, {"input_shape": (3, 4)}),
+    "late-failure": (LateFailure, {"input_shape": (3, 4)}),
+    "wrong-input": (lambda: nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 2)), {"input_shape": (2, 5)}),
+    "made-in-forward": (MadeInForward, {"input_shape": (2, 8), "input_dtype": "int64"}),
+    "packed": (Packed, {"example_inputs": (torch.zeros(3, 7, dtype=torch.int64), torch.tensor([7, 5, 2]))}),
+}
+
+
+@pytest.mark.parametrize("name", PAUSE_CASES)
+def test_the_dispatch_recorder_stepping_off_inside_layers_changes_nothing(name, monkeypatch):
+    """The IR (shapes, operators, notes, where and at which op a pass stopped) is the one a pass with the
+    dispatch recorder on all the way gives: `RecorderPause` must be unobservable."""
+    import re
+
+    import adapters.torch_trace
+    from adapters.torch import from_module
+
+    build, options = PAUSE_CASES[name]
+    torch.manual_seed(0)
+    paused = from_module(build(), **options)
+
+    class Never(adapters.torch_trace.RecorderPause):
+        def follow(self, recording: bool) -> None:
+            return
+
+    monkeypatch.setattr(adapters.torch_trace, "RecorderPause", Never)
+    torch.manual_seed(0)
+    on = from_module(build(), **options)
+    assert re.sub(r"0x[0-9a-f]+", "", repr(paused)) == re.sub(r"0x[0-9a-f]+", "", repr(on))

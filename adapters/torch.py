@@ -14,10 +14,10 @@ from typing import Any
 import torch
 
 from adapters.collector import collector_paused
+from adapters.torch_events import Trace, tensor_shapes
 from adapters.torch_layers import layers, sites, state_tensors
 from adapters.torch_pass import PassResult, materialise_lazy, memory_pass, shape_pass
 from adapters.torch_structures import packed_elements, unwrap
-from adapters.torch_trace import Trace, tensor_shapes
 from adapters.torch_types import DuplicateModuleError, register_module, unregister_module
 from auditor.errors import InputError
 from auditor.ir import ModelIR, Shape

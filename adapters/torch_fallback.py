@@ -22,7 +22,9 @@ from typing import Any
 import torch
 from torch.utils import _pytree as pytree
 
-from adapters.torch_trace import Fallback, State, Stop, error_text, fresh_copy, real_tensor
+from adapters.torch_copies import fresh_copy, real_tensor
+from adapters.torch_events import Fallback, Stop, error_text
+from adapters.torch_trace import State
 from adapters.torch_types import lookup
 from auditor.ir import Layer, is_static
 from auditor.rules import RuleError, get_rule

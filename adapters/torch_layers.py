@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
+from adapters.torch_events import Call, Op, Trace
 from adapters.torch_structures import adapter_paths, packed_tensors, quant_state, reparametrizations
-from adapters.torch_trace import Call, Op, Trace
 from adapters.torch_types import lookup
 from auditor.ir import Layer, ParamTensor
 from auditor.rules import RULES

@@ -21,10 +21,11 @@ from typing import Any
 
 import torch
 
-from adapters.torch_copies import kept_as_is, on_meta
+from adapters.torch_copies import fresh_copy, kept_as_is, meta_copy, on_meta
+from adapters.torch_events import Fallback, Stop, Trace, error_text
 from adapters.torch_fallback import REAL_RUN_LIMIT, guards
 from adapters.torch_structures import packed_elements
-from adapters.torch_trace import Fallback, PassMode, Stop, Trace, error_text, fresh_copy, meta_copy, run_pass
+from adapters.torch_trace import PassMode, run_pass
 from auditor.ir import PassInfo
 
 OP_HINTS = {

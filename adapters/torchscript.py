@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from adapters.torch_trace import Call, Op, Trace
+from adapters.torch_events import Call, Op, Trace
 from adapters.torch_types import Mapping
 from adapters.torchscript_archive import check_archive
 from adapters.torchscript_attrs import find_mapping, layer_attrs, type_name

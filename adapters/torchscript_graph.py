@@ -17,8 +17,8 @@ from typing import Any
 
 import torch
 
+from adapters.torch_events import Op
 from adapters.torch_ops import conv_record
-from adapters.torch_trace import Op
 from auditor.ir import Shape
 
 ALLOWED_NAMESPACES = ("aten::", "prim::", "quantized::", "nn_auditor::")

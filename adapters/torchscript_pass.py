@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from adapters.torch_trace import Call, Op, Trace
+from adapters.torch_events import Call, Op, Trace
 from adapters.torchscript_graph import (
     Hierarchy,
     detach_tensors,

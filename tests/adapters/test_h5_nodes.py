@@ -170,9 +170,10 @@ def test_a_keras_file_is_read_without_importing_h5py_or_numpy(tmp_path: Path) ->
 def test_a_model_file_the_reader_refuses_is_read_by_h5py(tmp_path: Path) -> None:
     """The fallback: a legacy .h5 copied into the newer layout (libver="latest") gives the same report."""
     pytest.importorskip("keras")
+    from support.keras_models import mixed_model
+
     import auditor
     from auditor.report.audit import audit_to_dict
-    from support.keras_models import mixed_model
 
     mixed_model().save(tmp_path / "mixed.h5")
     with h5py.File(tmp_path / "mixed.h5", "r") as source, \

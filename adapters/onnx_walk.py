@@ -11,7 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 from adapters.onnx_accounting import Ledger
-from adapters.onnx_constants import DATA_INPUTS, SHAPE_READERS, Constants, Part, Source, find_constants
+from adapters.onnx_constants import (
+    DATA_INPUTS,
+    SHAPE_READERS,
+    Constants,
+    ConstValue,
+    Part,
+    Source,
+    find_constants,
+)
 from adapters.onnx_fusion import Plan, fuse, plan
 from adapters.onnx_graph import Graph, subgraphs, text
 from adapters.onnx_names import scope_path
@@ -34,35 +42,38 @@ def walk_graph(graph: Graph, outer: Constants | None, prefix: str, ledger: Ledge
     ledger.add_sources(constants)
     fusions = plan(graph, lambda name: name in constants)
     for node in graph.nodes:
-        record_uses(node, constants, ledger)
+        inputs = list(node.input)
+        values = [constants.get(name) if name else None for name in inputs]  # one look-up serves both passes
+        record_uses(node, values, constants, ledger)
         if id(node) in constants.folded or id(node) in fusions.absorbed:
             continue
-        layer = translate(node, graph, constants, prefix, ledger, layers, fusions)
+        known = known_inputs(inputs, values, constants)
+        layer = translate(node, graph, constants, prefix, ledger, layers, fusions, known)
         for attribute, body in subgraphs(node):
             inner = Graph.build(body, {t.name: t for t in body.initializer}, graph.schemas, parent=graph)
             walk_graph(inner, constants, f"{layer.path}/{attribute}/", ledger, layers)
 
 
-def record_uses(node: Any, constants: Constants, ledger: Ledger) -> None:
-    """Note which of the file's tensors `node` computes with (shape-only inputs excepted)."""
+def record_uses(node: Any, values: list[ConstValue | None], constants: Constants, ledger: Ledger) -> None:
+    """Note which of the file's tensors `node` computes with (shape-only inputs excepted); `values`: the
+    constant value of each of its inputs, else None."""
     if node.op_type in SHAPE_READERS or (node.op_type == "ConstantOfShape" and not node.domain):
         return
     positions = DATA_INPUTS.get(node.op_type) if id(node) in constants.folded else None
-    for index, name in enumerate(node.input):
-        value = constants.get(name) if name else None
+    for index, value in enumerate(values):
         if value is None or (positions is not None and index not in positions):
             continue
         for part in value.parts:
             ledger.record_use(part.source, node)
 
 
-def known_inputs(node: Any, graph: Graph, constants: Constants) -> Known:
+def known_inputs(inputs: list[str], values: list[ConstValue | None], constants: Constants) -> Known:
     """The node's inputs that are constants or weight inputs, each once, in input order."""
     known: Known = {}
-    for name in node.input:
+    for name, value in zip(inputs, values):
         if not name or name in known:
             continue
-        if constants.get(name) is not None:
+        if value is not None:
             known[name] = CONSTANT
         elif constants.weight_input(name) is not None:
             known[name] = WEIGHT_INPUT
@@ -70,9 +81,9 @@ def known_inputs(node: Any, graph: Graph, constants: Constants) -> Known:
 
 
 def translate(node: Any, graph: Graph, constants: Constants, prefix: str, ledger: Ledger, layers: list[Layer],
-              fusions: Plan) -> Layer:
-    """Append `node`'s layer (and rows for learned constants it uses loose) to `layers`; returns its layer."""
-    known = known_inputs(node, graph, constants)
+              fusions: Plan, known: Known) -> Layer:
+    """Append `node`'s layer (and rows for learned constants it uses loose) to `layers`; returns its layer.
+    `known`: its inputs that are constants or weight inputs (`known_inputs`)."""
     translator = translator_for(node, graph.schemas)
     translation = translator(node, graph, known) if translator else unknown(node, graph, known)
     outputs = fuse(node, translation, graph, fusions,

@@ -247,10 +247,14 @@ def _in_order(nodes: list[Any], available: set[str]) -> bool:
     written = set(available)
     in_order = True
     for node in nodes:
-        if in_order and (any(name not in written for name in node.input)
+        if in_order and (not written.issuperset(node.input)
                          or (node.attribute and outer_references(node) - written)):
             in_order = False
-        for name in node.output:
+        outputs = node.output
+        if len(outputs) == 1 and outputs[0] not in written:  # the common case, without the loop
+            written.add(outputs[0])
+            continue
+        for name in outputs:
             if name and name in written:
                 raise InputError(f"value {_text(name)!r} is written twice (second time by {_text(node.op_type)} "
                                  f"node {_text(node.name)!r}); not a valid ONNX graph")

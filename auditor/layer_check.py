@@ -82,6 +82,8 @@ class LayerCheck:
 
 def _shapes_agree(reported: Shape, analytic: Shape) -> bool:
     """Equal rank and equal dims wherever both sides are known ints."""
+    if reported == analytic:
+        return True
     if len(reported) != len(analytic):
         return False
     return all(not (isinstance(r, int) and isinstance(a, int)) or r == a for r, a in zip(reported, analytic))

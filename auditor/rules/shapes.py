@@ -9,6 +9,8 @@ from auditor.rules.spatial import UNKNOWN
 
 def broadcast(*shapes: Shape) -> Shape:
     """numpy broadcasting of several shapes; a symbolic dim broadcasts against 1 and itself."""
+    if shapes and all(s == shapes[0] for s in shapes):  # the usual x + y of one shape: it is the result
+        return tuple(shapes[0])
     rank = max((len(s) for s in shapes), default=0)
     out: list[Dim] = []
     for axis in range(rank):

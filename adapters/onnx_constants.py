@@ -199,8 +199,11 @@ def _constant_of_shape(found: Constants, node: Any) -> None:
 
 def _propagate(found: Constants, node: Any) -> None:
     """If every input of `node` is constant, its outputs are constants made of the data inputs' parts."""
+    if node.op_type in NOT_FOLDED:
+        return
     real = list(filter(None, node.input))  # the named inputs ("" skips an optional one)
-    if not real or not node.output or node.op_type in NOT_FOLDED or not all(i in found for i in real):
+    # the first input is the one most often computed at run time: asked first, alone
+    if not real or real[0] not in found or not node.output or not all(i in found for i in real[1:]):
         return
     if (node.domain and node.domain not in ("ai.onnx",)) or _is_lookup(found, node):
         return

@@ -58,7 +58,7 @@ class Schemas:
         schema = self.schema(_text(node.domain), _text(node.op_type))
         if schema is None:
             return values
-        missing = sorted(schema.required - set(values))
+        missing = sorted(schema.required - values.keys()) if schema.required else []
         if missing:
             raise InputError(
                 f"{_text(node.op_type)} node {_text(node.name)!r} lacks its required attribute {missing[0]!r}; "

@@ -89,13 +89,14 @@ def translate(node: Any, graph: Graph, constants: Constants, prefix: str, ledger
     outputs = fuse(node, translation, graph, fusions,
                    lambda name: name in constants or constants.weight_input(name) is not None)
     path = ledger.unique_path(prefix + _path(node, translation, constants, ledger))
+    output = graph.shape(outputs[0]) if outputs and outputs[0] else None
     layer = Layer(
         path=path,
         kind=translation.kind,
         source_type=f"onnx:{text(node.domain) + '.' if node.domain else ''}{text(node.op_type)}",
         attrs=translation.attrs,
         input_shapes=translation.shapes if translation.shapes is not None else known_shapes(graph, translation.data_inputs),
-        output_shapes=[s for s in (graph.shape(o) for o in outputs[:1] if o) if s is not None],
+        output_shapes=[output] if output is not None else [],
         params=[],
     )
     helpers: list[Part] = []
@@ -122,7 +123,10 @@ def translate(node: Any, graph: Graph, constants: Constants, prefix: str, ledger
         loose.extend(_loose(name, node, prefix, constants, ledger))
     loose += [parameter_row(p, prefix, f"used to compute the weight of {path}", ledger) for p in helpers
               if ledger.owner(p) is None]
-    layers.extend([*whole, *loose, layer])
+    if whole or loose:
+        layers.extend([*whole, *loose, layer])
+    else:
+        layers.append(layer)
     _note_fixed_lookup(node, translation, graph, constants, ledger)
     return layer
 
@@ -209,14 +213,16 @@ def _owned(part: Part, path: str, ledger: Ledger, *, trainable: bool = True, qua
     source = part.source
     name = source.name if part.view is None else f"{source.name}[{part.view}]"
     shape = part.shape if part.shape is not None else source.shape
-    stored = source.stored_bytes(part.numel)
+    numel = part.numel
+    stored = source.stored_bytes(numel)
     if packed is not None:  # a packed weight: its logical shape, its stored form kept in `packing`
         return ParamTensor(name=name, shape=packed.shape, trainable=trainable, shared_with=owner,
                            dtype=f"int{packed.bits}", stored_bytes=stored,
                            packing=Packing(name, shape, source.dtype, packed.formula))
-    exact = stored == part.numel * DTYPE_BYTES.get(source.dtype, 4)
+    dtype = source.dtype
+    exact = stored == numel * DTYPE_BYTES.get(dtype, 4)
     return ParamTensor(name=name, shape=shape, trainable=trainable and not quantization, shared_with=owner,
-                       dtype=source.dtype, stored_bytes=None if exact else stored, quant_state=quantization)
+                       dtype=dtype, stored_bytes=None if exact else stored, quant_state=quantization)
 
 
 def _loose(name: str, node: Any, prefix: str, constants: Constants, ledger: Ledger) -> list[Layer]:

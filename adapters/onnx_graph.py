@@ -60,12 +60,13 @@ class Graph:
         if nodes is None:
             nodes = topological(list(graph.node), set(initializers) | set(inputs) | outer | {i.name for i in graph.input})
         index = cls(nodes, shapes, dtypes, initializers, inputs, schemas, parent, _text(graph.name))
+        consumers, producers = index.consumers, index.producers
         for node in nodes:
             for name in node.input:
                 if name:
-                    index.consumers[name].append(node)
+                    consumers[name].append(node)
             for name in node.output:
-                index.producers[name] = node
+                producers[name] = node
         return index
 
     def visible(self) -> set[str]:
@@ -184,11 +185,13 @@ def constant_tensor(node: Any) -> Any:
 
 
 def _record(value: Any, shapes: dict[str, Shape], dtypes: dict[str, int]) -> None:
-    if value.type.WhichOneof("value") != "tensor_type":
+    kind = value.type
+    if kind.WhichOneof("value") != "tensor_type":
         return
-    tensor_type = value.type.tensor_type
-    if tensor_type.elem_type:
-        dtypes[value.name] = int(tensor_type.elem_type)
+    tensor_type = kind.tensor_type
+    elem_type = tensor_type.elem_type
+    if elem_type:
+        dtypes[value.name] = int(elem_type)
     if not tensor_type.HasField("shape"):
         return
     dims: list[int | str] = []

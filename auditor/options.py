@@ -15,11 +15,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auditor.errors import InputError
-from auditor.ir import PassInfo
-from auditor.memory.options import CHECKPOINTING, DEVICES, MODES, OPTIMIZERS, PRECISIONS, MemoryOptions
+from auditor.memory.choices import CHECKPOINTING, DEVICES, MODES, OPTIMIZERS, RECIPES
 from auditor.option_values import (
     Parser,
     anything,
@@ -35,6 +34,10 @@ from auditor.option_values import (
     parse_text,
     split_typed_shapes,
 )
+
+if TYPE_CHECKING:
+    from auditor.ir import PassInfo
+    from auditor.memory.options import MemoryOptions
 
 
 class OptionError(InputError):
@@ -87,7 +90,7 @@ class AuditOptions:
     """The budget's batch size: replaces the input shape's first dim."""
     seq: int | None = option(None, parse_positive)
     """The budget's sequence length: replaces the second dim of (batch, seq[, features]) inputs."""
-    precision: str | None = option(None, one_of(tuple(PRECISIONS)))
+    precision: str | None = option(None, one_of(tuple(RECIPES)))
     """fp32, bf16, fp16 (everything in one dtype), bf16-mixed, fp16-mixed (autocast); default: as built."""
     optimizer: str = option("adamw", one_of(OPTIMIZERS))
     checkpointing: str = option("none", one_of(CHECKPOINTING))
@@ -163,6 +166,8 @@ class AuditOptions:
         """The memory budget asked for, if any."""
         if self.memory is None:
             return None
+        from auditor.memory.options import MemoryOptions  # lazily: an audit without a budget never builds one
+
         return MemoryOptions(self.memory, self.batch, self.seq, self.precision, self.optimizer, self.checkpointing,
                              self.memory_device)
 

@@ -10,17 +10,19 @@ May import: `auditor.ir`, `auditor.rules`, `auditor.registry`, `auditor.options`
 
 from typing import TYPE_CHECKING, Any
 
-from auditor.memory.options import CHECKPOINTING, MODES, OPTIMIZERS, PRECISIONS, MemoryOptions
+from auditor.memory.choices import CHECKPOINTING, MODES, OPTIMIZERS
 
 if TYPE_CHECKING:
     from auditor.memory.budget import memory_budget
     from auditor.memory.items import NOT_INCLUDED, LayerMemory, MemoryBudget, MemoryItem
+    from auditor.memory.options import PRECISIONS, MemoryOptions
 
 _LAZY = {"memory_budget": "auditor.memory.budget", "NOT_INCLUDED": "auditor.memory.items",
          "LayerMemory": "auditor.memory.items", "MemoryBudget": "auditor.memory.items",
-         "MemoryItem": "auditor.memory.items"}
-"""Names imported on first use: a plain audit (the options import this package) never needs the budget's
-modules."""
+         "MemoryItem": "auditor.memory.items", "MemoryOptions": "auditor.memory.options",
+         "PRECISIONS": "auditor.memory.options"}
+"""Names imported on first use: a plain audit (the options import this package's vocabularies) never needs
+the budget's modules or records."""
 
 
 def __getattr__(name: str) -> Any:

@@ -6,11 +6,7 @@ from dataclasses import dataclass
 
 from auditor.errors import InputError
 from auditor.ir import PassInfo
-
-MODES = ("train", "infer")
-OPTIMIZERS = ("sgd", "momentum", "adam", "adamw", "adam8bit", "adafactor")
-CHECKPOINTING = ("none", "blocks")
-DEVICES = ("cuda", "cpu")
+from auditor.memory.choices import CHECKPOINTING, DEVICES, MODES, OPTIMIZERS, RECIPES
 
 
 @dataclass(frozen=True)
@@ -29,15 +25,8 @@ class Recipe:
         return None if self.autocast else self.weights
 
 
-PRECISIONS = {
-    "fp32": Recipe("fp32", "float32"),
-    "bf16": Recipe("bf16", "bfloat16"),
-    "fp16": Recipe("fp16", "float16"),
-    "bf16-mixed": Recipe("bf16-mixed", "float32", autocast="bfloat16"),
-    "fp16-mixed": Recipe("fp16-mixed", "float32", autocast="float16"),
-}
-"""Lightning's names: "-mixed" is torch.autocast over float32 weights (the float32 weights are the
-master copy; autocast makes half-precision working copies), the others keep everything in one dtype."""
+PRECISIONS = {name: Recipe(name, weights, autocast) for name, (weights, autocast) in RECIPES.items()}
+"""Each precision setting's recipe (the names and dtypes: `auditor.memory.choices.RECIPES`)."""
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ from auditor.expect import canonical_kind
 from auditor.explain import Wording, explain_count
 from auditor.rules import RULES, get_rule
 from auditor.rules.base import Term
-from auditor.rules.meta import Change, Folding
+from auditor.rules.change import Change
+from auditor.rules.meta import Folding
 from auditor.testing.snapshot import layer_row
 
 

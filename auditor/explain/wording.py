@@ -10,7 +10,8 @@ from typing import Any
 
 from auditor.ir import Layer
 from auditor.rules import ParamCount, Rule, fmt
-from auditor.rules.meta import Change, contrast, show
+from auditor.rules.change import Change
+from auditor.rules.meta import contrast, show
 
 
 @dataclass(frozen=True)

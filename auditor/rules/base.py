@@ -11,11 +11,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from auditor.ir import Dim, Layer, Shape
-from auditor.rules.meta import Change, Folding
-from auditor.rules.saved import CachedKeysValues, SaveContext, SavedTensor
+
+if TYPE_CHECKING:
+    from auditor.rules.change import Change
+    from auditor.rules.meta import Folding
+    from auditor.rules.saved import CachedKeysValues, SaveContext, SavedTensor
 
 
 class RuleError(ValueError):

@@ -14,7 +14,7 @@ a transposed conv is measured on its input: every input element feeds prod(kerne
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from auditor.ir import Layer, Shape
 from auditor.rules.base import (
@@ -28,7 +28,6 @@ from auditor.rules.base import (
     product_text,
     static_numel,
 )
-from auditor.rules.meta import Change
 from auditor.rules.registry import register
 from auditor.rules.saved import SaveContext, SavedTensor, weighted_inputs
 from auditor.rules.spatial import (
@@ -42,6 +41,9 @@ from auditor.rules.spatial import (
     window_attrs,
     window_output,
 )
+
+if TYPE_CHECKING:
+    from auditor.rules.change import Change
 
 
 def _channels(layer: Layer) -> tuple[int, int, int]:

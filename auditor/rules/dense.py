@@ -10,7 +10,7 @@ matmul: numpy matmul semantics over input_shapes [A, B]; MACs = batch * n * k * 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auditor.ir import Dim, Layer, Shape
 from auditor.rules.base import (
@@ -23,7 +23,7 @@ from auditor.rules.base import (
     product_text,
     static_numel,
 )
-from auditor.rules.meta import Change, show
+from auditor.rules.meta import show
 from auditor.rules.registry import register
 from auditor.rules.saved import (
     INPUT,
@@ -35,6 +35,9 @@ from auditor.rules.saved import (
     weighted_inputs,
 )
 from auditor.rules.shapes import batch_dims_merge, broadcast
+
+if TYPE_CHECKING:
+    from auditor.rules.change import Change
 
 
 def _features_text(layer: Layer, in_features: int) -> str:

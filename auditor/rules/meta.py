@@ -1,5 +1,6 @@
 """What a rule says about its layers besides the math: how a changed attribute reads, how an exporter
-folds the layer into another, how attribute values are written in sentences.
+folds the layer into another, how attribute values are written in sentences.  The changed attribute a
+rule's `reason` words is an `auditor.rules.change.Change`.
 
 The explainer (`auditor.explain`) and the diff's convention passes (`auditor.diff`) read these; the
 wording of a layer family's own conventions lives with its rule (BatchNorm's statistics in `norm`).
@@ -10,8 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from auditor.ir import Layer
-
 
 def show(value: Any) -> str:
     """An attribute value as a sentence writes it: yes/no, 3x3, or the value itself."""
@@ -20,28 +19,6 @@ def show(value: Any) -> str:
     if isinstance(value, (tuple, list)):
         return "x".join(str(v) for v in value)
     return str(value)
-
-
-@dataclass(frozen=True)
-class Change:
-    """One attribute of `layer` set to the other side's value: what a rule's `reason` puts into words."""
-
-    layer: Layer
-    attr: str
-    old: Any
-    new: Any
-    delta: int = 0
-    """The other side's count minus this layer's."""
-    this: str = "the model"
-    other: str = "your table"
-    table: bool = True
-    """The other side is a hand-written table (not a second model)."""
-    after_flatten: bool = False
-    """The layer reads the output of a flatten (its input size comes from a feature map)."""
-
-    def contrast(self, mine: str, theirs: str) -> str:
-        """"2x2, not 3x3" against a table; "2x2 in left, 3x3 in right" between models."""
-        return contrast(mine, theirs, self.this, self.other, self.table)
 
 
 def contrast(mine: str, theirs: str, this: str, other: str, table: bool) -> str:
@@ -64,4 +41,4 @@ class Folding:
     """The attribute whose value is the bias the receiving layer gains ("num_features")."""
 
 
-__all__ = ["Change", "Folding", "contrast", "show"]
+__all__ = ["Folding", "contrast", "show"]

@@ -16,7 +16,7 @@ half-precision inputs); RMSNorm as PyTorch and transformers write it: the input 
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from auditor.ir import Layer, Shape
 from auditor.rules.base import (
@@ -30,7 +30,7 @@ from auditor.rules.base import (
     static,
     static_numel,
 )
-from auditor.rules.meta import Change, Folding
+from auditor.rules.meta import Folding
 from auditor.rules.registry import register
 from auditor.rules.saved import (
     SaveContext,
@@ -42,6 +42,9 @@ from auditor.rules.saved import (
     saved_input,
     trains_weights,
 )
+
+if TYPE_CHECKING:
+    from auditor.rules.change import Change
 
 STATS = {
     "params": "counts the moving mean and variance as non-trainable parameters (Keras: 4*C)",

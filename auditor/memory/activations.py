@@ -15,7 +15,9 @@ from auditor.ir import Layer, ModelIR, numel
 from auditor.memory.items import LayerMemory, MemoryItem, count, dtype_bytes
 from auditor.registry import Registry
 from auditor.rules import RULES, Rule, RuleError
-from auditor.rules.saved import INPUT, WEIGHT, SaveContext, SavedTensor, fact
+from auditor.rules.saved import fact
+from auditor.rules.saved_records import SaveContext, SavedTensor
+from auditor.rules.saved_sources import INPUT, WEIGHT
 
 Key = tuple[object, ...]
 

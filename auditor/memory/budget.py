@@ -15,7 +15,7 @@ from auditor.memory.options import MemoryOptions
 from auditor.memory.weights import buffers, gradients, trainable, weights
 from auditor.registry import Registry
 from auditor.rules import RULES, Rule
-from auditor.rules.saved import SaveContext
+from auditor.rules.saved_records import SaveContext
 
 
 def memory_budget(model: ModelIR, options: MemoryOptions, rules: Registry[str, Rule] | None = None) -> MemoryBudget:

@@ -14,7 +14,8 @@ from auditor.ir import ModelIR
 from auditor.memory.items import MemoryItem, dtype_bytes
 from auditor.registry import Registry
 from auditor.rules import RULES, Rule
-from auditor.rules.saved import CachedKeysValues, dtype_of
+from auditor.rules.saved import dtype_of
+from auditor.rules.saved_records import CachedKeysValues
 
 
 @dataclass(frozen=True)

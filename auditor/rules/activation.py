@@ -9,11 +9,15 @@ the input's full shape).
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from auditor.ir import Layer, Shape
 from auditor.rules.base import ParamCount, Rule, RuleError, Term, first_input, product_text, static
 from auditor.rules.registry import register
-from auditor.rules.saved import SaveContext, SavedTensor, requires_grad, saved_input, trains_weights
+from auditor.rules.saved import requires_grad, saved_input, trains_weights
+
+if TYPE_CHECKING:
+    from auditor.rules.saved_records import SaveContext, SavedTensor
 
 
 class PReLURule(Rule):

@@ -28,15 +28,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from auditor.ir import Layer, Shape
 from auditor.rules.base import ParamCount, Rule, RuleError, Term, attr, first_input, static, static_numel
 from auditor.rules.registry import register
 from auditor.rules.saved import (
-    INPUT,
-    CachedKeysValues,
-    SaveContext,
-    SavedTensor,
     as_computed,
     computes_in,
     dtype_of,
@@ -45,7 +42,12 @@ from auditor.rules.saved import (
     saved_input,
     saved_output,
 )
+from auditor.rules.saved_records import CachedKeysValues
+from auditor.rules.saved_sources import INPUT
 from auditor.rules.shapes import batch_dims_merge
+
+if TYPE_CHECKING:
+    from auditor.rules.saved_records import SaveContext, SavedTensor
 
 FUSED_CUDA_FLASH_DTYPES = ("float16", "bfloat16")
 MAX_FLASH_HEAD_DIM = 256

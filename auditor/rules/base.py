@@ -18,7 +18,7 @@ from auditor.ir import Dim, Layer, Shape
 if TYPE_CHECKING:
     from auditor.rules.change import Change
     from auditor.rules.meta import Folding
-    from auditor.rules.saved import CachedKeysValues, SaveContext, SavedTensor
+    from auditor.rules.saved_records import CachedKeysValues, SaveContext, SavedTensor
 
 
 class RuleError(ValueError):

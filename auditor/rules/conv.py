@@ -29,7 +29,7 @@ from auditor.rules.base import (
     static_numel,
 )
 from auditor.rules.registry import register
-from auditor.rules.saved import SaveContext, SavedTensor, weighted_inputs
+from auditor.rules.saved import weighted_inputs
 from auditor.rules.spatial import (
     UNKNOWN,
     effective_kernel,
@@ -44,6 +44,7 @@ from auditor.rules.spatial import (
 
 if TYPE_CHECKING:
     from auditor.rules.change import Change
+    from auditor.rules.saved_records import SaveContext, SavedTensor
 
 
 def _channels(layer: Layer) -> tuple[int, int, int]:

@@ -25,19 +25,13 @@ from auditor.rules.base import (
 )
 from auditor.rules.meta import show
 from auditor.rules.registry import register
-from auditor.rules.saved import (
-    INPUT,
-    SaveContext,
-    SavedTensor,
-    as_computed,
-    fact,
-    requires_grad,
-    weighted_inputs,
-)
+from auditor.rules.saved import as_computed, fact, new_tensor, requires_grad, weighted_inputs
+from auditor.rules.saved_sources import INPUT
 from auditor.rules.shapes import batch_dims_merge, broadcast
 
 if TYPE_CHECKING:
     from auditor.rules.change import Change
+    from auditor.rules.saved_records import SaveContext, SavedTensor
 
 
 def _features_text(layer: Layer, in_features: int) -> str:
@@ -185,7 +179,7 @@ def _operand(layer: Layer, index: int) -> SavedTensor:
     shape = layer.input_shapes[index]
     found = fact(layer, INPUT, index)
     if found is not None and found.strides is not None and len(shape) > 3 and not batch_dims_merge(shape, found.strides):
-        return SavedTensor(f"operand {index} (contiguous copy)", "new", shape=shape, dtype=found.dtype)
+        return new_tensor(f"operand {index} (contiguous copy)", shape, found.dtype)
     return as_computed(layer, index, f"operand {index}")
 
 

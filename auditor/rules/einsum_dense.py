@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from auditor.ir import Dim, Layer, Shape
 from auditor.rules.base import (
@@ -29,7 +30,10 @@ from auditor.rules.base import (
 )
 from auditor.rules.einsum import einsum_macs
 from auditor.rules.registry import register
-from auditor.rules.saved import SaveContext, SavedTensor, weighted_inputs
+from auditor.rules.saved import weighted_inputs
+
+if TYPE_CHECKING:
+    from auditor.rules.saved_records import SaveContext, SavedTensor
 
 _EQUATION = re.compile(r"(\.\.\.)?([a-zA-Z]+)(\.\.\.)?,([a-zA-Z]+)->(\.\.\.)?([a-zA-Z]+)(\.\.\.)?")
 

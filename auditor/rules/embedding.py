@@ -13,12 +13,15 @@ segments (table rows), plus the layer norm's gamma and beta.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from auditor.ir import Layer, Shape
 from auditor.rules.base import ParamCount, Rule, RuleError, Term, attr, first_input, static_numel
 from auditor.rules.registry import register
-from auditor.rules.saved import SaveContext, SavedTensor, saved_input, trains_weights
+from auditor.rules.saved import saved_input, trains_weights
+
+if TYPE_CHECKING:
+    from auditor.rules.saved_records import SaveContext, SavedTensor
 
 
 class EmbeddingRule(Rule):

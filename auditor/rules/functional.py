@@ -10,7 +10,7 @@ as `embedding`; batch_norm_op, instance_norm_op, group_norm_op, layer_norm_op, r
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auditor.ir import Layer
 from auditor.rules.base import NO_PARAMS, ParamCount, Rule
@@ -19,7 +19,11 @@ from auditor.rules.dense import DenseRule
 from auditor.rules.embedding import EmbeddingRule
 from auditor.rules.norm import BatchNormRule, GroupNormRule, InstanceNormRule, LayerNormRule, RMSNormRule
 from auditor.rules.registry import register
-from auditor.rules.saved import INPUT, SaveContext, SavedTensor, fact, requires_grad, saved_input
+from auditor.rules.saved import fact, requires_grad, saved_input
+from auditor.rules.saved_sources import INPUT
+
+if TYPE_CHECKING:
+    from auditor.rules.saved_records import SaveContext, SavedTensor
 
 
 def _operands_saved(self: Rule, layer: Layer, context: SaveContext) -> list[SavedTensor]:

@@ -32,19 +32,11 @@ from auditor.rules.base import (
 )
 from auditor.rules.meta import Folding
 from auditor.rules.registry import register
-from auditor.rules.saved import (
-    SaveContext,
-    SavedTensor,
-    dtype_of,
-    new_tensor,
-    opmath,
-    requires_grad,
-    saved_input,
-    trains_weights,
-)
+from auditor.rules.saved import dtype_of, new_tensor, opmath, requires_grad, saved_input, trains_weights
 
 if TYPE_CHECKING:
     from auditor.rules.change import Change
+    from auditor.rules.saved_records import SaveContext, SavedTensor
 
 STATS = {
     "params": "counts the moving mean and variance as non-trainable parameters (Keras: 4*C)",

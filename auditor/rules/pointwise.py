@@ -10,20 +10,17 @@ tensor); a product keeps each factor the other factor's gradient needs; a sum ke
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from auditor.ir import Layer, Shape
 from auditor.rules.base import RuleError, first_input
 from auditor.rules.registry import register
 from auditor.rules.reshape import PassThroughRule
-from auditor.rules.saved import (
-    SaveContext,
-    SavedTensor,
-    dtype_of,
-    new_tensor,
-    requires_grad,
-    saved_input,
-    saved_output,
-)
+from auditor.rules.saved import dtype_of, new_tensor, requires_grad, saved_input, saved_output
 from auditor.rules.shapes import broadcast
+
+if TYPE_CHECKING:
+    from auditor.rules.saved_records import SaveContext, SavedTensor
 
 KEEP_OUTPUT = frozenset({"relu", "sigmoid", "tanh", "softmax", "log_softmax", "logsoftmax", "softmin", "exp", "rsqrt",
                          "sqrt"})

@@ -8,20 +8,17 @@ resize (upsampling): scale (per spatial axis) or size (per spatial axis), layout
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from auditor.ir import Dim, Layer, Shape
 from auditor.rules.base import Rule, RuleError, attr, first_input
 from auditor.rules.conv import conv_output_shape
 from auditor.rules.registry import register
-from auditor.rules.saved import (
-    SaveContext,
-    SavedTensor,
-    first_output_shape,
-    new_tensor,
-    requires_grad,
-    saved_input,
-)
+from auditor.rules.saved import first_output_shape, new_tensor, requires_grad, saved_input
 from auditor.rules.spatial import UNKNOWN, join_channels, split_channels
+
+if TYPE_CHECKING:
+    from auditor.rules.saved_records import SaveContext, SavedTensor
 
 
 class PoolRule(Rule):

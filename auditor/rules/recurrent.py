@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING
 from auditor.ir import Layer
 from auditor.rules.base import ParamCount, Rule, RuleError, Term, attr, first_input, static
 from auditor.rules.registry import register
-from auditor.rules.saved import SaveContext, SavedTensor, dtype_of, new_tensor, saved_input
+from auditor.rules.saved import dtype_of, new_tensor, saved_input
 
 if TYPE_CHECKING:
     from auditor.rules.change import Change
+    from auditor.rules.saved_records import SaveContext, SavedTensor
 
 NATIVE_SAVED_PER_STEP = {"lstm": 7, "gru": 7}
 """Values of hidden width kept per time step, layer and direction by PyTorch's native kernel."""

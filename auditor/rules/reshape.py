@@ -13,12 +13,16 @@ Kinds and their canonical attrs:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from auditor.ir import Dim, Layer, Shape
 from auditor.rules.base import Rule, RuleError, attr, first_input
 from auditor.rules.registry import register
-from auditor.rules.saved import SaveContext, SavedTensor
 from auditor.rules.shapes import normalize_axis, product_dim
 from auditor.rules.spatial import UNKNOWN
+
+if TYPE_CHECKING:
+    from auditor.rules.saved_records import SaveContext, SavedTensor
 
 
 class KeepsNothing(Rule):

@@ -13,10 +13,15 @@ x*cos and rotate(x)*sin, two per input element.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from auditor.ir import Layer, Shape
 from auditor.rules.base import ParamCount, Rule, RuleError, Term, attr, first_input, static, static_numel
 from auditor.rules.registry import register
-from auditor.rules.saved import SaveContext, SavedTensor, dtype_of, new_tensor
+from auditor.rules.saved import dtype_of, new_tensor
+
+if TYPE_CHECKING:
+    from auditor.rules.saved_records import SaveContext, SavedTensor
 
 
 def _half(layer: Layer) -> int:

@@ -1,6 +1,6 @@
 """What a layer keeps from its forward pass for its backward pass: the vocabulary rules answer in.
 
-`Rule.saved_for_backward(layer, context)` returns a list of `SavedTensor` (one of the layer's own
+`Rule.saved_for_backward(layer, context)` returns a list of `SavedTensor` (`saved_records`; one of the layer's own
 inputs or outputs, a new tensor it makes, or a low-precision copy of one of its weights), or None when
 the rule does not know (never a guess).  The memory budget resolves each entry to a storage and
 counts every storage once, so "a Linear keeps its input" and "the ReLU before it keeps its output" add
@@ -9,49 +9,42 @@ up to one tensor.  The convention follows PyTorch autograd (what `saved_tensors_
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from auditor.ir import DTYPE_BYTES, Layer, Shape, TensorFact
+from auditor.ir import DTYPE_BYTES, Layer, Shape
+from auditor.rules.saved_sources import INPUT as INPUT  # the vocabulary, importable from here too
+from auditor.rules.saved_sources import NEW as NEW
+from auditor.rules.saved_sources import OUTPUT as OUTPUT
+from auditor.rules.saved_sources import WEIGHT as WEIGHT
 
-INPUT, OUTPUT, NEW, WEIGHT = "input", "output", "new", "weight"
+if TYPE_CHECKING:
+    from auditor.ir import TensorFact
+    from auditor.rules.saved_records import CachedKeysValues as CachedKeysValues  # re-exported (see _RECORDS)
+    from auditor.rules.saved_records import SaveContext as SaveContext
+    from auditor.rules.saved_records import SavedTensor as SavedTensor
+
 FLOATS_WITH_OPMATH = ("float16", "bfloat16")
 
-
-@dataclass(frozen=True)
-class CachedKeysValues:
-    """What one attention layer of a decoder keeps between generated tokens: the keys and values of
-    every token so far (`tokens`), for `kv_heads` heads of `key_dim` and `value_dim` each."""
-
-    batch: int
-    kv_heads: int
-    tokens: int
-    key_dim: int
-    value_dim: int
+_RECORDS = ("CachedKeysValues", "SaveContext", "SavedTensor")
+"""The records live in `auditor.rules.saved_records`, imported on first use (only a memory budget asks what
+a layer keeps); importable from here as well."""
 
 
-@dataclass(frozen=True)
-class SaveContext:
-    """What the answer depends on beyond the layer: the target device's kernels, train or eval mode."""
-
-    device: str = "cuda"
-    """"cuda" or "cpu": dropout masks, attention kernels and recurrent kernels differ."""
-    training: bool = True
+def __getattr__(name: str) -> Any:
+    if name in _RECORDS:
+        return getattr(_records(), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-@dataclass(frozen=True)
-class SavedTensor:
-    """One tensor kept for backward.  `source` says which: the layer's input or output number `index`,
-    a `new` tensor of `shape` and `dtype`, or a `weight` copy (autocast's cast of parameter `what`)."""
+def _records() -> Any:
+    """The records' module, imported here on first use: a plain audit never creates their classes."""
+    from auditor.rules import saved_records
 
-    what: str
-    source: str = INPUT
-    index: int = 0
-    shape: Shape = ()
-    dtype: str = "float32"
+    return saved_records
 
-    @property
-    def is_new(self) -> bool:
-        return self.source in (NEW, WEIGHT)
+
+def _saved(*args: Any, **values: Any) -> SavedTensor:
+    return _records().SavedTensor(*args, **values)  # type: ignore[no-any-return]
 
 
 def fact(layer: Layer, source: str, index: int = 0) -> TensorFact | None:
@@ -89,15 +82,15 @@ def element_bytes(dtype: str) -> int:
 
 
 def saved_input(what: str = "input", index: int = 0) -> SavedTensor:
-    return SavedTensor(what, INPUT, index)
+    return _saved(what, INPUT, index)
 
 
 def saved_output(what: str = "output", index: int = 0) -> SavedTensor:
-    return SavedTensor(what, OUTPUT, index)
+    return _saved(what, OUTPUT, index)
 
 
 def new_tensor(what: str, shape: Shape, dtype: str) -> SavedTensor:
-    return SavedTensor(what, NEW, shape=tuple(shape), dtype=dtype)
+    return _saved(what, NEW, shape=tuple(shape), dtype=dtype)
 
 
 def first_output_shape(layer: Layer, rule: object) -> Shape | None:
@@ -134,7 +127,7 @@ def weighted_inputs(layer: Layer, what: str = "input") -> list[SavedTensor]:
         saved.append(as_computed(layer, 0, what))
     if compute is not None and requires_grad(layer, 0):
         saved.extend(
-            SavedTensor(p.name, WEIGHT, shape=p.shape, dtype=compute)
+            _saved(p.name, WEIGHT, shape=p.shape, dtype=compute)
             for p in layer.params
             if not p.buffer and p.dtype != compute and p.dtype.startswith("float")
         )

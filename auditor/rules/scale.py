@@ -11,6 +11,7 @@ MACs: a scale costs one per output element; a bias addition is not counted (the 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from auditor.ir import Layer, Shape
 from auditor.rules.base import (
@@ -25,8 +26,11 @@ from auditor.rules.base import (
     static_numel,
 )
 from auditor.rules.registry import register
-from auditor.rules.saved import SaveContext, SavedTensor, saved_input, trains_weights
+from auditor.rules.saved import saved_input, trains_weights
 from auditor.rules.shapes import broadcast
+
+if TYPE_CHECKING:
+    from auditor.rules.saved_records import SaveContext, SavedTensor
 
 
 def learned_dims(layer: Layer) -> tuple[int, ...]:

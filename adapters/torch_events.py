@@ -14,7 +14,8 @@ import torch
 from torch.utils import _pytree as pytree
 
 from adapters.torch_functions import shape_of
-from auditor.ir import Shape, TensorFact
+from auditor.ir import Shape
+from auditor.pass_facts import TensorFact
 
 FactsFn = Callable[[Any], list[TensorFact]]
 """(nested value) -> one TensorFact per tensor leaf, in `tensor_shapes` order (memory passes only)."""

@@ -23,7 +23,7 @@ from torch.overrides import TorchFunctionMode
 from torch.utils import _pytree as pytree
 
 from adapters.torch_trace import State
-from auditor.ir import PassInfo, TensorFact
+from auditor.pass_facts import PassInfo, TensorFact
 
 CPU = torch.device("cpu")
 

@@ -26,7 +26,7 @@ from adapters.torch_events import Fallback, Stop, Trace, error_text
 from adapters.torch_fallback import REAL_RUN_LIMIT, guards
 from adapters.torch_structures import packed_elements
 from adapters.torch_trace import PassMode, run_pass
-from auditor.ir import PassInfo
+from auditor.pass_facts import PassInfo
 
 OP_HINTS = {
     "aten._local_scalar_dense": ".item() or a Python number read from a tensor",

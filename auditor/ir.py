@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from auditor.pass_facts import PassInfo as PassInfo  # re-exported (see _PASS_FACTS)
+    from auditor.pass_facts import TensorFact as TensorFact
 
 Dim = int | str
 """One tensor dimension: an int, or a str naming a symbolic dim ("batch", "seq_len")."""
@@ -43,6 +47,18 @@ DTYPE_BYTES: dict[str, int] = {
     "complex128": 16,
 }
 """Bytes per element of the dtypes the adapters report; unknown dtypes count as 4 bytes."""
+
+_PASS_FACTS = ("PassInfo", "TensorFact")
+"""What a memory budget's shape pass records (`Layer.inputs`, `ModelIR.pass_info`) lives in
+`auditor.pass_facts`, imported on first use (no audit without a budget creates one); importable from here."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PASS_FACTS:
+        import importlib
+
+        return getattr(importlib.import_module("auditor.pass_facts"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def is_static(shape: Shape) -> bool:
@@ -121,24 +137,6 @@ class ParamTensor:
 
 
 @dataclass(frozen=True)
-class TensorFact:
-    """What a shape pass saw of one activation tensor, beyond its shape (for the memory budget).
-
-    `storage` identifies the memory the tensor lives in within one pass: views of a tensor share it,
-    so two layers that keep "the same" tensor for backward are counted once.
-    """
-
-    dtype: str
-    storage: int | None = None
-    storage_bytes: int | None = None
-    """Bytes of the whole storage (a view keeps its base alive)."""
-    requires_grad: bool | None = None
-    strides: tuple[int, ...] | None = None
-    model_state: bool = False
-    """The tensor is a parameter or buffer (memory counted as weights, not activations)."""
-
-
-@dataclass(frozen=True)
 class LooseTensor:
     """A tensor the model consumes that no layer owns: counted in the audit's `unattributed` total."""
 
@@ -205,19 +203,6 @@ class Layer:
     def reported_quantization(self) -> int:
         """Elements of the quantization state (scales, zero points) this layer owns."""
         return sum(p.numel for p in self.params if p.quant_state and p.shared_with is None) if self.params else 0
-
-
-@dataclass(frozen=True)
-class PassInfo:
-    """How a shape pass that recorded `TensorFact`s ran: train or eval mode, whose kernels, autocast."""
-
-    training: bool
-    device: str = "cpu"
-    """The device whose kernels (and so whose views and copies) the pass followed."""
-    autocast: str | None = None
-    """"bfloat16" / "float16" when the pass ran under autocast (mixed precision)."""
-    dtype: str | None = None
-    """The floating dtype the model's weights were cast to for the pass (a pure half-precision recipe)."""
 
 
 @dataclass

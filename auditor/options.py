@@ -36,8 +36,8 @@ from auditor.option_values import (
 )
 
 if TYPE_CHECKING:
-    from auditor.ir import PassInfo
     from auditor.memory.options import MemoryOptions
+    from auditor.pass_facts import PassInfo
 
 
 class OptionError(InputError):

@@ -13,11 +13,12 @@ from support.onnx_graphs import conv_dense_graph, save
 import auditor
 from auditor.cli import main
 from auditor.errors import InputError
-from auditor.ir import Layer, ModelIR, ParamTensor, TensorFact
+from auditor.ir import Layer, ModelIR, ParamTensor
 from auditor.memory import MemoryOptions, memory_budget
 from auditor.memory.checkpointing import blocks
 from auditor.memory.optimizers import optimizer_state
 from auditor.memory.options import PRECISIONS
+from auditor.pass_facts import TensorFact
 from auditor.report import render_audit
 
 # CS231n's VGG-16 rows (values per image, batch 1): INPUT, 13 CONV, 5 POOL, 3 FC.

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from auditor.ir import Layer, ParamTensor, TensorFact
+from auditor.ir import Layer, ParamTensor
+from auditor.pass_facts import TensorFact
 from auditor.rules import get_rule
 from auditor.rules.saved import NEW, WEIGHT, SaveContext
 

@@ -3,7 +3,7 @@
 Owns: the budget's arithmetic (weights per dtype, master and autocast copies, gradients, optimizer
 states, saved activations, checkpointing, KV cache, forward peak).  What each layer keeps for backward
 is its rule's knowledge (`Rule.saved_for_backward`); rendering is `auditor.report`'s.
-May import: `auditor.ir`, `auditor.rules`, `auditor.registry`, `auditor.options` and `auditor.errors`.
+May import: `auditor.ir`, `auditor.pass_facts`, `auditor.rules`, `auditor.registry`, `auditor.options` and `auditor.errors`.
 
     budget = auditor.audit(model, input_shape=(1, 3, 224, 224), memory="train", optimizer="adam").memory
 """

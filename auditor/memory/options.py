@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from auditor.errors import InputError
-from auditor.ir import PassInfo
 from auditor.memory.choices import CHECKPOINTING, DEVICES, MODES, OPTIMIZERS, RECIPES
+from auditor.pass_facts import PassInfo
 
 
 @dataclass(frozen=True)

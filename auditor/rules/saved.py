@@ -18,7 +18,7 @@ from auditor.rules.saved_sources import OUTPUT as OUTPUT
 from auditor.rules.saved_sources import WEIGHT as WEIGHT
 
 if TYPE_CHECKING:
-    from auditor.ir import TensorFact
+    from auditor.pass_facts import TensorFact
     from auditor.rules.saved_records import CachedKeysValues as CachedKeysValues  # re-exported (see _RECORDS)
     from auditor.rules.saved_records import SaveContext as SaveContext
     from auditor.rules.saved_records import SavedTensor as SavedTensor

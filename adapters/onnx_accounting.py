@@ -20,6 +20,8 @@ from auditor.ir import LooseTensor
 
 @dataclass
 class Ledger:
+    """Who owns each of the file's tensors, and how the graph used the ones nobody owns (see the module)."""
+
     sources: dict[str, Source] = field(default_factory=dict)
     owners: dict[tuple[str, str | None], str] = field(default_factory=dict)
     quantization: set[str] = field(default_factory=set)

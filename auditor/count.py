@@ -81,6 +81,8 @@ class Totals:
 
 @dataclass
 class Audit:
+    """One model's audit: its IR, a check per layer, the totals and the model-level findings."""
+
     model: ModelIR
     checks: list[LayerCheck]
     totals: Totals

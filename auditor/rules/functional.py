@@ -5,7 +5,7 @@ them (and are counted there); the layer only stands for the operator, so its out
 follow exactly the module form's math.  Canonical attrs are the module form's: conv_op and
 conv_transpose_op as `auditor.rules.conv` (inputs [x, weight]); linear_op as `dense`; embedding_op
 as `embedding`; batch_norm_op, instance_norm_op, group_norm_op, layer_norm_op, rms_norm_op as
-`auditor.rules.norm` (a functional norm keeps no statistics of its own: stats "none").
+`auditor.rules.norm` and `batch_norm` (a functional norm keeps no statistics of its own: stats "none").
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from auditor.ir import Layer
 from auditor.rules.base import NO_PARAMS, ParamCount, Rule
+from auditor.rules.batch_norm import BatchNormRule
 from auditor.rules.conv import ConvRule, ConvTransposeRule
 from auditor.rules.dense import DenseRule
 from auditor.rules.embedding import EmbeddingRule
-from auditor.rules.norm import BatchNormRule, GroupNormRule, InstanceNormRule, LayerNormRule, RMSNormRule
+from auditor.rules.norm import GroupNormRule, InstanceNormRule, LayerNormRule, RMSNormRule
 from auditor.rules.registry import register
 from auditor.rules.saved import fact, requires_grad, saved_input
 from auditor.rules.saved_sources import INPUT

@@ -7,7 +7,7 @@ Canonical attrs: scale, center (bools: gamma / beta present), and per kind
   instance_norm: num_features, stats, tracks_batches;  group_norm: num_groups, num_channels;
   layer_norm / rms_norm: normalized_shape (tuple of the trailing dims normalised), input_bias (onnxruntime's
     SkipLayerNormalization also adds the preceding dense layer's bias vector to its input: one more vector).
-MACs: one per output element (inference's folded scale-and-shift).
+MACs: one per output element (inference's folded scale-and-shift).  BatchNorm's rule is `batch_norm`'s.
 Saved for backward (PyTorch): the input and the per-group statistics (mean and 1/std, in float32 for
 half-precision inputs); RMSNorm as PyTorch and transformers write it: the input (upcast to float32),
 1/rms, and the normalised tensor the weight multiplies (cast back to a half-precision input's dtype).
@@ -30,7 +30,6 @@ from auditor.rules.base import (
     static,
     static_numel,
 )
-from auditor.rules.meta import Folding
 from auditor.rules.registry import register
 from auditor.rules.saved import dtype_of, new_tensor, opmath, requires_grad, saved_input, trains_weights
 
@@ -118,27 +117,6 @@ def _stats_words(stats: Any) -> str:
     return STATS.get(stats, STATS["none"])
 
 
-class BatchNormRule(NormRule):
-    """BatchNorm: gamma, beta per channel; running mean/variance as buffers or parameters."""
-
-    kind = "batch_norm"
-    statistics = {"stats": "params"}
-    columns = FEATURE_COLUMNS
-    aliases = ("bn", "batchnorm", "batchnorm2d", "batchnormalization")
-    table_prefixes = ("bn",)
-    folding = Folding(into="conv", code="bn_folded", name="BatchNorm", bias_attr="num_features")
-    """Exporters fold an inference BatchNorm into the conv before it: scale into weights, shift into a bias."""
-
-    def features(self, layer: Layer) -> tuple[int, str]:
-        n, text = super().features(layer)
-        shape = first_input(layer) if layer.input_shapes else ()
-        if len(shape) >= 2:
-            channels = shape[1] if layer.attrs.get("layout", "channels_first") == "channels_first" else shape[-1]
-            if isinstance(channels, int) and channels != n:
-                raise RuleError(f"input has {channels} channels but num_features={n}")
-        return n, text
-
-
 class InstanceNormRule(NormRule):
     """InstanceNorm: like BatchNorm, but PyTorch defaults to no affine and no running stats."""
 
@@ -218,5 +196,5 @@ class RMSNormRule(LayerNormRule):
         return saved
 
 
-for _rule in (BatchNormRule(), InstanceNormRule(), GroupNormRule(), LayerNormRule(), RMSNormRule()):
+for _rule in (InstanceNormRule(), GroupNormRule(), LayerNormRule(), RMSNormRule()):
     register(_rule)

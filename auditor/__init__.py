@@ -7,7 +7,7 @@ pytest plugin does in every test run) costs next to nothing.
 
 Owns: the public API (`audit`, `to_ir`, the names re-exported below).  The core lives in the
 subpackages and modules: `ir` (`pass_facts`), `errors`, `options` (`option_values`), `registry`, `rules`, `layer_check`,
-`count`, `reconcile`, `expect` (`table_values`), `outcome`, `align`, `explain`, `diff`, `checkpoint`, `memory`,
+`count` (`folded`), `reconcile`, `expect` (`table_values`), `outcome`, `align`, `explain`, `diff`, `checkpoint`, `memory`,
 `report`; the front in `loader` (specs, `factory`), `batch`, `cli`, `testing`, `pytest_plugin`.
 May import: anything; the core modules import only each other (never `adapters`, `reference_models`,
 `auditor.loader` or this API), which `tests/test_import_graph.py` checks.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from auditor import Layer, ModelIR, ParamTensor, Status, audit_ir
-from auditor.count import fold_checks
+from auditor.folded import fold_checks
 
 
 def conv(path="c", cin=1, cout=32, k=5, params=None, shape=(1, 1, 28, 28), out=(1, 32, 24, 24)):

@@ -3,8 +3,8 @@
 Owns: every output format of audits (`audit`, `audit_text`; schema nn-auditor/report@1), diffs (`diff`, diff@1),
 checkpoint comparisons (`checkpoint`), memory budgets (`memory`), reconciliations (`reconciliation`), claims (`claim`),
 batch runs (`batch`), the HTML pages (`html*`), and the number and shape formatting they share (`common`).
-May import: the core data it renders (`auditor.count`, `auditor.diff`, `auditor.checkpoint`, `auditor.memory`,
-`auditor.reconcile`, `auditor.outcome`, `auditor.ir`, `auditor.claim`).
+May import: the core data it renders (`auditor.count`, `auditor.folded`, `auditor.diff`, `auditor.checkpoint`,
+`auditor.memory`, `auditor.reconcile`, `auditor.outcome`, `auditor.ir`, `auditor.claim`).
 """
 
 from auditor.report.audit import SCHEMA, audit_to_dict, render_audit

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from auditor.count import Audit, FoldedRow, LayerCheck, bytes_per_element, fold_checks
+from auditor.count import Audit, LayerCheck, bytes_per_element
+from auditor.folded import FoldedRow, fold_checks
 from auditor.report.common import (
     activation_gap,
     activation_unknown,

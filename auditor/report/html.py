@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from html import escape
 
-from auditor.count import Audit, LayerCheck, bytes_per_element, fold_checks
+from auditor.count import Audit, LayerCheck, bytes_per_element
+from auditor.folded import fold_checks
 from auditor.report.common import (
     activation_gap,
     activation_unknown,

@@ -18,7 +18,7 @@ from auditor.explain import Wording, explain_count
 from auditor.rules import RULES, get_rule
 from auditor.rules.base import Term
 from auditor.rules.change import Change
-from auditor.rules.meta import Folding
+from auditor.rules.folding import Folding
 from auditor.testing.snapshot import layer_row
 
 

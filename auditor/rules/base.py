@@ -17,7 +17,7 @@ from auditor.ir import Dim, Layer, Shape
 
 if TYPE_CHECKING:
     from auditor.rules.change import Change
-    from auditor.rules.meta import Folding
+    from auditor.rules.folding import Folding
     from auditor.rules.saved_records import CachedKeysValues, SaveContext, SavedTensor
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from auditor.ir import Layer
 from auditor.rules.base import RuleError, first_input
-from auditor.rules.meta import Folding
+from auditor.rules.folding import Folding
 from auditor.rules.norm import FEATURE_COLUMNS, NormRule
 from auditor.rules.registry import register
 

@@ -1,6 +1,6 @@
-"""What a rule says about its layers besides the math: how a changed attribute reads, how an exporter
-folds the layer into another, how attribute values are written in sentences.  The changed attribute a
-rule's `reason` words is an `auditor.rules.change.Change`.
+"""What a rule says about its layers besides the math: how attribute values are written in sentences.
+The changed attribute a rule's `reason` words is an `auditor.rules.change.Change`; how an exporter folds
+the layer into another, an `auditor.rules.folding.Folding`.
 
 The explainer (`auditor.explain`) and the diff's convention passes (`auditor.diff`) read these; the
 wording of a layer family's own conventions lives with its rule (BatchNorm's statistics in `norm`).
@@ -8,7 +8,6 @@ wording of a layer family's own conventions lives with its rule (BatchNorm's sta
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 
@@ -27,18 +26,4 @@ def contrast(mine: str, theirs: str, this: str, other: str, table: bool) -> str:
     return f"{mine} in {this}, {theirs} in {other}"
 
 
-@dataclass(frozen=True)
-class Folding:
-    """An exporter may fold this layer into the layer before it (BatchNorm into a conv)."""
-
-    into: str
-    """The family of the layer it folds into ("conv")."""
-    code: str
-    """The finding code of the fold ("bn_folded")."""
-    name: str
-    """How sentences name the folded layer ("BatchNorm")."""
-    bias_attr: str
-    """The attribute whose value is the bias the receiving layer gains ("num_features")."""
-
-
-__all__ = ["Folding", "contrast", "show"]
+__all__ = ["contrast", "show"]

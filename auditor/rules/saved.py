@@ -44,6 +44,7 @@ def _records() -> Any:
 
 
 def _saved(*args: Any, **values: Any) -> SavedTensor:
+    """`SavedTensor(*args, **values)`, its class created on first use."""
     return _records().SavedTensor(*args, **values)  # type: ignore[no-any-return]
 
 

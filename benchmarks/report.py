@@ -122,9 +122,9 @@ def write_results(path: str, rows: list[Row], targets: list[Target], machine_lin
         "`tool s`: the tool's own work including its import, model construction excluded; `setup s`: "
         "framework import and model construction; `process s`: spawn to exit (the whole process a user "
         "waits for: interpreter start, imports, build, the tool, exit); `cpu s`: CPU time (user + system) of "
-        "the same span, which load on the shared cores does not inflate as it does wall time; `peak MB`: the "
-        "child's VmHWM "
-        "(setup included). MACs as each tool defines them, converted to multiply-accumulates "
+        "the same span, which load on the shared cores does not inflate as it does wall time; `thread cpu s`: "
+        "the tool span's CPU time of the main thread alone (without the worker threads a library starts, such "
+        "as the OpenBLAS ones numpy spins up at import); `peak MB`: the child's VmHWM (setup included). MACs as each tool defines them, converted to multiply-accumulates "
         "(torchinfo mult-adds, fvcore \"flops\", onnx-tool MACs). `auditor/tool`: nn-auditor's time "
         "(or peak memory) divided by this tool's, so below 1 means nn-auditor is faster; taken against the plain "
         "nn-auditor row unless its MACs are incomplete, then against `nn-auditor (fake mode)`.", "",

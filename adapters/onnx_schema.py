@@ -124,28 +124,14 @@ def _ort_registry() -> dict[tuple[str, str], Any]:
 
 def decode(attribute: Any) -> Any:
     """An AttributeProto as a Python value: strings as str, lists as lists, tensors and graphs as protos."""
-    kind = attribute.type
-    if kind in _SINGLE and not attribute.ref_attr_name:  # one look-up, not onnx.helper's chain of 15 tests
-        value = getattr(attribute, _SINGLE[kind])
-    elif kind in _REPEATED and not attribute.ref_attr_name:
-        value = list(getattr(attribute, _REPEATED[kind]))
-        if kind != STRINGS:
-            return value
-    else:  # UNDEFINED, a reference attribute, a type this table does not know: onnx.helper says what it is
-        from onnx import helper
+    from onnx import helper
 
-        value = helper.get_attribute_value(attribute)
+    value = helper.get_attribute_value(attribute)
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     if isinstance(value, list):
         return [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in value]
     return value
-
-
-STRINGS = 8
-_SINGLE = {1: "f", 2: "i", 3: "s", 4: "t", 5: "g", 11: "sparse_tensor", 13: "tp"}
-_REPEATED = {6: "floats", 7: "ints", 8: "strings", 9: "tensors", 10: "graphs", 12: "sparse_tensors", 14: "type_protos"}
-"""AttributeProto type -> the field holding its value, as `onnx.helper.get_attribute_value` reads it."""
 
 
 def _text(value: Any) -> str:

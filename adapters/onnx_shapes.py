@@ -47,15 +47,13 @@ def infer_shapes(model: Any, nodes: list[Any], input_shapes: tuple[Shape, ...] |
         for value in [*light.graph.input, *light.graph.output, *light.graph.value_info]:
             _unknown_dims_symbolic(value)
     declared = {i.name for i in model.graph.input}
-    excluded = _stub_excluded(model)
+    stubs = _stub_names(model, declared)
     for tensor in model.graph.initializer:
-        size, name = _numel(tensor.dims), tensor.name
-        if size <= SMALL_TENSOR and tensor.data_location != 1:
+        if _numel(tensor.dims) <= SMALL_TENSOR and tensor.data_location != 1:
             light.graph.initializer.append(tensor)
-        elif (excluded is not None and tensor.data_type in STUB_TYPES and size > SMALL_TENSOR
-              and name not in excluded and name not in declared):
+        elif tensor.name in stubs:
             _add_stub(light.graph, tensor)
-        elif name not in declared:
+        elif tensor.name not in declared:
             _add_typed_input(light.graph, tensor)
     if input_shapes is not None:
         _fix_input_shapes(light, input_shapes, {t.name for t in model.graph.initializer}, path)
@@ -66,26 +64,23 @@ STUB_TYPES = frozenset({1, 10, 11, 16})
 """float32, float16, float64, bfloat16: weights no shape computation reads as values."""
 
 
-def _stub_excluded(model: Any) -> set[str] | None:
-    """The initializer names that may not become stubs (None: none may).
-
-    Large float initializers may be seen by shape inference as data-less initializers rather than as graph
+def _stub_names(model: Any, declared: set[str]) -> set[str]:
+    """Large float initializers that shape inference may see as data-less initializers rather than as graph
     inputs.  ONNX's data propagation turns every 1-D graph input of known length N into N unknown values (the
     123 biases and norm weights of bert-base: lists of 768 or 3,072 dims, 3/4 of its inference time), while
     an initializer's dims type the value as an input's would.  Not for: IR < 4 (an initializer must be an
-    input there), names written twice (returned here: an input may repeat, an initializer may not change
-    type), tensors the graph declares as inputs (kept as declared), integer tensors and small ones (Reshape
-    targets, Resize scales: values shape inference reads)."""
+    input there), names written twice (an input may repeat, an initializer may not change type), tensors the
+    graph `declared` as inputs (kept as declared), integer tensors and small ones (Reshape targets, Resize
+    scales: values shape inference reads)."""
     if model.ir_version < 4:
-        return None
-    names = [t.name for t in model.graph.initializer]
-    if len(set(names)) == len(names):
         return set()
     seen: set[str] = set()
     repeated: set[str] = set()
-    for name in names:
-        (repeated if name in seen else seen).add(name)
-    return repeated
+    for tensor in model.graph.initializer:
+        (repeated if tensor.name in seen else seen).add(tensor.name)
+    return {t.name for t in model.graph.initializer
+            if t.data_type in STUB_TYPES and _numel(t.dims) > SMALL_TENSOR
+            and t.name not in repeated and t.name not in declared}
 
 
 def _add_stub(graph: Any, tensor: Any) -> None:

@@ -123,10 +123,7 @@ def translate(node: Any, graph: Graph, constants: Constants, prefix: str, ledger
         loose.extend(_loose(name, node, prefix, constants, ledger))
     loose += [parameter_row(p, prefix, f"used to compute the weight of {path}", ledger) for p in helpers
               if ledger.owner(p) is None]
-    if whole or loose:
-        layers.extend([*whole, *loose, layer])
-    else:
-        layers.append(layer)
+    layers.extend([*whole, *loose, layer])
     _note_fixed_lookup(node, translation, graph, constants, ledger)
     return layer
 

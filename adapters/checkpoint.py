@@ -16,7 +16,8 @@ from typing import Any
 
 from adapters.checkpoint_kinds import INFERRED, Stored, infer
 from auditor.errors import InputError
-from auditor.ir import Layer, ModelIR, Packing, ParamTensor
+from auditor.ir import Layer, ModelIR, ParamTensor
+from auditor.ir_tensors import Packing
 from auditor.rules.quantization import QUANT_STATE_SUFFIXES
 
 _MULTI_PART_STATE = tuple(s for suffixes in QUANT_STATE_SUFFIXES.values() for s in suffixes if "." in s)

@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from auditor.ir import Packing, ParamTensor
+from auditor.ir import ParamTensor
+from auditor.ir_tensors import Packing
 from auditor.rules import RuleError, quantization
 
 EMBEDDING_NAMES = frozenset({

@@ -15,7 +15,8 @@ from typing import Any
 from adapters.checkpoint import checkpoint_ir
 from adapters.checkpoint_kinds import Stored
 from auditor.errors import InputError
-from auditor.ir import ModelIR, Packing
+from auditor.ir import ModelIR
+from auditor.ir_tensors import Packing
 from auditor.options import AuditOptions, resolve
 
 PLAIN_TYPES = {"F32": "float32", "F16": "float16", "BF16": "bfloat16", "F64": "float64", "I8": "int8",

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adapters.onnx_constants import Constants, Part, Source
 from adapters.onnx_graph import Graph, text
 from adapters.onnx_reads import Index, partitioned
-from auditor.ir import LooseTensor
+
+if TYPE_CHECKING:
+    from auditor.ir_tensors import LooseTensor
 
 
 @dataclass
@@ -84,12 +86,14 @@ class Ledger:
     def unattributed(self) -> list[LooseTensor]:
         """Float or quantized tensors with more than one element that ops consume and no layer owns."""
         owned = self._owned_names()
-        return [
-            LooseTensor(s.name, s.shape, s.dtype, tuple(dict.fromkeys(self.uses[s.name])))
-            for s in self.sources.values()
-            if s.name not in owned and s.is_weight_type and s.numel > 1 and self.uses.get(s.name)
-            and s.name not in self.constant_inputs
-        ]
+        loose = [s for s in self.sources.values()
+                 if s.name not in owned and s.is_weight_type and s.numel > 1 and self.uses.get(s.name)
+                 and s.name not in self.constant_inputs]
+        if not loose:  # the common case: the record's class is not even created
+            return []
+        from auditor.ir_tensors import LooseTensor
+
+        return [LooseTensor(s.name, s.shape, s.dtype, tuple(dict.fromkeys(self.uses[s.name]))) for s in loose]
 
     def notes(self, graph: Graph) -> list[str]:
         """What the user should know about the tensors that are not parameters."""

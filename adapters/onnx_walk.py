@@ -26,7 +26,7 @@ from adapters.onnx_names import scope_path
 from adapters.onnx_reads import GATHER_LIMIT
 from adapters.onnx_translation import CONSTANT, WEIGHT_INPUT, Known, Translation, op_kind, real_inputs
 from adapters.onnx_translators import translator_for
-from auditor.ir import DTYPE_BYTES, Layer, Packing, ParamTensor, Shape
+from auditor.ir import DTYPE_BYTES, Layer, ParamTensor, Shape
 
 
 def build_layers(graph: Graph) -> tuple[list[Layer], Ledger]:
@@ -213,6 +213,8 @@ def _owned(part: Part, path: str, ledger: Ledger, *, trainable: bool = True, qua
     numel = part.numel
     stored = source.stored_bytes(numel)
     if packed is not None:  # a packed weight: its logical shape, its stored form kept in `packing`
+        from auditor.ir_tensors import Packing
+
         return ParamTensor(name=name, shape=packed.shape, trainable=trainable, shared_with=owner,
                            dtype=f"int{packed.bits}", stored_bytes=stored,
                            packing=Packing(name, shape, source.dtype, packed.formula))

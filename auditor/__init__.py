@@ -22,7 +22,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "Audit": "auditor.count",
-    "Finding": "auditor.count",
+    "Finding": "auditor.findings",
     "LayerCheck": "auditor.count",
     "Status": "auditor.count",
     "Totals": "auditor.count",
@@ -44,8 +44,9 @@ _EXPORTS = {
 
 if TYPE_CHECKING:
     from auditor.checkpoint import Comparison
-    from auditor.count import Audit, Finding, LayerCheck, Status, Totals, audit_ir
+    from auditor.count import Audit, LayerCheck, Status, Totals, audit_ir
     from auditor.errors import InputError
+    from auditor.findings import Finding
     from auditor.ir import Layer, ModelIR, ParamTensor
     from auditor.options import AuditOptions, OptionError
     from auditor.registry import Registry, RegistryError

@@ -9,13 +9,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from auditor.ir import DTYPE_BYTES, ModelIR, Shape, numel
-from auditor.layer_check import Finding, LayerCheck, Status, check_layer, rule_failure, used_params
+from auditor.layer_check import LayerCheck, Status, check_layer, rule_failure, used_params
 from auditor.options import AuditOptions
 from auditor.registry import Registry
 from auditor.rules import RULES, reparam
 from auditor.rules.base import Rule
 
-if TYPE_CHECKING:  # the budget's modules load only when a budget is asked for
+if TYPE_CHECKING:  # the budget's modules load only when a budget is asked for; a finding's, on the first one
+    from auditor.findings import Finding
     from auditor.memory.items import MemoryBudget
 
 MAC_CONVENTION = (
@@ -128,8 +129,10 @@ def audit_ir(model: ModelIR, rules: Registry[str, Rule] | None = None,
     batch = batch_symbol(model)
     checks = [check_layer(layer, batch, rules) for layer in model.layers]
     totals = _totals(model, checks, rules)
-    findings = []
+    findings: list[Finding] = []
     if model.framework_total is not None and model.framework_total != totals.reported:
+        from auditor.findings import Finding
+
         findings.append(
             Finding(
                 "framework_total",
@@ -224,6 +227,6 @@ def bytes_per_element(model: ModelIR) -> int:
 
 
 __all__ = [
-    "MAC_CONVENTION", "Audit", "Finding", "LayerCheck", "Status", "Totals", "audit_ir", "batch_symbol",
+    "MAC_CONVENTION", "Audit", "LayerCheck", "Status", "Totals", "audit_ir", "batch_symbol",
     "bytes_per_element", "check_layer", "known_sample_numel", "rule_failure", "used_params",
 ]

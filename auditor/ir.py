@@ -11,8 +11,10 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from auditor.pass_facts import PassInfo as PassInfo  # re-exported (see _PASS_FACTS)
+if TYPE_CHECKING:  # re-exported (see _ELSEWHERE)
+    from auditor.ir_tensors import LooseTensor as LooseTensor
+    from auditor.ir_tensors import Packing as Packing
+    from auditor.pass_facts import PassInfo as PassInfo
     from auditor.pass_facts import TensorFact as TensorFact
 
 Dim = int | str
@@ -48,16 +50,22 @@ DTYPE_BYTES: dict[str, int] = {
 }
 """Bytes per element of the dtypes the adapters report; unknown dtypes count as 4 bytes."""
 
-_PASS_FACTS = ("PassInfo", "TensorFact")
-"""What a memory budget's shape pass records (`Layer.inputs`, `ModelIR.pass_info`) lives in
-`auditor.pass_facts`, imported on first use (no audit without a budget creates one); importable from here."""
+_ELSEWHERE = {
+    "PassInfo": "auditor.pass_facts",
+    "TensorFact": "auditor.pass_facts",
+    "Packing": "auditor.ir_tensors",
+    "LooseTensor": "auditor.ir_tensors",
+}
+"""IR records most audits never create, each importable from here but defined in the module named, which
+loads on first use: what a memory budget's shape pass records (`Layer.inputs`, `ModelIR.pass_info`), a
+packed weight's stored form (`ParamTensor.packing`) and a tensor no layer owns (`ModelIR.unattributed`)."""
 
 
 def __getattr__(name: str) -> Any:
-    if name in _PASS_FACTS:
+    if name in _ELSEWHERE:
         import importlib
 
-        return getattr(importlib.import_module("auditor.pass_facts"), name)
+        return getattr(importlib.import_module(_ELSEWHERE[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -71,22 +79,6 @@ def numel(shape: Shape) -> int | None:
     if not is_static(shape):
         return None
     return math.prod(d for d in shape if isinstance(d, int))
-
-
-@dataclass(frozen=True)
-class Packing:
-    """How a quantized tensor is stored when that differs from the logical tensor it holds."""
-
-    stored_name: str
-    """The stored tensor's own name ("qweight" for a GPTQ layer's logical "weight")."""
-    stored_shape: tuple[int, ...]
-    stored_dtype: str
-    formula: str
-    """The packing rule applied, e.g. "qweight 512x4096 int32 -> 4096x4096 = 16,777,216 4-bit weights"."""
-
-    @property
-    def stored_numel(self) -> int:
-        return math.prod(self.stored_shape)
 
 
 @dataclass(frozen=True)
@@ -134,21 +126,6 @@ class ParamTensor:
     def counted(self) -> bool:
         """Counts toward the layer's parameters: not a buffer, not quantization state, not a second use of a tied tensor."""
         return not self.buffer and not self.quant_state and self.shared_with is None
-
-
-@dataclass(frozen=True)
-class LooseTensor:
-    """A tensor the model consumes that no layer owns: counted in the audit's `unattributed` total."""
-
-    name: str
-    shape: tuple[int, ...]
-    dtype: str = "float32"
-    used_by: tuple[str, ...] = ()
-    """Names of the operators that consume it."""
-
-    @property
-    def numel(self) -> int:
-        return math.prod(self.shape)
 
 
 @dataclass

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auditor.ir import Layer, Shape
 from auditor.registry import Registry
 from auditor.rules import RULES, RuleError, SymbolicShape, reparam
 from auditor.rules.base import ParamCount, Rule
+
+if TYPE_CHECKING:
+    from auditor.findings import Finding
 
 
 class Status(enum.StrEnum):
@@ -21,23 +24,6 @@ class Status(enum.StrEnum):
     MISMATCH = "mismatch"
     UNVERIFIED = "unverified"
     NO_PARAMS = "no-params"
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One explained (or unexplained) discrepancy, with a stable code and a sentence to act on."""
-
-    code: str
-    message: str
-    amount: int | None = None
-    """The elements this finding accounts for, signed (the other side minus this one); None if it counts none.
-    Of several findings that explain one difference (alternatives, or one change with several codes) only
-    the first carries the difference; the others carry 0, so a row's amounts add up to what they explain."""
-    cause: str = ""
-    """A short phrase naming the cause, the same for every finding it groups with in a reconciliation
-    ("kernel_size 2x2 not 3x3"); empty: the code alone."""
-    equivalent: bool = False
-    """The difference is a counting convention or an exporter's rewrite: both sides compute the same."""
 
 
 @dataclass
@@ -191,7 +177,7 @@ def _check_counts(check: LayerCheck, counted: ParamCount) -> None:
     used = used_params(layer)
     if counted.params != used:
         check.findings.append(
-            Finding(
+            _finding(
                 "param_count",
                 f"{layer.path}: the layer has {used:,} parameters but its "
                 f"hyper-parameters give {counted.formula}",
@@ -199,12 +185,19 @@ def _check_counts(check: LayerCheck, counted: ParamCount) -> None:
         )
     if counted.buffers != layer.reported_buffers:
         check.findings.append(
-            Finding(
+            _finding(
                 "buffers",
                 f"{layer.path}: the layer holds {layer.reported_buffers:,} buffer elements; "
                 f"the rule expects {counted.buffers:,}",
             )
         )
+
+
+def _finding(code: str, message: str) -> Finding:
+    """A mismatch's finding; its class is imported on the first mismatch (see `auditor.findings`)."""
+    from auditor.findings import Finding
+
+    return Finding(code, message)
 
 
 def _check_shape(check: LayerCheck, rule: Rule) -> None:
@@ -221,7 +214,7 @@ def _check_shape(check: LayerCheck, rule: Rule) -> None:
     check.analytic_output_shape = shapes[0]
     if layer.output_shapes and not _shapes_agree(layer.output_shapes[0], shapes[0]):
         check.findings.append(
-            Finding(
+            _finding(
                 "output_shape",
                 f"{layer.path}: the framework says the output is {_shape_text(layer.output_shapes[0])} "
                 f"but the hyper-parameters give {_shape_text(shapes[0])}",

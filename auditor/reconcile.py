@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from auditor.layer_check import Finding
+from auditor.findings import Finding
 
 MODEL_LEVEL = "(whole model)"
 """Where a model-level share of the delta (not in any row) is said to be."""

@@ -133,7 +133,7 @@ def test_batchnorm_folded_by_an_exporter_is_equivalent():
 
 
 def test_reconcile_groups_by_cause_and_keeps_alternatives_out():
-    from auditor.count import Finding
+    from auditor.findings import Finding
 
     rows = [Line("a", 10, (Finding("x", "", 10, "x 1"), Finding("y", "", 0, "y 2"))),
             Line("b", 5, (Finding("x", "", 5, "x 1"),)), Line("c", 3, (Finding("kind", "", None),))]

@@ -1,7 +1,7 @@
 """A checkpoint against its architecture: tensors paired by name, the delta decomposed into findings.
 
 Owns: name alignment of two tensor lists (`names`) and the comparison with signed amounts (`compare`).
-May import: the core (`auditor.count`, `auditor.explain`, `auditor.ir`, `auditor.reconcile`, `auditor.rules`).
+May import: the core (`auditor.count`, `auditor.explain`, `auditor.ir`, `auditor.reconcile`, `auditor.rules`, `auditor.findings`).
 """
 
 from auditor.checkpoint.compare import BENIGN, Comparison, TensorRow, compare

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from auditor.checkpoint.names import best_prefixes, pattern, strip
-from auditor.count import Audit, Finding, used_params
+from auditor.count import Audit, used_params
 from auditor.explain import perturbations
+from auditor.findings import Finding
 from auditor.ir import Layer, ModelIR, ParamTensor
 from auditor.reconcile import Reconciliation, reconcile
 from auditor.rules import fmt

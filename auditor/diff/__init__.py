@@ -8,7 +8,7 @@ together.  Layer facts (families, counting conventions, folding) come from the r
 sequence algorithms from `auditor.align`; explanations from `auditor.explain`.  Rendering (text, JSON,
 CSV) lives in `auditor.report.diff`.
 May import: `auditor.align`, `auditor.explain`, `auditor.count`, `auditor.expect`, `auditor.rules`,
-`auditor.registry`, `auditor.reconcile`, `auditor.ir`.
+`auditor.registry`, `auditor.reconcile`, `auditor.ir`, `auditor.findings`.
 """
 
 from auditor.diff.compare import diff_audits, diff_expectation

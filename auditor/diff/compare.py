@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from auditor.count import Audit, Finding
+from auditor.count import Audit
 from auditor.diff.conventions import duplicated_ties, folded, moved_note
 from auditor.diff.entries import audit_side, model_entries, table_entries, table_side
 from auditor.diff.exports import export_passes
@@ -10,6 +10,7 @@ from auditor.diff.match import match
 from auditor.diff.model import Diff, DiffRow, export_pair, side_labels
 from auditor.diff.rows import extra_in_table, missing_from_table, only_row, pair_row, table_row
 from auditor.expect import Expectation
+from auditor.findings import Finding
 from auditor.rules import fmt
 
 

@@ -16,8 +16,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from auditor.count import Finding
 from auditor.diff.model import DiffRow, LayerEntry, RowStatus
+from auditor.findings import Finding
 from auditor.ir import ParamTensor
 from auditor.reconcile import counted
 from auditor.rules import fmt

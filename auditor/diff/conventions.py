@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from auditor.count import Audit, Finding
+from auditor.count import Audit
 from auditor.diff.model import DiffRow, LayerEntry, RowStatus, Side
 from auditor.diff.rows import Labels, count_text_of
+from auditor.findings import Finding
 from auditor.rules import fmt
 
 

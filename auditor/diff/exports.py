@@ -15,12 +15,13 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from auditor.count import Audit, Finding
+from auditor.count import Audit
 from auditor.diff.constants import export_constants, settled
 from auditor.diff.match import base_name
 from auditor.diff.model import DiffRow, Entry, LayerEntry, RowStatus, Side
 from auditor.diff.rows import Labels, only_row
 from auditor.explain import count_with
+from auditor.findings import Finding
 from auditor.ir import Layer
 from auditor.rules import fmt
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from auditor.count import Finding, LayerCheck
+from auditor.count import LayerCheck
 from auditor.expect import ExpectedRow
+from auditor.findings import Finding
 from auditor.ir import Layer
 from auditor.reconcile import Line, Reconciliation, counted, reconcile
 from auditor.registry import Registry

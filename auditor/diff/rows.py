@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from auditor.count import Finding
 from auditor.diff.model import DiffRow, Entry, LayerEntry, RowStatus, TableEntry
 from auditor.explain import Wording, compare_hyper, count_text, explain_count, rule_count, stated_attrs
+from auditor.findings import Finding
 from auditor.rules import fmt
 
 Labels = tuple[str, str]

@@ -6,7 +6,7 @@ other number exactly), the wording of findings (`wording`, `findings`), and the 
 table's hyper-parameter columns (`tables`).  Layer facts come from the rules (`Rule.choices`,
 `columns`, `codes`, `reason`); counts are read from a rule's `ParamCount` terms, never parsed from text.
 Row-level conventions (BatchNorm folded by an exporter, tied weights) live in `auditor.diff`.
-May import: `auditor.ir`, `auditor.rules`, `auditor.registry`, `auditor.count` (Finding).
+May import: `auditor.ir`, `auditor.rules`, `auditor.registry`, `auditor.findings`.
 """
 
 from auditor.explain.findings import Explanation, explain_count, unexplained

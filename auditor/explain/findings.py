@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from auditor.count import Finding
 from auditor.explain.search import Rules, perturbations, rule_count
 from auditor.explain.wording import Wording, count_text, reason
+from auditor.findings import Finding
 from auditor.ir import Layer
 from auditor.rules import RULES, ParamCount, fmt
 

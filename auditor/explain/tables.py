@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from auditor.count import Finding
 from auditor.explain.search import Rules, same_value
 from auditor.explain.wording import Wording, show
+from auditor.findings import Finding
 from auditor.ir import Layer
 from auditor.rules import RULES
 from auditor.rules.spatial import same_padding

@@ -4,7 +4,7 @@ Owns: every output format of audits (`audit`, `audit_text`; schema nn-auditor/re
 checkpoint comparisons (`checkpoint`), memory budgets (`memory`), reconciliations (`reconciliation`), claims (`claim`),
 batch runs (`batch`), the HTML pages (`html*`), and the number and shape formatting they share (`common`).
 May import: the core data it renders (`auditor.count`, `auditor.folded`, `auditor.diff`, `auditor.checkpoint`,
-`auditor.memory`, `auditor.reconcile`, `auditor.outcome`, `auditor.ir`, `auditor.claim`).
+`auditor.memory`, `auditor.reconcile`, `auditor.outcome`, `auditor.ir`, `auditor.claim`, `auditor.findings`).
 """
 
 from auditor.report.audit import SCHEMA, audit_to_dict, render_audit

@@ -7,8 +7,8 @@ import io
 import json
 from typing import Any
 
-from auditor.count import Finding
 from auditor.diff import SCHEMA, Diff, DiffRow, Side
+from auditor.findings import Finding
 from auditor.report.common import check_format, count_text
 from auditor.report.reconciliation import reconciliation_lines, reconciliation_to_dict
 

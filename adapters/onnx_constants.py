@@ -12,7 +12,7 @@ the op that finally consumes the value owns the tensors it is made of.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from adapters.onnx_graph import FLOAT_TYPES, ONNX_DTYPES, QUANTIZED_TYPES, Graph, constant_tensor, numel, text
 from adapters.onnx_reads import GATHER_LIMIT, Index, describe_region, read_index
@@ -33,9 +33,10 @@ NOT_FOLDED = SHAPE_READERS | {"QuantizeLinear", "DynamicQuantizeLinear", "If", "
 """Ops that never turn constant inputs into a constant weight."""
 
 
-@dataclass(frozen=True)
-class Source:
-    """A tensor the file holds (or declares): initializer, Constant node, ConstantOfShape fill, weight input."""
+class Source(NamedTuple):
+    """A tensor the file holds (or declares): initializer, Constant node, ConstantOfShape fill, weight input.
+    Immutable records internal to the ONNX adapter are NamedTuples: a frozen dataclass costs ~5x as much
+    to create at import, and every `audit x.onnx` pays it."""
 
     name: str
     shape: tuple[int, ...]
@@ -63,8 +64,7 @@ class Source:
         return self.data_type in FLOAT_TYPES or self.data_type in QUANTIZED_TYPES
 
 
-@dataclass(frozen=True)
-class Part:
+class Part(NamedTuple):
     """A source, whole or a part of it, inside a constant value."""
 
     source: Source
@@ -86,8 +86,7 @@ class Part:
         return numel(self.shape) if self.shape is not None else self.source.numel
 
 
-@dataclass(frozen=True)
-class ConstValue:
+class ConstValue(NamedTuple):
     """A constant value: the parts of the file's tensors it is made of."""
 
     parts: tuple[Part, ...]
@@ -99,7 +98,7 @@ class ConstValue:
         return tuple(p for p in self.parts if p.quantization)
 
 
-@dataclass
+@dataclass(eq=False)  # state of one read, compared by identity (and no __eq__ to generate at import)
 class Constants:
     """The constant values of one (sub)graph; names the graph does not define are looked up in `parent`."""
 

@@ -28,7 +28,7 @@ EXTERNAL = 1
 """onnx.TensorProto.EXTERNAL"""
 
 
-@dataclass
+@dataclass(eq=False)  # state of one read, compared by identity (and no __eq__ to generate at import)
 class Graph:
     """One (sub)graph: its nodes in topological order and what is known about every value."""
 

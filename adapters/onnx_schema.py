@@ -9,7 +9,7 @@ reference implementation and checker treat it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from auditor.errors import InputError
 
@@ -17,15 +17,15 @@ STANDARD_DOMAINS = ("", "ai.onnx")
 ORT_DOMAIN = "com.microsoft"
 
 
-@dataclass(frozen=True)
-class Schema:
-    """What a schema says about attributes: defaults (decoded) and which ones are required."""
+class Schema(NamedTuple):
+    """What a schema says about attributes: defaults (decoded) and which ones are required (a NamedTuple, as
+    the adapter's other internal records: see `onnx_constants.Source`)."""
 
     defaults: dict[str, Any]
     required: frozenset[str]
 
 
-@dataclass
+@dataclass(eq=False)  # state of one read, compared by identity (and no __eq__ to generate at import)
 class Schemas:
     """Schema look-ups for one model's opset imports (one instance per read: no module-level cache)."""
 

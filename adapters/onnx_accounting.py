@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from auditor.ir_tensors import LooseTensor
 
 
-@dataclass(eq=False)  # state of one read, compared by identity (and no __eq__ to generate at import)
+@dataclass(eq=False)
 class Ledger:
     """Who owns each of the file's tensors, and how the graph used the ones nobody owns (see the module)."""
 

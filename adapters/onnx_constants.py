@@ -34,9 +34,7 @@ NOT_FOLDED = SHAPE_READERS | {"QuantizeLinear", "DynamicQuantizeLinear", "If", "
 
 
 class Source(NamedTuple):
-    """A tensor the file holds (or declares): initializer, Constant node, ConstantOfShape fill, weight input.
-    Immutable records internal to the ONNX adapter are NamedTuples: a frozen dataclass costs ~5x as much
-    to create at import, and every `audit x.onnx` pays it."""
+    """A tensor the file holds (or declares): initializer, Constant node, ConstantOfShape fill, weight input."""
 
     name: str
     shape: tuple[int, ...]
@@ -98,7 +96,7 @@ class ConstValue(NamedTuple):
         return tuple(p for p in self.parts if p.quantization)
 
 
-@dataclass(eq=False)  # state of one read, compared by identity (and no __eq__ to generate at import)
+@dataclass(eq=False)
 class Constants:
     """The constant values of one (sub)graph; names the graph does not define are looked up in `parent`."""
 

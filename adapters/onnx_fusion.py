@@ -23,7 +23,7 @@ STATE_MOVERS = {"Expand", "Tile", "Reshape", "Unsqueeze", "Squeeze", "Concat", "
 the batch size at run time)."""
 
 
-@dataclass(eq=False)  # state of one read, compared by identity (and no __eq__ to generate at import)
+@dataclass(eq=False)
 class Plan:
     """Nodes absorbed into another node's layer, and the rescale chains of integer products."""
 

@@ -3,6 +3,10 @@
 Shapes, dtypes, producers and consumers of every value, in topological order.  A subgraph's index has
 its enclosing graph as `parent`: names it does not define itself (outer-scope values) are looked up
 there, as ONNX resolves them.
+
+The ONNX adapter's own records follow one convention, because every `audit x.onnx` pays for creating
+their classes at import: immutable ones are NamedTuples (a frozen dataclass costs ~5x as much to create),
+the mutable state of one read is `@dataclass(eq=False)` (compared by identity; no `__eq__` generated).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ EXTERNAL = 1
 """onnx.TensorProto.EXTERNAL"""
 
 
-@dataclass(eq=False)  # state of one read, compared by identity (and no __eq__ to generate at import)
+@dataclass(eq=False)
 class Graph:
     """One (sub)graph: its nodes in topological order and what is known about every value."""
 

@@ -18,14 +18,13 @@ ORT_DOMAIN = "com.microsoft"
 
 
 class Schema(NamedTuple):
-    """What a schema says about attributes: defaults (decoded) and which ones are required (a NamedTuple, as
-    the adapter's other internal records: see `onnx_constants.Source`)."""
+    """What a schema says about attributes: defaults (decoded) and which ones are required."""
 
     defaults: dict[str, Any]
     required: frozenset[str]
 
 
-@dataclass(eq=False)  # state of one read, compared by identity (and no __eq__ to generate at import)
+@dataclass(eq=False)
 class Schemas:
     """Schema look-ups for one model's opset imports (one instance per read: no module-level cache)."""
 

@@ -20,7 +20,7 @@ Known = dict[str, str]
 """Input name -> CONSTANT or WEIGHT_INPUT (absent: a value computed at run time)."""
 
 
-@dataclass(eq=False)  # state of one read, compared by identity (and no __eq__ to generate at import)
+@dataclass(eq=False)
 class Translation:
     """One node in canonical terms: kind, attrs, which inputs are data and which are weights."""
 

@@ -6,8 +6,8 @@ imported only when a model of that framework is read, so auditing an ONNX file n
 tensorflow.  Every reader takes one `AuditOptions` (keyword arguments are parsed into one by
 `auditor.options.resolve`).  Specs (`reference:NAME`, factories, folders) are resolved above, in
 `auditor.loader`.
-May import: the core (`auditor.ir`, `auditor.ir_tensors`, `auditor.pass_facts`, `auditor.errors`, `auditor.options`,
-`auditor.registry`, `auditor.rules`), never `auditor.loader`, the API (`auditor` itself) or `reference_models`.
+May import: the core (`auditor.ir`, `auditor.ir_tensors`, `auditor.pass_facts`, `auditor.records`, `auditor.errors`,
+`auditor.options`, `auditor.registry`, `auditor.rules`), never `auditor.loader`, the API (`auditor` itself) or `reference_models`.
 """
 
 from __future__ import annotations

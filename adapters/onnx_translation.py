@@ -8,10 +8,11 @@ quantization metadata).  No counting happens here.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from auditor.ir import Shape
+from auditor.records import record
 
 CONSTANT, WEIGHT_INPUT = "constant", "input"
 """How an input is known: a constant of the file, or a graph input without values (export_params=False)."""
@@ -20,7 +21,7 @@ Known = dict[str, str]
 """Input name -> CONSTANT or WEIGHT_INPUT (absent: a value computed at run time)."""
 
 
-@dataclass(eq=False)
+@record(eq=False)
 class Translation:
     """One node in canonical terms: kind, attrs, which inputs are data and which are weights."""
 

@@ -5,12 +5,13 @@ Aggregation only: the math lives in the rules, the wording of the output in `rep
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING
 
 from auditor.ir import DTYPE_BYTES, ModelIR, Shape, numel
 from auditor.layer_check import LayerCheck, Status, check_layer, rule_failure, used_params
 from auditor.options import AuditOptions
+from auditor.records import record
 from auditor.registry import Registry
 from auditor.rules import RULES, reparam
 from auditor.rules.base import Rule
@@ -25,7 +26,7 @@ MAC_CONVENTION = (
 )
 
 
-@dataclass
+@record(compiled_init=False)
 class Totals:
     """Whole-model sums. `analytic` covers layers with a rule; `unverified` is what no rule covers."""
 
@@ -80,7 +81,7 @@ class Totals:
         return 1.0 if held == 0 else (self.reported - self.unverified) / held
 
 
-@dataclass
+@record(compiled_init=False)
 class Audit:
     """One model's audit: its IR, a check per layer, the totals and the model-level findings."""
 

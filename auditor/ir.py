@@ -8,8 +8,10 @@ tensors the framework says the layer owns.  Nothing here imports a deep-learning
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
+
+from auditor.records import record
 
 if TYPE_CHECKING:  # re-exported (see _ELSEWHERE)
     from auditor.ir_tensors import LooseTensor as LooseTensor
@@ -81,7 +83,7 @@ def numel(shape: Shape) -> int | None:
     return math.prod(d for d in shape if isinstance(d, int))
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ParamTensor:
     """One parameter or buffer tensor a layer owns, as the framework reports it."""
 
@@ -128,7 +130,7 @@ class ParamTensor:
         return not self.buffer and not self.quant_state and self.shared_with is None
 
 
-@dataclass
+@record
 class Layer:
     """One layer (or one weighted operator) in execution order."""
 
@@ -182,7 +184,7 @@ class Layer:
         return sum(p.numel for p in self.params if p.quant_state and p.shared_with is None) if self.params else 0
 
 
-@dataclass
+@record(compiled_init=False)
 class ModelIR:
     """A whole model: its layers in execution order, and where it came from."""
 

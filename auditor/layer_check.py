@@ -7,10 +7,11 @@ reason, never a crash.  The math lives in the rules; aggregation over a model in
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import TYPE_CHECKING, Any
 
 from auditor.ir import Layer, Shape
+from auditor.records import record
 from auditor.registry import Registry
 from auditor.rules import RULES, RuleError, SymbolicShape, reparam
 from auditor.rules.base import ParamCount, Rule
@@ -26,7 +27,7 @@ class Status(enum.StrEnum):
     NO_PARAMS = "no-params"
 
 
-@dataclass
+@record
 class LayerCheck:
     """What the framework says a layer owns and produces, next to what its rule recomputes."""
 

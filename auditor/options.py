@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from auditor.errors import InputError
@@ -34,6 +33,7 @@ from auditor.option_values import (
     parse_text,
     split_typed_shapes,
 )
+from auditor.records import record
 
 if TYPE_CHECKING:
     from auditor.memory.options import MemoryOptions
@@ -58,7 +58,7 @@ def option(default: Any, parser: Parser, *aliases: str, compare: bool = True) ->
     return dataclasses.field(default=default, compare=compare, metadata={"parse": parser, "aliases": aliases})
 
 
-@dataclass(frozen=True)
+@record(frozen=True, compiled_init=False)
 class AuditOptions:
     """Everything a caller may say about how to read and report one model (all optional)."""
 

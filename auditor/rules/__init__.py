@@ -7,7 +7,7 @@ See `auditor.rules.base` for the counting convention every rule follows.
 Owns: every piece of layer math (counts as terms, shapes, MACs) and every layer fact (families,
 counting conventions, table columns and spellings, finding codes, folding, convention wording), and the
 registry `RULES`.
-May import: `auditor.ir`, `auditor.registry`, `auditor.errors` and the standard library.
+May import: `auditor.ir`, `auditor.records`, `auditor.registry`, `auditor.errors` and the standard library.
 """
 
 from auditor.rules.base import NO_PARAMS, ParamCount, Rule, RuleError, SymbolicShape, fmt

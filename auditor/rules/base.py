@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from auditor.ir import Dim, Layer, Shape
+from auditor.records import record
 
 if TYPE_CHECKING:
     from auditor.rules.change import Change
@@ -29,7 +29,7 @@ class SymbolicShape(RuleError):
     """A dim the rule needs is symbolic, so the value cannot be resolved to a number."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Term:
     """One addend of a count as a person writes it: "(3*3*32+1)*32", worth 9,248."""
 
@@ -40,7 +40,7 @@ class Term:
     """State kept outside the parameters (PyTorch running statistics)."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ParamCount:
     """What a rule says a layer owns, with the formula a person would write.
 

@@ -9,7 +9,6 @@ report can never claim to have verified it.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from adapters.onnx_constants import Constants, Part, Source
@@ -20,25 +19,28 @@ if TYPE_CHECKING:
     from auditor.ir_tensors import LooseTensor
 
 
-@dataclass(eq=False)
 class Ledger:
     """Who owns each of the file's tensors, and how the graph used the ones nobody owns (see the module)."""
 
-    sources: dict[str, Source] = field(default_factory=dict)
-    owners: dict[tuple[str, str | None], str] = field(default_factory=dict)
-    quantization: set[str] = field(default_factory=set)
-    """Sources owned as quantization metadata."""
-    shape_uses: set[str] = field(default_factory=set)
-    constant_inputs: set[str] = field(default_factory=set)
-    """Sources used as constant inputs that are not parameters (initial states, rotary caches)."""
-    uses: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
-    """Source -> the ops that consumed it as data (for naming unattributed tensors)."""
-    weight_inputs: dict[str, Source] = field(default_factory=dict)
-    counted_paths: dict[str, int] = field(default_factory=dict)
-    reads: dict[str, dict[str, Index | None]] = field(default_factory=lambda: defaultdict(dict))
-    """Source -> the Slice/Gather views taken of it so far (region -> positions read)."""
-    fixed_lookups: dict[str, str] = field(default_factory=dict)
-    """Table -> the rows an embedding lookup at constant indices reads ("8 of 64 rows")."""
+    __slots__ = ("sources", "owners", "quantization", "shape_uses", "constant_inputs", "uses", "weight_inputs",
+                 "counted_paths", "reads", "fixed_lookups")
+
+    def __init__(self) -> None:
+        self.sources: dict[str, Source] = {}
+        self.owners: dict[tuple[str, str | None], str] = {}
+        self.quantization: set[str] = set()
+        """Sources owned as quantization metadata."""
+        self.shape_uses: set[str] = set()
+        self.constant_inputs: set[str] = set()
+        """Sources used as constant inputs that are not parameters (initial states, rotary caches)."""
+        self.uses: dict[str, list[str]] = defaultdict(list)
+        """Source -> the ops that consumed it as data (for naming unattributed tensors)."""
+        self.weight_inputs: dict[str, Source] = {}
+        self.counted_paths: dict[str, int] = {}
+        self.reads: dict[str, dict[str, Index | None]] = defaultdict(dict)
+        """Source -> the Slice/Gather views taken of it so far (region -> positions read)."""
+        self.fixed_lookups: dict[str, str] = {}
+        """Table -> the rows an embedding lookup at constant indices reads ("8 of 64 rows")."""
 
     def add_sources(self, constants: Constants) -> None:
         self.sources.update(constants.sources)

@@ -11,7 +11,6 @@ the op that finally consumes the value owns the tensors it is made of.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from adapters.onnx_graph import FLOAT_TYPES, ONNX_DTYPES, QUANTIZED_TYPES, Graph, constant_tensor, numel, text
@@ -96,23 +95,25 @@ class ConstValue(NamedTuple):
         return tuple(p for p in self.parts if p.quantization)
 
 
-@dataclass(eq=False)
 class Constants:
     """The constant values of one (sub)graph; names the graph does not define are looked up in `parent`."""
 
-    graph: Graph
-    parent: Constants | None = None
-    values: dict[str, ConstValue] = field(default_factory=dict)
-    sources: dict[str, Source] = field(default_factory=dict)
-    shape_uses: set[str] = field(default_factory=set)
-    """Sources read only as shapes, axes or indices somewhere."""
-    folded: set[int] = field(default_factory=set)
-    """ids of the nodes folded into constants (not layers)."""
-    reads: dict[str, dict[str, Index | None]] = field(default_factory=dict)
-    """Source -> region -> the positions a Slice/Gather view takes of it (None: not known)."""
-    from_inputs: dict[str, str] = field(default_factory=dict)
-    """Value -> the graph input (without initializer) it re-presents through Transpose/Reshape/...: such a
-    value is a weight wherever a weight slot takes it (tf2onnx turns captured constants into inputs)."""
+    __slots__ = ("graph", "parent", "values", "sources", "shape_uses", "folded", "reads", "from_inputs")
+
+    def __init__(self, graph: Graph, parent: Constants | None = None) -> None:
+        self.graph = graph
+        self.parent = parent
+        self.values: dict[str, ConstValue] = {}
+        self.sources: dict[str, Source] = {}
+        self.shape_uses: set[str] = set()
+        """Sources read only as shapes, axes or indices somewhere."""
+        self.folded: set[int] = set()
+        """ids of the nodes folded into constants (not layers)."""
+        self.reads: dict[str, dict[str, Index | None]] = {}
+        """Source -> region -> the positions a Slice/Gather view takes of it (None: not known)."""
+        self.from_inputs: dict[str, str] = {}
+        """Value -> the graph input (without initializer) it re-presents through Transpose/Reshape/...: such a
+        value is a weight wherever a weight slot takes it (tf2onnx turns captured constants into inputs)."""
 
     def get(self, name: str) -> ConstValue | None:
         if name in self.values:
@@ -196,10 +197,11 @@ def _constant_of_shape(found: Constants, node: Any) -> None:
 
 def _propagate(found: Constants, node: Any) -> None:
     """If every input of `node` is constant, its outputs are constants made of the data inputs' parts."""
-    if node.op_type in NOT_FOLDED:
+    inputs = node.input
+    # the first input is the one most often computed at run time: asked first, before any list is made
+    if not inputs or (inputs[0] and inputs[0] not in found) or node.op_type in NOT_FOLDED:
         return
-    real = list(filter(None, node.input))  # the named inputs ("" skips an optional one)
-    # the first input is the one most often computed at run time: asked first, alone
+    real = list(filter(None, inputs))  # the named inputs ("" skips an optional one)
     if not real or real[0] not in found or not node.output or not all(i in found for i in real[1:]):
         return
     if (node.domain and node.domain not in ("ai.onnx",)) or _is_lookup(found, node):

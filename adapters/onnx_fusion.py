@@ -10,7 +10,6 @@ w_scale) -> Add(bias)`: the weight scale is quantization metadata of the product
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from adapters.onnx_translation import Translation
@@ -23,15 +22,17 @@ STATE_MOVERS = {"Expand", "Tile", "Reshape", "Unsqueeze", "Squeeze", "Concat", "
 the batch size at run time)."""
 
 
-@dataclass(eq=False)
 class Plan:
     """Nodes absorbed into another node's layer, and the rescale chains of integer products."""
 
-    absorbed: set[int] = field(default_factory=set)
-    rescales: dict[int, tuple[list[str], str]] = field(default_factory=dict)
-    """id of an integer product -> (its weight-scale constants, the output of its rescale)."""
-    states: set[str] = field(default_factory=set)
-    """Constants that become a recurrent op's initial state: constant inputs, not parameters."""
+    __slots__ = ("absorbed", "rescales", "states")
+
+    def __init__(self) -> None:
+        self.absorbed: set[int] = set()
+        self.rescales: dict[int, tuple[list[str], str]] = {}
+        """id of an integer product -> (its weight-scale constants, the output of its rescale)."""
+        self.states: set[str] = set()
+        """Constants that become a recurrent op's initial state: constant inputs, not parameters."""
 
 
 def plan(graph: Any, is_constant: Callable[[str], bool]) -> Plan:

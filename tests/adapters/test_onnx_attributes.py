@@ -46,3 +46,14 @@ def test_undefined_type_reads_none_and_reference_attribute_is_refused_as_onnx_do
     reference = AttributeProto(name="x", type=AttributeProto.INT, ref_attr_name="outer")
     with pytest.raises(ValueError):
         decode(reference)
+
+
+@pytest.mark.parametrize("attribute", [case[0] for case in CASES], ids=lambda a: a.name)
+def test_decode_reads_the_field_onnx_helper_reads(attribute):
+    """`decode` reads each type's field itself (a dispatch table); onnx's own reader is the reference."""
+    value = helper.get_attribute_value(attribute)
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    elif isinstance(value, list):
+        value = [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in value]
+    assert decode(attribute) == value

@@ -16,7 +16,7 @@ import os
 import re
 from typing import Any
 
-from adapters.onnx_graph import Graph, ordered_nodes
+from adapters.onnx_graph import Graph, nested_positions, ordered_nodes
 from adapters.onnx_schema import Schemas
 from adapters.onnx_shapes import infer_shapes, replaced_dims_notes, walk_nodes
 from adapters.onnx_translation import Translation, Translator
@@ -40,10 +40,12 @@ def read_onnx(path: str, options: AuditOptions | None = None, **values: Any) -> 
         unknown_dims = unknown_dims or inlined is not model  # the inliner's values were not checked
         model = inlined
         nodes = ordered_nodes(model)
-        inferred = infer_shapes(model, nodes, options.input_shapes, path, unknown_dims=unknown_dims)
+        nested = nested_positions(nodes)
+        inferred = infer_shapes(model, nodes, options.input_shapes, path, unknown_dims=unknown_dims, nested=nested)
         schemas = Schemas({_text(o.domain): int(o.version) for o in model.opset_import})
         initializers = {t.name: t for t in model.graph.initializer}
-        graph = Graph.build(inferred.graph, initializers, schemas, nodes=walk_nodes(nodes, inferred))
+        graph = Graph.build(inferred.graph, initializers, schemas, nodes=walk_nodes(nodes, inferred, nested),
+                            nested=nested)
         layers, ledger = build_layers(graph)
     except InputError as err:
         message = str(err)

@@ -6,16 +6,15 @@ there, as ONNX resolves them.
 
 The ONNX adapter's own records follow one convention, because every `audit x.onnx` pays for creating
 their classes at import: immutable ones are NamedTuples (a frozen dataclass costs ~5x as much to create),
-the mutable state of one read is `@dataclass(eq=False)` (compared by identity; no `__eq__` generated).
+the mutable state of one read is a plain class with `__slots__` and an `__init__` (compared by identity;
+a dataclass would compile its generated methods on every import).
 """
 
 from __future__ import annotations
 
 import array
-import heapq
 import sys
 from collections import defaultdict
-from dataclasses import dataclass, field
 from typing import Any
 
 from adapters.onnx_schema import Schemas
@@ -32,26 +31,34 @@ EXTERNAL = 1
 """onnx.TensorProto.EXTERNAL"""
 
 
-@dataclass(eq=False)
 class Graph:
     """One (sub)graph: its nodes in topological order and what is known about every value."""
 
-    nodes: list[Any]
-    shapes: dict[str, Shape]
-    dtypes: dict[str, int]
-    initializers: dict[str, Any]
-    graph_inputs: list[str]
-    schemas: Schemas
-    parent: Graph | None = None
-    name: str = ""
-    consumers: dict[str, list[Any]] = field(default_factory=lambda: defaultdict(list))
-    producers: dict[str, Any] = field(default_factory=dict)
+    __slots__ = ("nodes", "shapes", "dtypes", "initializers", "graph_inputs", "schemas", "parent", "name",
+                 "consumers", "producers", "holders")
+
+    def __init__(self, nodes: list[Any], shapes: dict[str, Shape], dtypes: dict[str, int],
+                 initializers: dict[str, Any], graph_inputs: list[str], schemas: Schemas,
+                 parent: Graph | None = None, name: str = "") -> None:
+        self.nodes = nodes
+        self.shapes = shapes
+        self.dtypes = dtypes
+        self.initializers = initializers
+        self.graph_inputs = graph_inputs
+        self.schemas = schemas
+        self.parent = parent
+        self.name = name
+        self.consumers: dict[str, list[Any]] = defaultdict(list)
+        self.producers: dict[str, Any] = {}
+        self.holders: set[int] = set()
+        """ids of the nodes that hold subgraphs (If branches, Loop/Scan bodies)."""
 
     @classmethod
     def build(cls, graph: Any, initializers: dict[str, Any], schemas: Schemas, parent: Graph | None = None,
-              nodes: list[Any] | None = None) -> Graph:
+              nodes: list[Any] | None = None, nested: list[int] | None = None) -> Graph:
         """Index `graph` (a GraphProto, shape-inferred where possible); `initializers` by name.
-        `nodes`: its nodes, checked and in topological order already (`ordered_nodes`: not sorted twice)."""
+        `nodes`: its nodes, checked and in topological order already (`ordered_nodes`: not sorted twice);
+        `nested`: their positions that hold subgraphs (`nested_positions`), when known already."""
         shapes: dict[str, Shape] = {}
         dtypes: dict[str, int] = {}
         for value in [*graph.input, *graph.value_info, *graph.output]:
@@ -64,6 +71,7 @@ class Graph:
         if nodes is None:
             nodes = topological(list(graph.node), set(initializers) | set(inputs) | outer | {i.name for i in graph.input})
         index = cls(nodes, shapes, dtypes, initializers, inputs, schemas, parent, _text(graph.name))
+        index.holders = {id(nodes[i]) for i in (nested_positions(nodes) if nested is None else nested)}
         consumers, producers = index.consumers, index.producers
         for node in nodes:
             for name in node.input:
@@ -223,6 +231,8 @@ def topological(nodes: list[Any], available: set[str]) -> list[Any]:
     available = available | {""}
     if _in_order(nodes, available):
         return nodes
+    import heapq  # only a graph stored out of order is sorted
+
     users: dict[str, list[int]] = defaultdict(list)
     waiting: list[int] = []
     ready: list[int] = []
@@ -267,6 +277,11 @@ def _in_order(nodes: list[Any], available: set[str]) -> bool:
                                  f"node {_text(node.name)!r}); not a valid ONNX graph")
             written.add(name)
     return in_order
+
+
+def nested_positions(nodes: list[Any]) -> list[int]:
+    """Positions of the nodes that hold subgraphs: asked once per read, as three passes need it."""
+    return [index for index, node in enumerate(nodes) if node.attribute and subgraphs(node)]
 
 
 def subgraphs(node: Any) -> list[tuple[str, Any]]:

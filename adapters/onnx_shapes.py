@@ -9,9 +9,10 @@ dims of -1 are symbolic.  When onnxruntime's fused ops leave values without shap
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
-from adapters.onnx_graph import subgraphs
+from adapters.onnx_graph import nested_positions, subgraphs
 from auditor.errors import InputError
 from auditor.ir import Shape
 
@@ -20,9 +21,10 @@ SMALL_TENSOR = 64
 
 
 def infer_shapes(model: Any, nodes: list[Any], input_shapes: tuple[Shape, ...] | None, path: str, *,
-                 unknown_dims: bool = True) -> Any:
+                 unknown_dims: bool = True, nested: list[int] | None = None) -> Any:
     """Shape-inferred copy of the graph (`nodes` in topological order) with data-less weights.
-    `unknown_dims`: some declared dim may be -1 (False when the caller's dims check found none: no pass needed).
+    `unknown_dims`: some declared dim may be -1 (False when the caller's dims check found none: no pass needed);
+    `nested`: the positions of the nodes holding subgraphs (`nested_positions`), when known already.
 
     No weight bytes are copied.  InputError when ONNX's own strict inference finds shapes or types that
     cannot fit together (a graph no runtime would run).
@@ -32,55 +34,67 @@ def infer_shapes(model: Any, nodes: list[Any], input_shapes: tuple[Shape, ...] |
     light = onnx.ModelProto()
     light.ir_version = model.ir_version
     light.opset_import.extend(model.opset_import)
-    light.graph.name = model.graph.name
-    light.graph.node.extend(nodes)
-    for node in light.graph.node:
-        if subgraphs(node):
+    _copy_structure(light.graph, model.graph, nodes)
+    holders = set(nested_positions(nodes) if nested is None else nested)
+    for index, node in enumerate(light.graph.node):
+        if index in holders:
             _strip_subgraph_weights(node)
         else:  # never read by inference, and most of an exporter's bytes (stack traces, scopes): see walk_nodes
             node.ClearField("metadata_props")
             node.ClearField("doc_string")
-    light.graph.output.extend(model.graph.output)
-    light.graph.input.extend(model.graph.input)
-    light.graph.value_info.extend(model.graph.value_info)
     if unknown_dims:
         for value in [*light.graph.input, *light.graph.output, *light.graph.value_info]:
             _unknown_dims_symbolic(value)
-    declared = {i.name for i in model.graph.input}
-    stubs = _stub_names(model, declared)
-    for tensor in model.graph.initializer:
-        if _numel(tensor.dims) <= SMALL_TENSOR and tensor.data_location != 1:
-            light.graph.initializer.append(tensor)
-        elif tensor.name in stubs:
-            _add_stub(light.graph, tensor)
-        elif tensor.name not in declared:
-            _add_typed_input(light.graph, tensor)
+    _add_weights(light.graph, model)
     if input_shapes is not None:
         _fix_input_shapes(light, input_shapes, {t.name for t in model.graph.initializer}, path)
     return _with_contrib_shapes(_onnx_inference(light, path))
+
+
+NOT_INFERRED = ("initializer", "sparse_initializer", "doc_string", "quantization_annotation", "metadata_props")
+"""GraphProto fields the inferred copy leaves out (its initializers are rebuilt without their bytes)."""
+
+
+def _copy_structure(light: Any, graph: Any, nodes: list[Any]) -> None:
+    """`graph`'s name, nodes (in the order of `nodes`), inputs, outputs and value_info into `light`: one
+    CopyFrom of the whole graph, as protobuf copies it in C, costs half of extending each field from Python."""
+    light.CopyFrom(graph)
+    for name in NOT_INFERRED:
+        light.ClearField(name)
+    if len(nodes) != len(graph.node) or any(a is not b for a, b in zip(nodes, graph.node)):  # sorted: re-add
+        light.ClearField("node")
+        light.node.extend(nodes)
 
 
 STUB_TYPES = frozenset({1, 10, 11, 16})
 """float32, float16, float64, bfloat16: weights no shape computation reads as values."""
 
 
-def _stub_names(model: Any, declared: set[str]) -> set[str]:
-    """Large float initializers that shape inference may see as data-less initializers rather than as graph
-    inputs.  ONNX's data propagation turns every 1-D graph input of known length N into N unknown values (the
-    123 biases and norm weights of bert-base: lists of 768 or 3,072 dims, 3/4 of its inference time), while
-    an initializer's dims type the value as an input's would.  Not for: IR < 4 (an initializer must be an
-    input there), names written twice (an input may repeat, an initializer may not change type), tensors the
-    graph `declared` as inputs (kept as declared), integer tensors and small ones (Reshape targets, Resize
-    scales: values shape inference reads)."""
-    if model.ir_version < 4:
-        return set()
-    seen: set[str] = set()
-    repeated: set[str] = set()
-    for tensor in model.graph.initializer:
-        (repeated if tensor.name in seen else seen).add(tensor.name)
-    return {t.name for t in model.graph.initializer
-            if t.data_type in STUB_TYPES and _numel(t.dims) > SMALL_TENSOR
-            and t.name not in repeated and t.name not in declared}
+def _add_weights(light: Any, model: Any) -> None:
+    """The model's initializers into `light` without their bytes: small ones kept whole (Reshape targets,
+    Resize scales: values shape inference reads), large float ones as data-less stubs, the others as typed
+    graph inputs (unless the graph declares them as inputs already).
+
+    Why stubs: ONNX's data propagation turns every 1-D graph input of known length N into N unknown values
+    (the 123 biases and norm weights of bert-base: lists of 768 or 3,072 dims, 3/4 of its inference time),
+    while an initializer's dims type the value as an input's would.  Not for: IR < 4 (an initializer must be
+    an input there), names written twice (an input may repeat, an initializer may not change type), tensors
+    the graph declared as inputs (kept as declared) and integer tensors.
+    """
+    declared = {i.name for i in model.graph.input}
+    tensors = model.graph.initializer
+    names = [t.name for t in tensors]
+    repeated = set() if len(set(names)) == len(names) else {n for n, k in Counter(names).items() if k > 1}
+    stubs_allowed = model.ir_version >= 4
+    for tensor, name in zip(tensors, names):
+        size = _numel(tensor.dims)
+        if size <= SMALL_TENSOR and tensor.data_location != 1:
+            light.initializer.append(tensor)
+        elif (stubs_allowed and size > SMALL_TENSOR and tensor.data_type in STUB_TYPES and name not in repeated
+              and name not in declared):
+            _add_stub(light, tensor)
+        elif name not in declared:
+            _add_typed_input(light, tensor)
 
 
 def _add_stub(graph: Any, tensor: Any) -> None:
@@ -103,11 +117,10 @@ def _add_typed_input(graph: Any, tensor: Any) -> None:
         shape.dim.add().dim_value = dim
 
 
-def walk_nodes(nodes: list[Any], inferred: Any) -> list[Any]:
+def walk_nodes(nodes: list[Any], inferred: Any, nested: list[int]) -> list[Any]:
     """The top graph's nodes to walk into layers: the file's own `nodes` (their metadata names the layers),
-    except those holding subgraphs, whose inferred copies carry their bodies' shapes.  `infer_shapes` left
-    the other copies without metadata; inference keeps the nodes, in their order."""
-    nested = [index for index, node in enumerate(nodes) if subgraphs(node)]
+    except those holding subgraphs (at the positions `nested`), whose inferred copies carry their bodies'
+    shapes.  `infer_shapes` left the other copies without metadata; inference keeps the nodes, in their order."""
     if not nested:  # the usual graph: no copy to fetch (each one read from the inferred proto costs)
         return nodes
     copies = inferred.graph.node

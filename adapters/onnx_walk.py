@@ -49,6 +49,8 @@ def walk_graph(graph: Graph, outer: Constants | None, prefix: str, ledger: Ledge
             continue
         known = known_inputs(inputs, values, constants)
         layer = translate(node, graph, constants, prefix, ledger, layers, fusions, known)
+        if id(node) not in graph.holders:
+            continue
         for attribute, body in subgraphs(node):
             inner = Graph.build(body, {t.name: t for t in body.initializer}, graph.schemas, parent=graph)
             walk_graph(inner, constants, f"{layer.path}/{attribute}/", ledger, layers)

@@ -83,6 +83,7 @@ def median_row(runs: list[Row]) -> Row:
     threads = [r.tool_thread_cpu_s for r in runs if r.tool_thread_cpu_s is not None]
     if len(threads) == len(runs):
         chosen.tool_thread_cpu_s = statistics.median(threads)
+        chosen.extra["thread_runs_s"] = threads  # in round order: a target may pair them with another tool's
     wholes = [r.process_s for r in runs if r.process_s is not None]
     if len(wholes) == len(runs):  # the whole process's own median, not the one of the median tool run
         chosen.extra["process_runs_s"] = wholes

@@ -84,3 +84,15 @@ def test_the_floor_target_compares_main_thread_cpu_time(rows: list[Row]) -> None
     target = next(t for t in evaluate(rows) if t.name.startswith("tiny-mlp.onnx: <= 1.5x"))
     assert target.detail.startswith(f"{audit.tool_thread_cpu_s / floor.tool_thread_cpu_s:.2f}x (main thread ")
     assert "process CPU" in target.detail and "wall" in target.detail
+
+
+def test_the_floor_ratio_pairs_the_rounds_so_a_slow_round_hits_both_tools() -> None:
+    """Round 2 ran on a machine half as fast: each pair keeps its ratio, the medians' ratio does not."""
+    from benchmarks.targets import paired_thread_ratio
+
+    audit = Row("x.onnx", "nn-auditor", tool_thread_cpu_s=0.28, extra={"thread_runs_s": [0.14, 0.28, 0.15]})
+    floor = Row("x.onnx", "onnx-floor", tool_thread_cpu_s=0.11, extra={"thread_runs_s": [0.10, 0.20, 0.11]})
+    assert paired_thread_ratio(audit, floor) == pytest.approx(1.4)
+    assert audit.tool_thread_cpu_s / floor.tool_thread_cpu_s > 2.5
+    single = Row("x.onnx", "nn-auditor", tool_thread_cpu_s=0.3)
+    assert paired_thread_ratio(single, Row("x.onnx", "onnx-floor", tool_thread_cpu_s=0.2)) == pytest.approx(1.5)

@@ -13,12 +13,12 @@ from typing import Any
 
 import torch
 
-from adapters.collector import collector_paused
 from adapters.torch_events import Trace, tensor_shapes
 from adapters.torch_layers import layers, sites, state_tensors
 from adapters.torch_pass import PassResult, materialise_lazy, memory_pass, shape_pass
 from adapters.torch_structures import packed_elements, unwrap
 from adapters.torch_types import DuplicateModuleError, register_module, unregister_module
+from auditor.collector import collector_paused
 from auditor.errors import InputError
 from auditor.ir import ModelIR, Shape
 from auditor.options import AuditOptions, resolve
@@ -37,7 +37,7 @@ def from_module(module: Any, options: AuditOptions | None = None, **values: Any)
     `input_dtypes` is the dtype of the generated inputs (e.g. "int64" for token ids; default: the
     dtype of the model's first floating-point parameter).  With `memory` set, the pass runs as the
     memory budget needs it (`adapters.torch_memory`) and records tensor facts.  Automatic garbage
-    collection is paused meanwhile (`adapters.collector`).
+    collection is paused meanwhile (`auditor.collector`).
     """
     with collector_paused():
         return _from_module(module, resolve(options, values))

@@ -78,6 +78,14 @@ def audit(model: Any, options: AuditOptions | None = None, *, rules: Registry[st
     memory="train" or "infer" adds the memory budget as `report.memory` (`auditor.memory`); batch=,
     seq=, precision=, optimizer=, checkpointing= and device= configure it (see `AuditOptions`).
     """
+    from auditor.collector import collector_paused
+
+    with collector_paused():  # the IR and its checks are acyclic: reference counting frees what dies
+        return _audit(model, options, rules, values)
+
+
+def _audit(model: Any, options: AuditOptions | None, rules: Registry[str, Rule] | None,
+           values: dict[str, Any]) -> Audit:
     from auditor.count import audit_ir
     from auditor.options import resolve
 

@@ -1,4 +1,5 @@
-"""Automatic garbage collection paused while an adapter builds a model's IR, and put back as it was.
+"""Automatic garbage collection paused while an audit runs or an adapter builds a model's IR, and put back
+as it was.
 
 A forward pass and the layers built from it allocate tens of thousands of short-lived containers
 (tensor wrappers, hook bookkeeping, shapes).  With the collector running, every young collection

@@ -281,7 +281,7 @@ def _in_order(nodes: list[Any], available: set[str]) -> bool:
 
 def nested_positions(nodes: list[Any]) -> list[int]:
     """Positions of the nodes that hold subgraphs: asked once per read, as three passes need it."""
-    return [index for index, node in enumerate(nodes) if node.attribute and subgraphs(node)]
+    return [index for index, node in enumerate(nodes) if subgraphs(node)]
 
 
 def subgraphs(node: Any) -> list[tuple[str, Any]]:

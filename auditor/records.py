@@ -7,7 +7,8 @@ them, a fifth of what `audit model.onnx` adds to reading the file.  `record` let
 only `__init__` (and a frozen class's `__setattr__`/`__delattr__`) and gives the class the shared methods
 below, which behave as the generated ones do: the same repr text, equality of the same class compared
 field by field (`compare=True` fields), a frozen record hashed by those fields, a mutable one unhashable.
-`dataclasses.fields`, `replace` and `asdict` work as on any dataclass.
+`dataclasses.fields`, `replace` and `asdict` work as on any dataclass; only `__dataclass_params__` tells
+(it records eq=False, and frozen=False for a frozen record with a generic `__init__`).
 """
 
 from __future__ import annotations

@@ -82,7 +82,7 @@ CASES: dict[str, Case] = {
         Case("llama-7b-meta", "torch", _torch(partial(models.llama, models.LLAMA_7B)),
              "LlamaForCausalLM, Llama-2-7B sizes, built on the meta device", quick=True),
         Case("llama-70b-meta", "torch", _torch(partial(models.llama, models.LLAMA_70B)),
-             "LlamaForCausalLM, Llama-2-70B sizes (GQA 8 kv heads), built on the meta device", repeat=3),
+             "LlamaForCausalLM, Llama-2-70B sizes (GQA 8 kv heads), built on the meta device", repeat=5),
         Case("resnet50", "keras", _keras("ResNet50"), "keras.applications.ResNet50(weights=None), in memory"),
         Case("efficientnetb0", "keras", _keras("EfficientNetB0"), "keras.applications.EfficientNetB0, in memory",
              quick=True),

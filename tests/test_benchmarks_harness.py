@@ -96,3 +96,16 @@ def test_the_floor_ratio_pairs_the_rounds_so_a_slow_round_hits_both_tools() -> N
     assert audit.tool_thread_cpu_s / floor.tool_thread_cpu_s > 2.5
     single = Row("x.onnx", "nn-auditor", tool_thread_cpu_s=0.3)
     assert paired_thread_ratio(single, Row("x.onnx", "onnx-floor", tool_thread_cpu_s=0.2)) == pytest.approx(1.5)
+
+
+def test_the_whole_process_target_pairs_the_rounds_too() -> None:
+    """A slow build in one round lands on both tools of that round, not on one tool's median."""
+    from benchmarks.targets import paired_process_ratio
+
+    audit = Row("llama", "nn-auditor", process_s=10.5, extra={"process_runs_s": [10.0, 14.0, 10.5]})
+    forward = Row("llama", "forward", process_s=9.7, extra={"process_runs_s": [9.6, 13.5, 9.7]})
+    assert paired_process_ratio(audit, forward) == pytest.approx(10.0 / 9.6)
+    assert audit.process_s / forward.process_s > 1.08 > paired_process_ratio(audit, forward)
+    assert paired_process_ratio(Row("llama", "nn-auditor", process_s=11.0),
+                                Row("llama", "forward", process_s=10.0)) == pytest.approx(1.1)
+    assert paired_process_ratio(audit, Row("llama", "forward")) is None

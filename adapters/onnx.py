@@ -105,15 +105,17 @@ def _text(value: Any) -> str:
 
 def _load(path: str) -> Any:
     """Parse the protobuf (no external data); one-line InputError for anything that is not ONNX."""
-    import onnx
-    from google.protobuf.message import DecodeError
+    from adapters.onnx_core import parse_model
 
     if not os.path.isfile(path):
         raise InputError(f"{path}: no such file")
     if os.path.getsize(path) == 0:
         raise InputError(f"{path}: empty file, not an ONNX model")
+    from google.protobuf.message import DecodeError
+
     try:
-        model = onnx.load(path, load_external_data=False)
+        with open(path, "rb") as file:  # onnx.load(path, load_external_data=False) reads and parses no more
+            model = parse_model(file.read())
     except (DecodeError, ValueError, RuntimeError, OSError, UnicodeDecodeError) as err:
         raise InputError(f"{path}: not a valid ONNX model ({_first_line(err)})") from None
     except Exception as err:  # protobuf raises assorted internal errors on corrupt bytes

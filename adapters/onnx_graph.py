@@ -182,18 +182,25 @@ def _int_values(tensor: Any) -> list[int] | None:
 
 def constant_tensor(node: Any) -> Any:
     """The TensorProto a Constant node produces (whichever of its value attributes it uses), else None."""
-    from onnx import helper
-
     for attribute in node.attribute:
         if attribute.name == "value" and attribute.HasField("t"):
             return attribute.t
         if attribute.name in ("value_float", "value_floats", "value_int", "value_ints"):
-            value = helper.get_attribute_value(attribute)
-            is_float = attribute.name.startswith("value_float")
-            values = value if isinstance(value, list) else [value]
-            dims = [len(values)] if isinstance(value, list) else []
-            return helper.make_tensor(node.output[0], 1 if is_float else 7, dims, values)
+            return _number_tensor(node.output[0], attribute)
     return None
+
+
+def _number_tensor(name: str, attribute: Any) -> Any:
+    """A Constant's value_float(s)/value_int(s) as the TensorProto `onnx.helper.make_tensor` makes of it: FLOAT
+    or INT64, a scalar for the singular attribute, a vector for the plural one."""
+    from adapters.onnx_core import proto
+
+    is_float, plural = attribute.name.startswith("value_float"), attribute.name.endswith("s")
+    values = list(attribute.floats if is_float else attribute.ints) if plural else \
+        [attribute.f if is_float else attribute.i]
+    tensor = proto().TensorProto(name=name, data_type=1 if is_float else 7, dims=[len(values)] if plural else [])
+    (tensor.float_data if is_float else tensor.int64_data).extend(values)
+    return tensor
 
 
 def _record(value: Any, shapes: dict[str, Shape], dtypes: dict[str, int]) -> None:

@@ -69,8 +69,9 @@ class Schemas:
     def _lookup(self, domain: str, op_type: str) -> Schema | None:
         if domain == ORT_DOMAIN:
             return self._ort_schema(op_type)
-        from onnx import defs
+        from adapters.onnx_core import native
 
+        defs = native().defs
         onnx_domain = "" if domain in STANDARD_DOMAINS else domain
         version = self.version(domain)
         try:
@@ -88,24 +89,31 @@ class Schemas:
         found = self._ort.get((ORT_DOMAIN, op_type))
         if found is None:
             return None
-        defaults = {}
-        for name, attribute in found.attributes.items():
-            raw = getattr(attribute, "_default_value", b"")
-            if raw:
-                from onnx import AttributeProto
-
-                proto = AttributeProto()
-                proto.ParseFromString(raw)
-                if proto.type:
-                    defaults[name] = decode(proto)
-        required = frozenset(n for n, a in found.attributes.items() if a.required)
-        return Schema(defaults, required)
+        return _onnx_schema(found)
 
 
 def _onnx_schema(found: Any) -> Schema:
-    defaults = {name: decode(a.default_value) for name, a in found.attributes.items() if a.default_value.type}
+    """The defaults and required attributes of an OpSchema, onnx's or onnxruntime's (the same C++ class)."""
+    defaults = {}
+    for name, attribute in found.attributes.items():
+        default = _default_value(attribute)
+        if default is not None:
+            defaults[name] = decode(default)
     required = frozenset(name for name, a in found.attributes.items() if a.required)
     return Schema(defaults, required)
+
+
+def _default_value(attribute: Any) -> Any:
+    """An OpSchema attribute's default as an AttributeProto, else None.  The C++ object holds it serialized
+    (`_default_value`); `onnx.defs` parses it the same way into its `default_value` property."""
+    raw = getattr(attribute, "_default_value", b"")
+    if not raw:
+        return None
+    from adapters.onnx_core import proto
+
+    default = proto().AttributeProto()
+    default.ParseFromString(raw)
+    return default if default.type else None
 
 
 def _ort_registry() -> dict[tuple[str, str], Any]:

@@ -29,9 +29,9 @@ def infer_shapes(model: Any, nodes: list[Any], input_shapes: tuple[Shape, ...] |
     No weight bytes are copied.  InputError when ONNX's own strict inference finds shapes or types that
     cannot fit together (a graph no runtime would run).
     """
-    import onnx
+    from adapters.onnx_core import proto
 
-    light = onnx.ModelProto()
+    light = proto().ModelProto()
     light.ir_version = model.ir_version
     light.opset_import.extend(model.opset_import)
     _copy_structure(light.graph, model.graph, nodes)
@@ -106,15 +106,24 @@ def _add_stub(graph: Any, tensor: Any) -> None:
 
 
 def _add_typed_input(graph: Any, tensor: Any) -> None:
-    """`tensor` as a graph input of its type and dims (what `helper.make_tensor_value_info` builds, in place)."""
-    value = graph.input.add()
-    value.name = tensor.name
-    tensor_type = value.type.tensor_type
-    tensor_type.elem_type = tensor.data_type
-    shape = tensor_type.shape
-    shape.SetInParent()  # a scalar still has a shape, with no dims
-    for dim in tensor.dims:
-        shape.dim.add().dim_value = dim
+    """`tensor` as a graph input of its type and dims."""
+    _fill_value_info(graph.input.add(), tensor.name, tensor.data_type, tensor.dims)
+
+
+def _fill_value_info(value: Any, name: str, elem_type: int, dims: Any) -> Any:
+    """`value` (a ValueInfoProto) as `onnx.helper.make_tensor_value_info(name, elem_type, dims)` makes it: an
+    int dim is a value, a str a symbol, None unknown; a scalar's shape is present, with no dims."""
+    value.name = name
+    tensor = value.type.tensor_type
+    tensor.elem_type = elem_type
+    tensor.shape.SetInParent()
+    for size in dims:
+        dim = tensor.shape.dim.add()
+        if isinstance(size, int):
+            dim.dim_value = size
+        elif isinstance(size, str):
+            dim.dim_param = size
+    return value
 
 
 def walk_nodes(nodes: list[Any], inferred: Any, nested: list[int]) -> list[Any]:
@@ -133,17 +142,17 @@ def walk_nodes(nodes: list[Any], inferred: Any, nested: list[int]) -> list[Any]:
 
 
 def _onnx_inference(light: Any, path: str) -> Any:
-    from onnx import shape_inference
+    from adapters.onnx_core import infer_shapes, inference_error
 
     try:
-        return shape_inference.infer_shapes(light, strict_mode=True, data_prop=True)
-    except shape_inference.InferenceError as err:
+        return infer_shapes(light, strict_mode=True, data_prop=True)
+    except inference_error() as err:
         if "Incompatible dimensions" in str(err) or "[TypeInferenceError]" in str(err):
             raise InputError(f"{path}: the graph's shapes or types do not fit together ({_inference_reason(err)})") from None
     except Exception:  # noqa: BLE001 - inference is a help: fall back below
         pass
     try:
-        return shape_inference.infer_shapes(light, data_prop=True)
+        return infer_shapes(light, data_prop=True)
     except Exception:  # inference is a help, not a requirement: fall back to the declared shapes
         return light
 
@@ -162,7 +171,7 @@ MAX_PASSES = 64
 
 def _with_contrib_shapes(inferred: Any) -> Any:
     """Give the outputs of onnxruntime's fused ops their shapes and infer again, until nothing changes."""
-    from onnx import shape_inference
+    from adapters.onnx_core import infer_shapes
 
     if not any(node.domain == "com.microsoft" for node in inferred.graph.node):
         return inferred  # nothing to add: no need to index every value's shape
@@ -174,7 +183,7 @@ def _with_contrib_shapes(inferred: Any) -> Any:
             return inferred
         inferred.graph.value_info.extend(added)
         try:
-            inferred = shape_inference.infer_shapes(inferred, data_prop=True)
+            inferred = infer_shapes(inferred, data_prop=True)
         except Exception:  # noqa: BLE001 - keep what is known
             return inferred
     return inferred
@@ -182,10 +191,8 @@ def _with_contrib_shapes(inferred: Any) -> Any:
 
 def _known_shapes(model: Any) -> dict[str, Any]:
     """Value name -> TypeProto.Tensor of every shaped value, the weights `_add_stub` wrote included."""
-    from onnx import helper
-
     graph = model.graph
-    known = {t.name: helper.make_tensor_type_proto(t.data_type, list(t.dims)).tensor_type
+    known = {t.name: _value_info("", t.data_type, list(t.dims)).type.tensor_type
              for t in graph.initializer if _numel(t.dims) > SMALL_TENSOR}
     known.update({v.name: v.type.tensor_type for v in [*graph.input, *graph.value_info, *graph.output]
                   if v.type.WhichOneof("value") == "tensor_type" and v.type.tensor_type.HasField("shape")})
@@ -194,8 +201,6 @@ def _known_shapes(model: Any) -> dict[str, Any]:
 
 def _contrib_outputs(node: Any, shapes: dict[str, Any]) -> list[Any]:
     """value_info for `node`'s first output when its shape follows from its inputs' (else nothing)."""
-    from onnx import helper
-
     first = shapes.get(node.input[0]) if node.input else None
     if first is None or not node.output:
         return []
@@ -215,7 +220,14 @@ def _contrib_outputs(node: Any, shapes: dict[str, Any]) -> list[Any]:
     if not dims:
         return []
     elem = first.elem_type if node.op_type != "EmbedLayerNormalization" else shapes[node.input[2]].elem_type
-    return [helper.make_tensor_value_info(node.output[0], elem, dims)]
+    return [_value_info(node.output[0], elem, dims)]
+
+
+def _value_info(name: str, elem_type: int, dims: list[Any]) -> Any:
+    """A new ValueInfoProto (`_fill_value_info`)."""
+    from adapters.onnx_core import proto
+
+    return _fill_value_info(proto().ValueInfoProto(), name, elem_type, dims)
 
 
 def _globally_pooled(dims: list[Any], channels_last: bool) -> list[Any]:

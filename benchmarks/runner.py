@@ -111,8 +111,8 @@ def run_case(case: Case, limits: Limits, on_row: Callable[[Row], None]) -> Itera
                 return
         tools = [tool for tool in TOOLS[case.family] if not limits.tools or tool in limits.tools]
         runs: dict[str, list[Row]] = {tool: [] for tool in tools}
-        for _ in range(case.repeat):  # rounds over every tool, so a change of load hits them all alike
-            for tool in tools:
+        for round_ in range(case.repeat):  # rounds over every tool, so a change of load hits them all alike,
+            for tool in tools if round_ % 2 == 0 else tools[::-1]:  # in turn first and last in a round
                 runs[tool].append(run_child(case.name, tool, folder, limits.timeout_s))
         for tool in tools:
             row = median_row(runs[tool])

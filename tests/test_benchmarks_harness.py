@@ -109,3 +109,23 @@ def test_the_whole_process_target_pairs_the_rounds_too() -> None:
     assert paired_process_ratio(Row("llama", "nn-auditor", process_s=11.0),
                                 Row("llama", "forward", process_s=10.0)) == pytest.approx(1.1)
     assert paired_process_ratio(audit, Row("llama", "forward")) is None
+
+
+def test_rounds_take_the_tools_in_turn_forwards_and_backwards(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each tool is as often first as last in a round, so what the first process of a round meets (a cold
+    cache, the previous round's last process exiting) does not land on one tool; rows stay in round order."""
+    from dataclasses import replace
+
+    from benchmarks import runner
+
+    calls: list[str] = []
+
+    def child(case: str, tool: str, folder: str, timeout_s: float) -> Row:
+        calls.append(tool)
+        return Row(case, tool, tool_s=float(len(calls)), process_s=float(len(calls)))
+
+    monkeypatch.setattr(runner, "run_child", child)
+    case = replace(CASES["tiny-mlp.onnx"], prepare=None, repeat=3)
+    rows = list(run_case(case, Limits(timeout_s=10, tools=("nn-auditor", "onnx-floor")), lambda row: None))
+    assert calls == ["nn-auditor", "onnx-floor", "onnx-floor", "nn-auditor", "nn-auditor", "onnx-floor"]
+    assert rows[0].extra["process_runs_s"] == [1.0, 4.0, 5.0] and rows[1].extra["process_runs_s"] == [2.0, 3.0, 6.0]

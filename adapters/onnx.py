@@ -105,8 +105,12 @@ def _text(value: Any) -> str:
 
 def _load(path: str) -> Any:
     """Parse the protobuf (no external data); one-line InputError for anything that is not ONNX."""
-    from adapters.onnx_core import parse_model
+    from adapters.onnx_core import parse_model, proto
 
+    try:
+        proto()
+    except ImportError as err:  # as adapters.reader says it: before the bytes are blamed for it below
+        raise InputError(f"reading this model needs {err.name or 'onnx'}, which is not installed") from None
     if not os.path.isfile(path):
         raise InputError(f"{path}: no such file")
     if os.path.getsize(path) == 0:

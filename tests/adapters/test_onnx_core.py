@@ -118,3 +118,15 @@ def test_an_unexpected_package_layout_falls_back_to_import_onnx() -> None:
         "print('FELL BACK', 'onnx' in sys.modules, report.totals.reported > 0)\n"
     )
     assert "FELL BACK True True" in _run(code)
+
+
+def test_without_onnx_the_read_says_so_in_one_line() -> None:
+    code = (
+        "import sys\n"
+        "sys.modules['onnx'] = None  # as on a machine without it\n"
+        "from auditor.cli import main\n"
+        f"sys.exit(main([{SAMPLE[0]!r}]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip() == "audit: error: reading this model needs onnx, which is not installed"

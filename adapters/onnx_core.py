@@ -8,6 +8,9 @@ never calls.  The two modules are put in `sys.modules` under their own names, ex
 would put them, so a later `import onnx` (the user's, or a rare path here: the function inliner, numpy's
 conversion of an unusual tensor) finds and keeps them: one set of proto classes, one C++ library per process.
 When onnx is imported already, or its files are not where this expects them, plain `import onnx` is used.
+One difference remains after such a later import: the package does not hold the two as attributes
+(`onnx.onnx_ml_pb2`), which the import system sets only when it loads a submodule itself; every import
+statement naming them works, and no code in onnx, onnxruntime, onnxscript or torch.onnx reads the attributes.
 """
 
 from __future__ import annotations

@@ -8,13 +8,14 @@ never calls.  The two modules are put in `sys.modules` under their own names, ex
 would put them, so a later `import onnx` (the user's, or a rare path here: the function inliner, numpy's
 conversion of an unusual tensor) finds and keeps them: one set of proto classes, one C++ library per process.
 When onnx is imported already, or its files are not where this expects them, plain `import onnx` is used.
-One difference remains after such a later import: the package does not hold the two as attributes
-(`onnx.onnx_ml_pb2`), which the import system sets only when it loads a submodule itself; every import
-statement naming them works, and no code in onnx, onnxruntime, onnxscript or torch.onnx reads the attributes.
+Such a later import also gets them as the package's attributes (`onnx.onnx_cpp2py_export`: user code
+reads it, e.g. to catch the checker's ValidationError), which the import system would not set for modules
+it did not load itself: a one-shot finder (`_AttachAfterImport`) sets them once the package has run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.machinery
 import importlib.util
 import os
@@ -27,6 +28,8 @@ NATIVE, PROTO = "onnx.onnx_cpp2py_export", "onnx.onnx_ml_pb2"
 """The modules' own names: those `import onnx` gives them."""
 
 _loading = threading.Lock()
+_ready: tuple[ModuleType, ModuleType] | None = None
+"""Both modules once they have run (set under `_loading`)."""
 
 
 def native() -> ModuleType:
@@ -64,18 +67,29 @@ def inference_error() -> type[Exception]:
 
 
 def _modules() -> tuple[ModuleType, ModuleType]:
-    loaded = sys.modules.get(NATIVE), sys.modules.get(PROTO)
-    if loaded[0] is not None and loaded[1] is not None:
-        return loaded[0], loaded[1]
+    """Both modules, complete: another thread sees them only once they have run (`_ready`)."""
+    global _ready
+    if _ready is not None:
+        return _ready
     with _loading:
-        if "onnx" not in sys.modules:
-            try:
-                return _load_alone()
-            except Exception:  # noqa: BLE001 - another layout of the package: import it as usual below
-                pass
-        import onnx  # noqa: F401 - registers both modules
+        if _ready is None:
+            _ready = _load_or_import()
+        return _ready
 
-        return sys.modules[NATIVE], sys.modules[PROTO]
+
+def _load_or_import() -> tuple[ModuleType, ModuleType]:
+    if "onnx" not in sys.modules:
+        try:
+            loaded = _load_alone()
+        except Exception:  # noqa: BLE001 - another layout of the package: import it as usual below
+            pass
+        else:
+            if "onnx" not in sys.modules:  # (a thread of the user's may have imported it meanwhile)
+                sys.meta_path.insert(0, _AttachAfterImport())
+            return loaded
+    import onnx  # noqa: F401 - registers both modules (waits for another thread's import of it to finish)
+
+    return sys.modules[NATIVE], sys.modules[PROTO]
 
 
 def _load_alone() -> tuple[ModuleType, ModuleType]:
@@ -84,11 +98,10 @@ def _load_alone() -> tuple[ModuleType, ModuleType]:
     if spec is None or not spec.submodule_search_locations:
         raise ModuleNotFoundError("No module named 'onnx'", name="onnx")
     folder = list(spec.submodule_search_locations)[0]
-    library = sys.modules.get(NATIVE) or _load(NATIVE, _extension_path(folder), importlib.machinery.ExtensionFileLoader)
+    library = _load(NATIVE, _extension_path(folder), importlib.machinery.ExtensionFileLoader)
     if not getattr(library, "ONNX_ML", False):  # a build without the ML ops names its classes onnx_pb2
         raise ImportError("onnx was built without ONNX_ML")
-    classes = sys.modules.get(PROTO) or _load(PROTO, os.path.join(folder, "onnx_ml_pb2.py"),
-                                              importlib.machinery.SourceFileLoader)
+    classes = _load(PROTO, os.path.join(folder, "onnx_ml_pb2.py"), importlib.machinery.SourceFileLoader)
     return library, classes
 
 
@@ -101,7 +114,11 @@ def _extension_path(folder: str) -> str:
 
 
 def _load(name: str, path: str, loader_class: Any) -> ModuleType:
-    """Load the module at `path` as `name` into `sys.modules`, as the import system would (nothing on failure)."""
+    """The module at `path`, run first and then put in `sys.modules` as `name`, so no other thread (nor an
+    `import onnx` there) meets it half-built; when one registered it meanwhile, that one (the same classes:
+    protobuf keeps one class per message of its pool)."""
+    if name in sys.modules:
+        return sys.modules[name]
     if not os.path.isfile(path):
         raise ImportError(f"no {path}")
     loader = loader_class(name, path)
@@ -109,10 +126,47 @@ def _load(name: str, path: str, loader_class: Any) -> ModuleType:
     if spec is None:
         raise ImportError(f"cannot load {path}")
     module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        loader.exec_module(module)
-    except BaseException:
-        del sys.modules[name]
-        raise
-    return module
+    loader.exec_module(module)
+    return sys.modules.setdefault(name, module)
+
+
+class _AttachAfterImport:
+    """A one-shot `sys.meta_path` finder, put first after a lone load: when `onnx` itself is imported later,
+    the package gets the two modules as attributes once its `__init__` has run (`onnx.onnx_cpp2py_export`),
+    as a plain `import onnx` leaves it; the import system sets those only for submodules it loads itself."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name != "onnx":
+            return None
+        with contextlib.suppress(ValueError):
+            sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)  # what the finders after this one find
+        if spec is not None and spec.loader is not None:
+            spec.loader = _Attaching(spec.loader)  # type: ignore[assignment]
+        return spec
+
+
+class _Attaching:
+    """`loader`, whose `exec_module` then also sets the attributes, and puts `loader` back in the package's
+    `__loader__` and `__spec__`, so nothing of this stays visible after the import."""
+
+    def __init__(self, loader: Any) -> None:
+        self.loader = loader
+
+    def create_module(self, spec: Any) -> Any:
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        try:
+            self.loader.exec_module(module)
+        finally:
+            module.__loader__ = self.loader
+            if module.__spec__ is not None:
+                module.__spec__.loader = self.loader
+        for full in (NATIVE, PROTO):
+            short = full.rpartition(".")[2]
+            if full in sys.modules and not hasattr(module, short):
+                setattr(module, short, sys.modules[full])
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.loader, name)

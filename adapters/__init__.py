@@ -49,7 +49,7 @@ A TorchScript archive is recognised by its content first, whatever its suffix.""
 
 
 FORK_SAFE: dict[str, tuple[str, ...]] = {
-    "adapters.onnx": ("adapters.onnx", "onnx"),
+    "adapters.onnx": ("adapters.onnx",),  # not "onnx": the reader loads two of its modules (adapters.onnx_core)
     "adapters.keras_files": ("adapters.keras_files",),
     "adapters.safetensors_file": ("adapters.safetensors_file",),
     "adapters.gguf_file": ("adapters.gguf_file", "gguf"),

@@ -23,7 +23,7 @@ from adapters.quiet import silenced_stderr
 from adapters.sniff import check_content
 from adapters.torchscript_archive import is_torchscript
 from auditor.collector import collector_paused
-from auditor.errors import InputError
+from auditor.errors import InputError, not_installed
 from auditor.ir import ModelIR
 from auditor.options import AuditOptions, resolve
 
@@ -78,7 +78,7 @@ def reader(module: str, function: str) -> Reader:
     try:
         found: Reader = getattr(importlib.import_module(module), function)
     except ImportError as err:
-        raise InputError(f"reading this model needs {err.name or module}, which is not installed") from None
+        raise not_installed(err, module) from None
     return found
 
 

@@ -22,7 +22,7 @@ from adapters.onnx_shapes import infer_shapes, replaced_dims_notes, walk_nodes
 from adapters.onnx_translation import Translation, Translator
 from adapters.onnx_translators import OP_TRANSLATORS, op_domain
 from adapters.onnx_walk import build_layers
-from auditor.errors import InputError
+from auditor.errors import InputError, not_installed
 from auditor.ir import ModelIR
 from auditor.options import AuditOptions, resolve
 
@@ -110,7 +110,7 @@ def _load(path: str) -> Any:
     try:
         proto()
     except ImportError as err:  # as adapters.reader says it: before the bytes are blamed for it below
-        raise InputError(f"reading this model needs {err.name or 'onnx'}, which is not installed") from None
+        raise not_installed(err, "onnx") from None
     if not os.path.isfile(path):
         raise InputError(f"{path}: no such file")
     if os.path.getsize(path) == 0:

@@ -10,3 +10,8 @@ def one_line(err: Exception, limit: int = 160) -> str:
     text = " ".join(str(err).split())
     text = text if len(text) <= limit else text[: limit - 3] + "..."
     return f"{type(err).__name__}: {text}" if text else type(err).__name__
+
+
+def not_installed(err: ImportError, wanted: str) -> InputError:
+    """The InputError for a reader whose framework (`err.name`, else `wanted`) cannot be imported."""
+    return InputError(f"reading this model needs {err.name or wanted}, which is not installed")

@@ -156,3 +156,17 @@ def test_without_onnx_the_read_says_so_in_one_line() -> None:
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert done.stderr.strip() == "audit: error: reading this model needs onnx, which is not installed"
+
+
+@pytest.mark.parametrize(("attribute", "value"), [
+    ("value_float", 2.5), ("value_floats", [1.0, -0.5, float("inf")]), ("value_int", -3),
+    ("value_ints", [1, 2**62, -(2**63)]),
+])
+def test_a_constants_number_attribute_becomes_the_tensor_onnx_helper_makes(attribute: str, value: object) -> None:
+    from adapters.onnx_graph import constant_tensor
+
+    node = onnx.helper.make_node("Constant", [], ["y"], **{attribute: value})
+    values = value if isinstance(value, list) else [value]
+    dims = [len(values)] if isinstance(value, list) else []
+    expected = onnx.helper.make_tensor("y", 1 if "float" in attribute else 7, dims, values)
+    assert constant_tensor(node).SerializeToString() == expected.SerializeToString()
